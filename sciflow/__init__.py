@@ -1,0 +1,11 @@
+"""sciflow: a scientific workflow manager with provenance.
+
+Rules in a Snakemake-style language (``Sciflowfile``; real ``Snakefile``s run unchanged) are
+parsed with a lark grammar, turned into a file-dependency DAG, planned incrementally, executed
+on Dask, and every input, output and parameter is recorded as W3C PROV-O in an RDF store.
+
+The pipeline, one module per stage, data flowing one way::
+
+    parse → model → dag → plan → execute → provenance
+"""
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from sciflow.cli import run_main
+
+run_main()

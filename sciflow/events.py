@@ -1,0 +1,117 @@
+"""Engine events and their listeners.
+
+The scheduler never prints and never writes provenance itself: it tells a ``Listener`` what
+happened. The console progress bar, the notebook widget, the provenance recorder and the HTML
+report are all listeners (as dask's ``Callback`` and doit's reporters). A ``Broadcast`` fans
+one event out to several listeners.
+
+Order of calls for one run::
+
+    run_started(run, plan)
+      job_started(job, run)            # per job, when submitted
+      job_finished(job, result)        # per job, outputs verified (result.ok) -- or
+      job_failed(job, result)          # per job, after its last attempt
+    run_finished(run, ok)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sciflow.jobs import Job
+
+
+@dataclass(slots=True)
+class RunInfo:
+    """Facts about one invocation of the engine; provenance records all of them."""
+
+    run_id: str                      # unique, e.g. "20261128T143000Z-3f2a9c"
+    workdir: str                     # absolute working directory
+    workflow_path: str               # the Sciflowfile/Snakefile, as given
+    started: datetime
+    command_line: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    user: str = ""
+    host: str = ""
+    executor: str = "local"          # local | scheduler address | slurm | ...
+    ended: datetime | None = None
+    workflow: Any = None             # the sciflow.model.Workflow, for listeners that need rules
+
+
+@dataclass(slots=True)
+class JobResult:
+    """What came back from running one job (attempt), filled by the executor."""
+
+    jobid: int
+    ok: bool
+    started: datetime
+    ended: datetime
+    attempt: int = 1
+    exit_code: int | None = 0
+    command: str | None = None           # the shell command, or the run:/script source run
+    host: str = ""                       # hostname of the machine that ran it
+    worker: str = ""                     # Dask worker address (or batch job id)
+    error: str | None = None             # user-facing message when not ok
+    log_tail: str | None = None          # last lines of stderr/log when not ok
+    software: dict[str, str] = field(default_factory=dict)  # package -> version
+    max_rss_mb: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Listener:
+    """Base listener: every hook is a no-op, so subclasses override only what they need."""
+
+    def run_started(self, run: RunInfo, jobs: Sequence["Job"]) -> None:
+        """The plan is final; ``jobs`` are the jobs that will run (may grow after checkpoints)."""
+
+    def jobs_added(self, run: RunInfo, jobs: Sequence["Job"]) -> None:
+        """A checkpoint finished and the DAG grew by ``jobs``."""
+
+    def job_started(self, run: RunInfo, job: "Job") -> None:
+        """The job was submitted to the executor."""
+
+    def job_finished(self, run: RunInfo, job: "Job", result: JobResult) -> None:
+        """The job succeeded and its outputs exist."""
+
+    def job_failed(self, run: RunInfo, job: "Job", result: JobResult) -> None:
+        """The job failed after its last attempt."""
+
+    def run_finished(self, run: RunInfo, ok: bool) -> None:
+        """The run is over (``ok`` is False if any job failed or the run was interrupted)."""
+
+
+class Broadcast(Listener):
+    """Sends every event to each listener in order."""
+
+    def __init__(self, listeners: Iterable[Listener] = ()) -> None:
+        self.listeners = list(listeners)
+
+    def add(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    def run_started(self, run, jobs):
+        for lis in self.listeners:
+            lis.run_started(run, jobs)
+
+    def jobs_added(self, run, jobs):
+        for lis in self.listeners:
+            lis.jobs_added(run, jobs)
+
+    def job_started(self, run, job):
+        for lis in self.listeners:
+            lis.job_started(run, job)
+
+    def job_finished(self, run, job, result):
+        for lis in self.listeners:
+            lis.job_finished(run, job, result)
+
+    def job_failed(self, run, job, result):
+        for lis in self.listeners:
+            lis.job_failed(run, job, result)
+
+    def run_finished(self, run, ok):
+        for lis in self.listeners:
+            lis.run_finished(run, ok)

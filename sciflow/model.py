@@ -1,0 +1,392 @@
+"""The workflow model: what a Sciflowfile says, as small plain data.
+
+The parser (``sciflow.parse``) turns a file into Python code that calls
+``WorkflowBuilder.add_rule(...)`` once per rule, so rules inside ``if``/``for`` blocks and
+directive values that are Python expressions behave exactly as in Snakemake. Everything
+downstream (dag → plan → execute → provenance) reads only these classes.
+
+Example (what the parser builds for a two-line rule)::
+
+    >>> wf = Workflow(path="Snakefile")
+    >>> b = WorkflowBuilder(wf)
+    >>> r = b.add_rule("count", SourceLoc("Snakefile", 1, 1),
+    ...                input=(("data/{s}.txt",), {}), output=(("counts/{s}.tsv",), {}),
+    ...                action=Action("shell", "wc -l {input} > {output}", SourceLoc("Snakefile", 4, 5)))
+    >>> r.output[0], r.action.kind
+    ('counts/{s}.tsv', 'shell')
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from sciflow.errors import IncompleteCheckpointError, RuleError
+
+
+# ------------------------------------------------------------------------------ source positions
+@dataclass(frozen=True, slots=True)
+class SourceLoc:
+    """Where something came from: file path (as given), 1-based line and column."""
+
+    path: str
+    line: int
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+# ------------------------------------------------------------------------------ annotated files
+class IOFile(str):
+    """A file pattern carrying Snakemake flags (``temp``, ``protected``, ``directory``,
+    ``ancient``, ``touch``...). It *is* a ``str``, so user code treats it as one.
+
+    >>> f = IOFile("x.txt", {"temp"})
+    >>> f, f.is_flagged("temp")
+    ('x.txt', True)
+    """
+
+    __slots__ = ("flags",)
+    flags: frozenset[str]
+
+    def __new__(cls, value: str, flags: Iterable[str] = ()) -> "IOFile":
+        obj = super().__new__(cls, value)
+        old = value.flags if isinstance(value, IOFile) else frozenset()
+        obj.flags = frozenset(old) | frozenset(flags)
+        return obj
+
+    def is_flagged(self, flag: str) -> bool:
+        return flag in self.flags
+
+    def __reduce__(self):
+        return (IOFile, (str(self), tuple(self.flags)))
+
+
+def flag(value: Any, name: str) -> Any:
+    """Attach a flag to a pattern, or to every pattern in a list (as Snakemake does)."""
+    if isinstance(value, str):
+        return IOFile(value, {name})
+    if isinstance(value, (list, tuple)):
+        return [flag(v, name) for v in value]
+    if callable(value):  # an input function: flag what it returns
+        return FlaggedFunction(value, name)
+    raise RuleError(f"{name}() expects a file pattern or a list of them, got {type(value).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggedFunction:
+    """An input function wrapped by a flag helper, e.g. ``ancient(lambda wc: ...)``."""
+
+    func: Callable[..., Any]
+    flag_name: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return flag(self.func(*args, **kwargs), self.flag_name)
+
+
+@dataclass(frozen=True, slots=True)
+class Unpack:
+    """``unpack(f)``: the input function returns a dict (named) or list (positional) of files."""
+
+    func: Callable[..., Any]
+
+
+# ------------------------------------------------------------------------------ named lists
+class NamedList(list):
+    """A list whose items may also have names, like Snakemake's ``Namedlist``.
+
+    A named item may be a single value or a list (``input: reads=["a", "b"]``); the flat list
+    holds every value and ``.reads`` gives back ``["a", "b"]``.
+
+    >>> nl = NamedList(["a.txt"], {"ref": "ref.fa"})
+    >>> list(nl), nl.ref, nl["ref"], nl.keys()
+    (['a.txt', 'ref.fa'], 'ref.fa', 'ref.fa', ['ref'])
+    """
+
+    def __init__(self, positional: Iterable[Any] = (), named: Mapping[str, Any] | None = None,
+                 *, flatten: bool = True) -> None:
+        super().__init__()
+        self._names: dict[str, tuple[int, int | None]] = {}
+        for value in positional:
+            self._append(value, flatten)
+        for name, value in (named or {}).items():
+            start = len(self)
+            is_list = self._append(value, flatten)
+            self._names[name] = (start, len(self) if is_list else None)
+
+    def _append(self, value: Any, flatten: bool) -> bool:
+        if flatten and isinstance(value, (list, tuple)) and not isinstance(value, str):
+            self.extend(value)
+            return True
+        self.append(value)
+        return False
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(k, self._get(k)) for k in self._names]
+
+    def _get(self, name: str) -> Any:
+        start, end = self._names[name]
+        return self[start] if end is None else list(self[start:end])
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._get(name) if name in self._names else default
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        if isinstance(key, str):
+            try:
+                return self._get(key)
+            except KeyError:
+                raise KeyError(key) from None
+        return super().__getitem__(key)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._get(name)
+        except KeyError:
+            raise AttributeError(f"no item named {name!r} (names: {', '.join(self._names) or 'none'})") from None
+
+    def __getstate__(self) -> dict:
+        return {"_names": self._names}
+
+    def __setstate__(self, state: dict) -> None:
+        self._names = state["_names"]
+
+    def __reduce_ex__(self, protocol: int):  # keep list contents and names through pickle
+        return (_rebuild_namedlist, (list(self), dict(self._names)))
+
+    def __str__(self) -> str:  # as Snakemake formats ``{input}``: items joined by spaces
+        return " ".join(str(v) for v in self)
+
+    def map(self, func: Callable[[Any], Any]) -> "NamedList":
+        """A copy with ``func`` applied to every item, names kept."""
+        out = NamedList()
+        list.extend(out, (func(v) for v in self))
+        out._names = dict(self._names)
+        return out
+
+
+def _rebuild_namedlist(items: list, names: dict) -> NamedList:
+    nl = NamedList()
+    list.extend(nl, items)
+    nl._names = names
+    return nl
+
+
+class Wildcards(NamedList):
+    """The wildcard values of a job; ``wildcards.sample`` and ``wildcards["sample"]``."""
+
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        super().__init__((), dict(values or {}), flatten=False)
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.items())
+
+
+# ------------------------------------------------------------------------------ rules
+class ActionKind(str, enum.Enum):
+    SHELL = "shell"
+    RUN = "run"
+    SCRIPT = "script"
+    NOTEBOOK = "notebook"
+
+
+@dataclass(slots=True)
+class Action:
+    """What a rule does. ``source`` is the shell text, the ``run:`` body's source, or the
+    script/notebook path as written. For ``run:`` the parser also defines a function in the
+    workflow namespace, named ``func_name``, taking the Snakemake ``run`` arguments."""
+
+    kind: str  # an ActionKind value
+    source: str
+    loc: SourceLoc | None = None
+    func_name: str | None = None
+
+
+DIRECTIVES = (
+    "input", "output", "params", "log", "benchmark", "threads", "resources", "priority",
+    "retries", "message", "group", "localrule", "default_target", "wildcard_constraints",
+    "name", "conda", "container", "singularity", "envmodules", "shadow", "cache", "handover",
+    "version", "docstring",
+)
+ACTIONS = ("shell", "run", "script", "notebook", "wrapper", "cwl", "template_engine")
+
+# The argument-list shape every directive value arrives in: ``(positional, named)``.
+Args = tuple[tuple[Any, ...], dict[str, Any]]
+
+
+@dataclass(slots=True)
+class Rule:
+    """One rule (or checkpoint) of the workflow, with raw patterns still holding wildcards.
+
+    ``input``/``params`` items may be strings, ``IOFile``s, callables (input functions) or
+    ``Unpack``; ``output``/``log`` items are strings or ``IOFile``s. ``locs`` maps each
+    directive name to where it was written."""
+
+    name: str
+    loc: SourceLoc
+    input: NamedList = field(default_factory=NamedList)
+    output: NamedList = field(default_factory=NamedList)
+    params: NamedList = field(default_factory=NamedList)
+    log: NamedList = field(default_factory=NamedList)
+    benchmark: str | None = None
+    threads: Any = 1  # int or callable(wildcards, ...)
+    resources: dict[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    retries: int = 0
+    message: str | None = None
+    group: str | None = None
+    localrule: bool = False
+    default_target: bool = False
+    wildcard_constraints: dict[str, str] = field(default_factory=dict)
+    conda: str | None = None
+    container: str | None = None
+    action: Action | None = None
+    checkpoint: bool = False
+    docstring: str | None = None
+    locs: dict[str, SourceLoc] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # directives recorded but not acted on
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Rule) and other.name == self.name
+
+    def loc_of(self, directive: str) -> SourceLoc:
+        """Where ``directive`` was written, else where the rule starts."""
+        return self.locs.get(directive, self.loc)
+
+
+# ------------------------------------------------------------------------------ checkpoints
+class Checkpoints:
+    """The ``checkpoints`` object of the workflow namespace.
+
+    ``checkpoints.split.get(sample="a").output`` asks the DAG (through ``resolver``, set by
+    ``sciflow.dag``) for the finished checkpoint job; before it has run the resolver raises
+    ``IncompleteCheckpointError`` and the DAG postpones the dependent part of the graph."""
+
+    def __init__(self) -> None:
+        self._names: set[str] = set()
+        self.resolver: Callable[[str, dict[str, str]], Any] | None = None
+
+    def register(self, name: str) -> None:
+        self._names.add(name)
+
+    def __getattr__(self, name: str) -> "CheckpointHandle":
+        if name.startswith("_") or name not in self._names:
+            raise AttributeError(f"no checkpoint named {name!r}")
+        return CheckpointHandle(self, name)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointHandle:
+    owner: Checkpoints
+    rule: str
+
+    def get(self, **wildcards: str) -> Any:
+        if self.owner.resolver is None:
+            raise IncompleteCheckpointError(self.rule)
+        return self.owner.resolver(self.rule, wildcards)
+
+
+# ------------------------------------------------------------------------------ the workflow
+@dataclass(slots=True)
+class Workflow:
+    """Everything one Sciflowfile (and its includes) defines."""
+
+    path: str
+    rules: dict[str, Rule] = field(default_factory=dict)  # in definition order
+    config: dict[str, Any] = field(default_factory=dict)
+    globals: dict[str, Any] = field(default_factory=dict)  # the shared Python namespace
+    ruleorder: list[tuple[list[str], SourceLoc]] = field(default_factory=list)
+    wildcard_constraints: dict[str, str] = field(default_factory=dict)
+    localrules: set[str] = field(default_factory=set)
+    workdir: str | None = None
+    envvars: list[str] = field(default_factory=list)
+    includes: list[str] = field(default_factory=list)
+    configfiles: list[str] = field(default_factory=list)
+    onstart: Callable[..., Any] | None = None
+    onsuccess: Callable[..., Any] | None = None
+    onerror: Callable[..., Any] | None = None
+    checkpoints: Checkpoints = field(default_factory=Checkpoints)
+    source_sha256: str | None = None  # of the main file, for provenance
+
+    @property
+    def default_target_rule(self) -> Rule | None:
+        """``default_target: True`` if any, else the first rule (Snakemake's choice)."""
+        for rule in self.rules.values():
+            if rule.default_target:
+                return rule
+        return next(iter(self.rules.values()), None)
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules.values())
+
+
+class WorkflowBuilder:
+    """The object the compiled workflow code calls; validates and collects rules.
+
+    Each directive value arrives as ``(positional, named)`` args exactly as written."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        self.workflow = workflow
+
+    def add_rule(self, name: str | None, loc: SourceLoc, *, checkpoint: bool = False,
+                 action: Action | None = None, locs: Mapping[str, SourceLoc] | None = None,
+                 **directives: Args) -> Rule:
+        wf = self.workflow
+        if name is None:  # Snakemake names an anonymous rule by its position: "1", "2", ...
+            name = str(len(wf.rules) + 1)
+        locs = dict(locs or {})
+        if "name" in directives:  # ``name:`` directive renames the rule
+            name = _single(directives.pop("name"), "name", loc)
+        if name in wf.rules:
+            first = wf.rules[name].loc
+            raise RuleError(f"duplicate rule name {name!r} (first defined at {first})", loc,
+                            hint="Rename one of the two rules.")
+        rule = Rule(name=name, loc=loc, checkpoint=checkpoint, action=action, locs=locs)
+        for key, args in directives.items():
+            _apply_directive(rule, key, args, locs.get(key, loc))
+        wf.rules[name] = rule
+        if checkpoint:
+            wf.checkpoints.register(name)
+        if rule.localrule:
+            wf.localrules.add(name)
+        return rule
+
+
+def _single(args: Args, key: str, loc: SourceLoc) -> Any:
+    pos, named = args
+    if named or len(pos) != 1:
+        raise RuleError(f"'{key}' takes exactly one value", loc)
+    return pos[0]
+
+
+def _apply_directive(rule: Rule, key: str, args: Args, loc: SourceLoc) -> None:
+    pos, named = args
+    if key in ("input", "output", "params", "log"):
+        if key == "log" and not named and len(pos) == 1 and isinstance(pos[0], dict):
+            named, pos = pos[0], ()
+        setattr(rule, key, NamedList(pos, named))
+    elif key == "resources":
+        if pos:
+            raise RuleError("'resources' takes only named values, e.g. mem_mb=1000", loc)
+        rule.resources = dict(named)
+    elif key == "wildcard_constraints":
+        rule.wildcard_constraints = {k: str(v) for k, v in named.items()}
+    elif key in ("threads", "priority", "retries", "benchmark", "message", "group",
+                 "localrule", "default_target", "conda", "container", "docstring"):
+        value = _single(args, key, loc)
+        if key in ("priority", "retries") and not isinstance(value, int):
+            raise RuleError(f"'{key}' must be an integer, got {value!r}", loc)
+        setattr(rule, key, value)
+    elif key == "singularity":
+        rule.container = _single(args, key, loc)
+    else:  # recorded, not acted on (shadow, cache, envmodules, handover, version...)
+        rule.extra[key] = args
