@@ -46,6 +46,11 @@ class JobSpec:
     env: dict[str, str] = field(default_factory=dict)
     conda: str | None = None
     container: str | None = None
+    # added by the executor: the command actually run, with each output mapped to its temp
+    # path (see sciflow.execute.spec.temp_path); ``command`` keeps the real paths for display.
+    exec_command: str | None = None
+    use_conda: bool = False                   # --use-conda: run through `conda run -p`
+    use_apptainer: bool = False               # --use-apptainer: run through `apptainer exec`
 
 
 class Executor(ABC):
