@@ -1,0 +1,10 @@
+# Uses the `snakemake` object exactly as a Snakemake script would.
+total = 0
+for line in open(snakemake.input.table):
+    name, value = line.strip().split(",")
+    total += int(value)
+with open(snakemake.output[0], "w") as out:
+    out.write(f"tag={snakemake.wildcards.tag} total={total * snakemake.params.factor}\n")
+    out.write(f"threads={snakemake.threads} rule={snakemake.rule}\n")
+with open(snakemake.log[0], "w") as log:
+    log.write("summarized\n")
