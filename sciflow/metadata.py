@@ -1,0 +1,257 @@
+"""Persistent planning metadata: what made each output, kept in ONE SQLite database.
+
+Snakemake writes one JSON file per output under ``.snakemake/metadata`` (10,005 files for a
+10k-job workflow), which overloads shared cluster filesystems. sciflow keeps the same facts in a
+single embedded SQLite file, ``.sciflow/meta.sqlite``, in WAL mode (readers never block the one
+writer), written in batched transactions and read back with one SELECT into a dict.
+
+Per output path we keep: the rule, the job key, a hash of the params, a hash of the code (shell
+text, ``run:`` source or script file content), the sorted input set, the declared software
+(conda/container), the output's mtime at completion and the run id. An *incomplete marker* is
+set for each output before its job starts and cleared when it finishes: a marker still present
+on the next run means the job was interrupted or failed with ``--keep-incomplete``.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     store = MetadataStore(d)
+    ...     store.record([OutputRecord("a.txt", "r", "k", "p", "c", ("in.txt",), "", 1.0, "run1")])
+    ...     store.load()["a.txt"].inputs
+    ('in.txt',)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sciflow.jobs import Job
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outputs (
+    path TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    job_key TEXT NOT NULL,
+    params_hash TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    inputs TEXT NOT NULL,          -- JSON list of sorted input paths
+    software TEXT NOT NULL,
+    mtime REAL,
+    run_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS incomplete (
+    path TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRecord:
+    """What is known about how one output file was made."""
+
+    path: str
+    rule: str
+    job_key: str
+    params_hash: str
+    code_hash: str
+    inputs: tuple[str, ...]
+    software: str
+    mtime: float | None
+    run_id: str
+
+    def _row(self) -> tuple[Any, ...]:
+        return (self.path, self.rule, self.job_key, self.params_hash, self.code_hash,
+                json.dumps(list(self.inputs)), self.software, self.mtime, self.run_id)
+
+
+@dataclass(frozen=True, slots=True)
+class JobFingerprint:
+    """The current values of everything that, when changed, makes a job rerun."""
+
+    job_key: str
+    params_hash: str
+    code_hash: str
+    inputs: tuple[str, ...]
+    software: str
+
+
+class MetadataStore:
+    """The metadata database of one working directory (``<workdir>/.sciflow/meta.sqlite``)."""
+
+    def __init__(self, workdir: str | os.PathLike[str]) -> None:
+        self.workdir = Path(workdir)
+        self.path = self.workdir / ".sciflow" / "meta.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we open transactions ourselves (BEGIN ... COMMIT) in batches.
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=60.0,
+                                   check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO info VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._cache: dict[str, OutputRecord] | None = None
+        self._incomplete: dict[str, str] | None = None
+
+    # ----------------------------------------------------------------------------- reading
+    def load(self) -> dict[str, OutputRecord]:
+        """Every output record, by path, read with one query (cached until the next write)."""
+        if self._cache is None:
+            rows = self._db.execute(
+                "SELECT path, rule, job_key, params_hash, code_hash, inputs, software, mtime, run_id "
+                "FROM outputs").fetchall()
+            loads = json.loads
+            self._cache = {r[0]: OutputRecord(r[0], r[1], r[2], r[3], r[4], tuple(loads(r[5])),
+                                              r[6], r[7], r[8]) for r in rows}
+        return self._cache
+
+    def get(self, path: str) -> OutputRecord | None:
+        return self.load().get(path)
+
+    def incomplete(self) -> dict[str, str]:
+        """Paths with an incomplete marker, mapped to the run that set it."""
+        if self._incomplete is None:
+            self._incomplete = dict(self._db.execute("SELECT path, run_id FROM incomplete").fetchall())
+        return self._incomplete
+
+    # ----------------------------------------------------------------------------- writing
+    def record(self, records: Iterable[OutputRecord]) -> None:
+        """Store (replace) records for finished outputs and clear their incomplete markers."""
+        rows = [r._row() for r in records]
+        if not rows:
+            return
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany("DELETE FROM incomplete WHERE path = ?", [(r[0],) for r in rows])
+        self._invalidate()
+
+    def forget(self, paths: Iterable[str]) -> None:
+        """Drop the records of outputs that were removed."""
+        keys = [(p,) for p in paths]
+        with self._transaction() as db:
+            db.executemany("DELETE FROM outputs WHERE path = ?", keys)
+        self._invalidate()
+
+    def mark_incomplete(self, paths: Iterable[str], run_id: str) -> None:
+        """Set markers before a job starts: its outputs are not trustworthy until it finishes."""
+        rows = [(p, run_id) for p in paths]
+        if not rows:
+            return
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO incomplete VALUES (?, ?)", rows)
+        self._invalidate()
+
+    def clear_incomplete(self, paths: Iterable[str]) -> None:
+        keys = [(p,) for p in paths]
+        if not keys:
+            return
+        with self._transaction() as db:
+            db.executemany("DELETE FROM incomplete WHERE path = ?", keys)
+        self._invalidate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "MetadataStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _invalidate(self) -> None:
+        self._cache = None
+        self._incomplete = None
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE ... COMMIT`` (rolled back on error): one fsync per batch, not per row."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+# ------------------------------------------------------------------------------ fingerprints
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=12).hexdigest()
+
+
+def params_hash(params: Any) -> str:
+    """A stable hash of a job's params (names and values, in order)."""
+    named = params.items() if hasattr(params, "items") else ()
+    return _digest(repr((list(params or ()), list(named))))
+
+
+_script_cache: dict[tuple[str, float], str] = {}
+
+
+def code_hash(rule: Any, workflow_dir: str | os.PathLike[str] | None = None) -> str:
+    """A hash of what the rule runs: shell text, ``run:`` source, or the script's content."""
+    action = getattr(rule, "action", None)
+    if action is None:
+        return ""
+    if action.kind in ("script", "notebook"):
+        script = Path(action.source)
+        if not script.is_absolute() and workflow_dir is not None:
+            script = Path(workflow_dir) / script
+        try:
+            st = script.stat()
+            key = (str(script), st.st_mtime)
+            if key not in _script_cache:
+                _script_cache[key] = _digest(script.read_text(encoding="utf-8", errors="replace"))
+            return _script_cache[key]
+        except OSError:  # a script path with wildcards or not there yet: hash what was written
+            return _digest(action.kind + ":" + action.source)
+    return _digest(action.kind + ":" + action.source)
+
+
+def software_of(rule: Any) -> str:
+    """The declared software environment of a rule (conda file/name, container image)."""
+    conda = getattr(rule, "conda", None) or ""
+    container = getattr(rule, "container", None) or ""
+    if not conda and not container:
+        return ""
+    return json.dumps({"conda": str(conda), "container": str(container)}, sort_keys=True)
+
+
+def job_key(job: "Job") -> str:
+    """Identifies a job across runs: rule name plus wildcard values."""
+    wc = job.wildcards.items()
+    return job.rule.name + ("[" + ",".join(f"{k}={v}" for k, v in wc) + "]" if wc else "")
+
+
+def fingerprint(job: "Job", workflow_dir: str | os.PathLike[str] | None = None,
+                _code: dict[str, str] | None = None) -> JobFingerprint:
+    """The current fingerprint of ``job``; ``_code`` caches code hashes per rule name."""
+    rule = job.rule
+    if _code is not None:
+        code = _code.get(rule.name)
+        if code is None:
+            code = _code[rule.name] = code_hash(rule, workflow_dir)
+    else:
+        code = code_hash(rule, workflow_dir)
+    return JobFingerprint(job_key(job), params_hash(job.params), code,
+                          tuple(sorted(set(map(str, job.input)))), software_of(rule))
+
+
+def records_for(job: "Job", fp: JobFingerprint, mtimes: Mapping[str, float | None],
+                run_id: str) -> list[OutputRecord]:
+    """Records for each output of a finished job."""
+    return [OutputRecord(str(o), job.rule.name, fp.job_key, fp.params_hash, fp.code_hash,
+                         fp.inputs, fp.software, mtimes.get(str(o)), run_id) for o in job.output]

@@ -1,0 +1,393 @@
+"""Incremental planning: which jobs of the DAG must run, and why.
+
+Follows Snakemake's ``DAG.update_needrun`` so dry-run job counts per rule match it exactly:
+
+1. Visit jobs in topological order and give each its *own* reasons: forced (``--forceall``,
+   ``--forcerun``); a target without outputs (always runs if it has an action, or if an input
+   is missing); a missing output (every output for targets, the consumed ones otherwise); an
+   input newer than the oldest output (``ancient()`` inputs exempt); and, from the metadata
+   store, changed params, code, input set or software. Jobs downstream of a job that already
+   runs are not examined (Snakemake "masks" them): they run anyway, because of step 2.
+2. Breadth-first from every job that runs: its dependents run too (UPSTREAM, unless every file
+   linking them is ``ancient()`` and exists), and its dependencies run if a file it needs is
+   missing (a deleted ``temp()`` output is only remade when a consumer needs it).
+3. Outputs of jobs that do not run but carry an incomplete marker (a crash, or a failure with
+   ``--keep-incomplete``) are an error, or with ``--rerun-incomplete`` are rerun (step 2 again).
+
+Each file is stat'ed once (``StatCache``); every step is linear in jobs + edges.
+"""
+from __future__ import annotations
+
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from sciflow.errors import WorkflowError
+from sciflow.jobs import Job, JobState, Reason, ReasonKind
+from sciflow.metadata import MetadataStore, fingerprint
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sciflow.dag import DAG
+
+
+@dataclass(slots=True)
+class PlanOptions:
+    """The ``sciflow run`` flags that change *what* runs."""
+
+    workdir: str = "."
+    forceall: bool = False
+    forcerun: set[str] = field(default_factory=set)     # rule names (or output paths)
+    until: set[str] = field(default_factory=set)        # rule names (or output paths)
+    rerun_incomplete: bool = False
+    touch: bool = False
+    check_metadata: bool = True                         # params/code/input-set/software triggers
+
+
+@dataclass(slots=True)
+class Plan:
+    """The jobs to run, in topological order, each carrying ``job.reasons``."""
+
+    jobs: list[Job]
+    skipped: list[Job] = field(default_factory=list)
+    dag: Any = None
+    options: PlanOptions | None = None
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def __iter__(self):
+        return iter(self.jobs)
+
+    def counts_by_rule(self) -> dict[str, int]:
+        """Jobs to run per rule, sorted by rule name (Snakemake's "Job stats" table)."""
+        counts: dict[str, int] = {}
+        for job in self.jobs:
+            counts[job.rule.name] = counts.get(job.rule.name, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"jobs": [job.to_json() for job in self.jobs]}
+
+
+class StatCache:
+    """``os.stat`` each path once, relative to a working directory without ``chdir``."""
+
+    def __init__(self, workdir: str | os.PathLike[str] = ".") -> None:
+        self.workdir = os.fspath(workdir)
+        self._mtimes: dict[str, float | None] = {}
+        self._fd = os.open(self.workdir, os.O_RDONLY) if os.stat in os.supports_dir_fd else None
+
+    def mtime(self, path: str) -> float | None:
+        """Modification time, or None when the path does not exist."""
+        try:
+            return self._mtimes[path]
+        except KeyError:
+            pass
+        try:
+            if self._fd is not None:
+                t: float | None = os.stat(path, dir_fd=self._fd).st_mtime
+            else:
+                t = os.stat(os.path.join(self.workdir, path)).st_mtime
+        except (OSError, ValueError):
+            t = None
+        self._mtimes[path] = t
+        return t
+
+    def exists(self, path: str) -> bool:
+        return self.mtime(path) is not None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _flagged(path: Any, flag: str) -> bool:
+    flags = getattr(path, "flags", None)
+    return bool(flags) and flag in flags
+
+
+def _matches(job: Job, names: set[str]) -> bool:
+    """A job is named by ``--forcerun``/``--until`` through its rule or one of its outputs."""
+    return job.rule.name in names or any(str(o) in names for o in job.output)
+
+
+class _Planner:
+    def __init__(self, dag: "DAG", meta: MetadataStore | None, options: PlanOptions) -> None:
+        self.dag = dag
+        self.options = options
+        self.stats = StatCache(options.workdir)
+        self.records = meta.load() if (meta is not None and options.check_metadata) else {}
+        self.incomplete = meta.incomplete() if meta is not None else {}
+        wf = getattr(dag, "workflow", None)
+        self.workflow_dir = os.path.join(options.workdir, os.path.dirname(wf.path)) if wf and wf.path else options.workdir
+        self.code_cache: dict[str, str] = {}
+        self.targets = set(getattr(dag, "targets", ()) or ())
+        self.own: dict[Job, list[Reason]] = {}
+        self.missing: dict[Job, list[str]] = {}
+        self.upstream: dict[Job, dict[str, None]] = {}
+        self._inputs: dict[Job, frozenset[str]] = {}
+        self._ancient: dict[Job, frozenset[str]] = {}
+
+    def input_set(self, job: Job) -> frozenset[str]:
+        """The job's input paths as a set (cached: an aggregating job may have 100k inputs)."""
+        try:
+            return self._inputs[job]
+        except KeyError:
+            s = self._inputs[job] = frozenset(map(str, job.input))
+            return s
+
+    def linking(self, producer: Job, consumer: Job) -> list[Any]:
+        """The outputs of ``producer`` that ``consumer`` reads (iterates the producer's side)."""
+        ins = self.input_set(consumer)
+        return [o for o in producer.output if str(o) in ins]
+
+    # ---------------------------------------------------------------------------- own reasons
+    def own_reasons(self, job: Job) -> list[Reason]:
+        opts = self.options
+        if opts.forceall or (opts.forcerun and _matches(job, opts.forcerun)):
+            return [Reason(ReasonKind.FORCED)]
+        mtime = self.stats.mtime
+        outputs = [str(o) for o in job.output]
+        if not outputs:
+            if job not in self.targets:
+                return []
+            if not job.input:
+                return [Reason(ReasonKind.NO_OUTPUT)]
+            if job.rule.action is not None:
+                return [Reason(ReasonKind.TARGET)]
+            missing_in = tuple(str(f) for f in job.input if mtime(str(f)) is None)
+            return [Reason(ReasonKind.UPSTREAM, missing_in)] if missing_in else []
+        is_target = job in self.targets
+        if is_target:
+            requested = list(job.output)
+        else:  # only the outputs some dependent consumes (Snakemake: ``depending[job]``)
+            consumers = [self.input_set(d) for d in self.dag.dependents(job)]
+            requested = [o for o in job.output if any(str(o) in ins for ins in consumers)]
+        missing = [str(f) for f in requested
+                   if mtime(str(f)) is None and (is_target or not _flagged(f, "temp"))]
+        if missing:
+            return [Reason(ReasonKind.MISSING_OUTPUT, tuple(missing))]
+        times = [t for t in map(mtime, outputs) if t is not None]
+        if times:
+            oldest = min(times)
+            newer = []
+            for f in job.input:
+                if _flagged(f, "ancient"):
+                    continue
+                t = mtime(str(f))
+                if t is not None and t > oldest:
+                    newer.append(str(f))
+            if newer:
+                return [Reason(ReasonKind.UPDATED_INPUT, tuple(newer))]
+        if self.records:
+            return self.metadata_reasons(job, outputs)
+        return []
+
+    def metadata_reasons(self, job: Job, outputs: Sequence[str]) -> list[Reason]:
+        recs = [self.records.get(o) for o in outputs]
+        recs = [r for r in recs if r is not None]
+        if not recs:  # no metadata (made by hand or by another tool): not a reason to run
+            return []
+        fp = fingerprint(job, self.workflow_dir, self.code_cache)
+        reasons = []
+        if any(r.params_hash != fp.params_hash for r in recs):
+            reasons.append(Reason(ReasonKind.PARAMS_CHANGED))
+        if any(r.code_hash != fp.code_hash for r in recs):
+            reasons.append(Reason(ReasonKind.CODE_CHANGED))
+        if any(r.inputs != fp.inputs for r in recs):
+            reasons.append(Reason(ReasonKind.INPUT_SET_CHANGED))
+        if any(r.software != fp.software for r in recs):
+            reasons.append(Reason(ReasonKind.SOFTWARE_CHANGED))
+        return reasons
+
+    # ---------------------------------------------------------------------------- propagation
+    def first_pass(self, jobs: Sequence[Job], candidates: set[Job] | None,
+                   running: set[Job] = frozenset()) -> list[Job]:
+        """Own reasons in topological order, masking jobs downstream of one that runs."""
+        masked: set[Job] = set()
+        seeds: list[Job] = []
+        deps_of = self.dag.dependencies
+        for job in jobs:
+            if candidates is not None and job not in candidates:
+                continue
+            masking = False
+            for dep in deps_of(job):
+                if dep in masked or dep in running:
+                    masking = True
+                    break
+            if masking:
+                masked.add(job)
+                if any(d in running for d in deps_of(job)):
+                    seeds.append(job)  # upstream of a new job already ran in this run
+                continue
+            reasons = self.own_reasons(job)
+            if reasons:
+                self.own[job] = reasons
+                masked.add(job)
+                seeds.append(job)
+        return seeds
+
+    def propagate(self, seeds: Iterable[Job], candidates: set[Job] | None,
+                  needrun: set[Job], running: set[Job] = frozenset()) -> None:
+        """Breadth-first: dependents of running jobs run; missing needed inputs are remade."""
+        mtime = self.stats.mtime
+        queue = deque()
+        for job in seeds:
+            if job not in needrun:
+                needrun.add(job)
+                queue.append(job)
+        dag = self.dag
+        while queue:
+            job = queue.popleft()
+            for dep in dag.dependencies(job):
+                if (candidates is not None and dep not in candidates) or dep in running:
+                    continue
+                missing = [str(f) for f in self.linking(dep, job) if mtime(str(f)) is None]
+                if missing:
+                    have = self.missing.setdefault(dep, [])
+                    have.extend(f for f in missing if f not in have)
+                    if dep not in needrun:
+                        needrun.add(dep)
+                        queue.append(dep)
+            for dep in dag.dependents(job):
+                if candidates is not None and dep not in candidates:
+                    continue
+                files = self.linking(job, dep)
+                if dep not in needrun:
+                    if files and all(self.ancient_in(dep, f) and mtime(str(f)) is not None
+                                     for f in files):
+                        continue
+                    needrun.add(dep)
+                    queue.append(dep)
+                self.upstream.setdefault(dep, {}).update(dict.fromkeys(map(str, files)))
+        for job in running:  # jobs that ran this run: their dependents run (seeded above)
+            for dep in dag.dependents(job):
+                if dep in needrun:
+                    files = self.linking(job, dep)
+                    self.upstream.setdefault(dep, {}).update(dict.fromkeys(map(str, files)))
+
+    def ancient_in(self, consumer: Job, path: Any) -> bool:
+        """Is ``path`` marked ``ancient()`` where ``consumer`` declares it as input?"""
+        try:
+            ancient = self._ancient[consumer]
+        except KeyError:
+            ancient = self._ancient[consumer] = frozenset(
+                str(f) for f in consumer.input if _flagged(f, "ancient"))
+        return str(path) in ancient
+
+    def reasons_of(self, job: Job) -> list[Reason]:
+        reasons = list(self.own.get(job, ()))
+        if job in self.missing and not any(r.kind is ReasonKind.MISSING_OUTPUT for r in reasons):
+            reasons.append(Reason(ReasonKind.MISSING_OUTPUT, tuple(self.missing[job])))
+        if job in self.upstream and not any(r.kind is ReasonKind.FORCED for r in reasons):
+            reasons.append(Reason(ReasonKind.UPSTREAM, tuple(self.upstream[job])))
+        if not reasons:
+            reasons.append(Reason(ReasonKind.UPSTREAM))
+        return reasons
+
+    def incomplete_jobs(self, jobs: Iterable[Job], candidates: set[Job] | None,
+                        needrun: set[Job]) -> dict[Job, list[str]]:
+        if not self.incomplete:
+            return {}
+        found: dict[Job, list[str]] = {}
+        for job in jobs:
+            if job in needrun or (candidates is not None and job not in candidates):
+                continue
+            files = [str(o) for o in job.output
+                     if str(o) in self.incomplete and self.stats.exists(str(o))]
+            if files:
+                found[job] = files
+        return found
+
+
+def _upstream_closure(dag: "DAG", roots: Iterable[Job]) -> set[Job]:
+    seen: set[Job] = set()
+    stack = list(roots)
+    while stack:
+        job = stack.pop()
+        if job in seen:
+            continue
+        seen.add(job)
+        stack.extend(dag.dependencies(job))
+    return seen
+
+
+def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | None = None) -> Plan:
+    """Decide which jobs of ``dag`` run; sets ``job.reasons`` and ``job.state`` on every job.
+
+    Raises ``WorkflowError`` when outputs are incomplete and ``--rerun-incomplete`` is not set
+    (Snakemake's IncompleteFilesException)."""
+    options = options or PlanOptions()
+    jobs = list(dag.jobs)
+    planner = _Planner(dag, meta, options)
+    try:
+        candidates: set[Job] | None = None
+        if options.until:
+            roots = [j for j in jobs if _matches(j, options.until)]
+            if not roots:
+                raise WorkflowError(f"--until {', '.join(sorted(options.until))}: no job of the "
+                                    "workflow matches", hint="Name a rule (or an output file) of the DAG.")
+            candidates = _upstream_closure(dag, roots)
+        needrun: set[Job] = set()
+        planner.propagate(planner.first_pass(jobs, candidates), candidates, needrun)
+        incomplete = planner.incomplete_jobs(jobs, candidates, needrun)
+        if incomplete:
+            files = [f for fs in incomplete.values() for f in fs]
+            if not options.rerun_incomplete:
+                shown = "\n    ".join(files[:20]) + ("\n    ..." if len(files) > 20 else "")
+                raise WorkflowError(
+                    "The files below seem to be incomplete: a previous run failed or was "
+                    f"interrupted while making them.\n    {shown}",
+                    hint="Rerun with --rerun-incomplete to remake them (or remove them by hand).")
+            for job, fs in incomplete.items():
+                planner.own[job] = [Reason(ReasonKind.INCOMPLETE, tuple(fs))]
+            planner.propagate(incomplete, candidates, needrun)
+    finally:
+        planner.stats.close()
+    torun, skipped = [], []
+    for job in jobs:
+        if job in needrun:
+            job.reasons = planner.reasons_of(job)
+            job.state = JobState.WAITING
+            torun.append(job)
+        elif candidates is None or job in candidates:
+            job.reasons = []
+            job.state = JobState.SKIPPED
+            skipped.append(job)
+    return Plan(torun, skipped, dag, options)
+
+
+def plan_added_jobs(dag: "DAG", new_jobs: Sequence[Job], meta: MetadataStore | None,
+                    options: PlanOptions, ran: set[Job]) -> list[Job]:
+    """After a checkpoint: which of the DAG's ``new_jobs`` run, given the jobs that ``ran``
+    in this run (their dependents always run). Incomplete outputs are simply rerun."""
+    planner = _Planner(dag, meta, options)
+    try:
+        new_set = set(new_jobs)
+        needrun: set[Job] = set()
+        seeds = planner.first_pass(new_jobs, new_set, running=ran)
+        planner.propagate(seeds, new_set, needrun, running=ran)
+        incomplete = planner.incomplete_jobs(new_jobs, new_set, needrun)
+        for job, fs in incomplete.items():
+            planner.own[job] = [Reason(ReasonKind.INCOMPLETE, tuple(fs))]
+        planner.propagate(incomplete, new_set, needrun, running=ran)
+    finally:
+        planner.stats.close()
+    out = []
+    for job in new_jobs:
+        if job in needrun:
+            job.reasons = planner.reasons_of(job)
+            job.state = JobState.WAITING
+            out.append(job)
+        else:
+            job.reasons = []
+            job.state = JobState.SKIPPED
+    return out
