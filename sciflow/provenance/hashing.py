@@ -1,0 +1,102 @@
+"""Content checksums of files, computed once per file version.
+
+A file version is identified by ``(path, size, mtime_ns, inode)``: while those four are
+unchanged the recorded sha256 is reused; any rewrite (new inode via ``os.replace``, new size or
+mtime) triggers a fresh, streamed hash with no size cap. The cache is a small SQLite file
+(``.sciflow/prov-hash.sqlite``, WAL) so a later run or ``sciflow prov verify`` reuses it.
+Directories (``directory()`` outputs) hash as a tree: sorted relative paths with their hashes.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class FileDigest:
+    sha256: str
+    size: int
+    is_dir: bool = False
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Streamed sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class HashCache:
+    """sha256 per file version, memoized in memory and in SQLite."""
+
+    def __init__(self, db_path: str | os.PathLike | None) -> None:
+        self._mem: dict[str, tuple[int, int, int, str]] = {}
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        if db_path is not None:
+            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(db_path), timeout=30, check_same_thread=False,
+                                       isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS digest (path TEXT PRIMARY KEY, size INTEGER,"
+                             " mtime_ns INTEGER, inode INTEGER, sha256 TEXT)")
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def digest(self, path: str | os.PathLike) -> FileDigest:
+        """The checksum and size of ``path`` (file or directory); raises OSError if missing."""
+        p = os.path.abspath(path)
+        st = os.stat(p)
+        if os.path.isdir(p):
+            return self._digest_dir(p)
+        key = (st.st_size, st.st_mtime_ns, st.st_ino)
+        with self._lock:
+            hit = self._mem.get(p)
+            if hit is None and self._db is not None:
+                row = self._db.execute("SELECT size, mtime_ns, inode, sha256 FROM digest WHERE path=?",
+                                       (p,)).fetchone()
+                hit = tuple(row) if row else None
+        if hit is not None and tuple(hit[:3]) == key:
+            return FileDigest(hit[3], st.st_size)
+        sha = sha256_file(p)
+        st2 = os.stat(p)
+        if (st2.st_size, st2.st_mtime_ns, st2.st_ino) == key:  # unchanged while hashing
+            self._remember(p, (*key, sha))
+        return FileDigest(sha, st.st_size)
+
+    def forget(self, path: str | os.PathLike) -> None:
+        p = os.path.abspath(path)
+        with self._lock:
+            self._mem.pop(p, None)
+            if self._db is not None:
+                self._db.execute("DELETE FROM digest WHERE path=?", (p,))
+
+    def _remember(self, p: str, entry: tuple[int, int, int, str]) -> None:
+        with self._lock:
+            self._mem[p] = entry
+            if self._db is not None:
+                self._db.execute("INSERT OR REPLACE INTO digest VALUES (?,?,?,?,?)", (p, *entry))
+
+    def _digest_dir(self, root: str) -> FileDigest:
+        h = hashlib.sha256()
+        total = 0
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in sorted(filenames):
+                full = os.path.join(dirpath, name)
+                d = self.digest(full)
+                total += d.size
+                h.update(f"{os.path.relpath(full, root)}\0{d.sha256}\n".encode())
+        return FileDigest(h.hexdigest(), total, is_dir=True)

@@ -1,0 +1,207 @@
+"""Asking the provenance store: SPARQL, and the named audit queries, as pandas DataFrames.
+
+Named queries are the files ``provenance/queries/NAME.rq``. Their parameters are SPARQL
+variables written with ``$`` (``$path``), declared in a header comment::
+
+    # @param path string  the file's path relative to the working directory
+
+Before evaluation each bound ``$name`` is replaced by the SPARQL term of its value (a string
+literal, an ``<iri>`` or an integer, by the declared type), so it also binds inside
+sub-queries and property paths; a ``$name`` left unbound stays an ordinary variable. The files
+are plain SPARQL 1.1 and run unchanged in any other engine (``$x`` is ``?x``).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import pyoxigraph as ox
+
+from sciflow.errors import ProvenanceError, UsageError
+from sciflow.provenance import vocab as V
+from sciflow.provenance.store import open_readonly, rdflib_dataset
+from sciflow.resources import vocab_dir
+
+_PARAM_DECL = re.compile(r"^#\s*@param\s+(\w+)\s+(\w+)\s*(.*)$", re.M)
+_PARAM_USE = re.compile(r"\$(\w+)")
+
+
+@dataclass(frozen=True, slots=True)
+class NamedQuery:
+    """One ``.rq`` file: its text, its declared parameters (name -> (type, help)) and summary."""
+
+    name: str
+    path: Path
+    text: str
+    params: dict[str, tuple[str, str]]
+
+    @property
+    def summary(self) -> str:
+        for line in self.text.splitlines():
+            if line.startswith("#") and "@param" not in line:
+                return line.lstrip("# ").strip()
+        return ""
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "NamedQuery":
+        p = Path(path)
+        text = p.read_text(encoding="utf-8")
+        params = {m.group(1): (m.group(2), m.group(3).strip()) for m in _PARAM_DECL.finditer(text)}
+        return cls(p.stem, p, text, params)
+
+    def bind(self, values: Mapping[str, Any]) -> str:
+        """The query text with ``$name`` replaced by the SPARQL term of each given value."""
+        unknown = set(values) - set(self.params) - set(_PARAM_USE.findall(self.text))
+        if unknown:
+            raise UsageError(f"query {self.name!r} has no parameter {', '.join(sorted(unknown))}"
+                             f" (parameters: {', '.join(self.params) or 'none'})")
+
+        def term(match: re.Match) -> str:
+            name = match.group(1)
+            if name not in values or values[name] is None:
+                return match.group(0)
+            kind = self.params.get(name, ("string", ""))[0]
+            return sparql_term(values[name], kind)
+
+        return _PARAM_USE.sub(term, self.text)
+
+
+def sparql_term(value: Any, kind: str = "string") -> str:
+    """A value written as a SPARQL term of the declared kind (string, iri, integer)."""
+    if kind == "iri":
+        return str(ox.NamedNode(str(value)))
+    if kind == "integer":
+        return str(int(value))
+    return str(ox.Literal(str(value)))  # N-Triples escaping is valid SPARQL
+
+
+def named_queries() -> dict[str, NamedQuery]:
+    """Every shipped named query, by name."""
+    return {p.stem: NamedQuery.load(p) for p in sorted((vocab_dir() / "queries").glob("*.rq"))}
+
+
+def to_python(term: Any) -> Any:
+    """An Oxigraph term as a plain Python value (IRIs as strings, typed literals converted)."""
+    if term is None:
+        return None
+    if isinstance(term, ox.Literal):
+        dt = term.datatype.value
+        try:
+            if dt == V.XSD + "integer":
+                return int(term.value)
+            if dt in (V.XSD + "double", V.XSD + "decimal", V.XSD + "float"):
+                return float(term.value)
+            if dt == V.XSD + "boolean":
+                return term.value in ("true", "1")
+            if dt == V.XSD + "dateTime":
+                return datetime.fromisoformat(term.value.replace("Z", "+00:00"))
+        except ValueError:
+            return term.value
+        return term.value
+    return term.value
+
+
+class Provenance:
+    """The provenance of a working directory: ``.graph`` (rdflib) and audit queries.
+
+    Opens a read-only snapshot of ``.sciflow/prov`` (works while a run is recording)."""
+
+    def __init__(self, workdir: str | os.PathLike = ".") -> None:
+        self.workdir = Path(workdir).resolve()
+        self.store = open_readonly(self.workdir)
+        self._graph = None
+
+    @property
+    def graph(self):
+        """An ``rdflib.Dataset`` over the store (default graph = union of every run's graph)."""
+        if self._graph is None:
+            self._graph = rdflib_dataset(self.store)
+        return self._graph
+
+    # ------------------------------------------------------------------ generic
+    def query(self, sparql: str, **params: Any) -> pd.DataFrame | bool | list:
+        """Run SPARQL over the union of all runs. SELECT → DataFrame, ASK → bool,
+        CONSTRUCT/DESCRIBE → list of pyoxigraph triples. ``params`` bind ``$name`` variables."""
+        if params:
+            sparql = NamedQuery("adhoc", Path("-"), sparql, {}).bind(params)
+        try:
+            result = self.store.query(sparql, use_default_graph_as_union=True, prefixes=V.PREFIXES)
+        except SyntaxError as exc:
+            raise ProvenanceError(f"SPARQL syntax error: {exc}") from exc
+        if isinstance(result, ox.QueryBoolean):
+            return bool(result)
+        if isinstance(result, ox.QuerySolutions):
+            names = [v.value for v in result.variables]
+            rows = [[to_python(sol[i]) for i in range(len(names))] for sol in result]
+            return pd.DataFrame(rows, columns=names)
+        return list(result)
+
+    def run_named(self, name_or_file: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """A named query (``lineage``...) or a ``.rq`` file, with its ``$`` parameters bound."""
+        if name_or_file.endswith(".rq") or os.sep in name_or_file:
+            if not Path(name_or_file).is_file():
+                raise UsageError(f"no query file {name_or_file}")
+            nq = NamedQuery.load(name_or_file)
+        else:
+            known = named_queries()
+            if name_or_file not in known:
+                raise UsageError(f"no named query {name_or_file!r}",
+                                 hint=f"Known queries: {', '.join(known)}; or pass a FILE.rq.")
+            nq = known[name_or_file]
+        params = dict(params or {})
+        missing = [p for p in nq.params if p not in params]
+        if missing:
+            raise UsageError(f"query {nq.name!r} needs --param {' --param '.join(m + '=...' for m in missing)}")
+        for key in ("path",):
+            if key in params:
+                params[key] = self.relpath(params[key])
+        return self.query(nq.bind(params))
+
+    def relpath(self, path: str | os.PathLike) -> str:
+        """A user-given path as recorded: relative to the working directory. A path that exists
+        from the current directory is taken from there, else as relative to the workdir."""
+        p = Path(path)
+        if not p.is_absolute():
+            if p.exists() and not (self.workdir / p).exists():
+                p = p.resolve()
+            else:
+                p = self.workdir / p
+        return os.path.relpath(os.path.normpath(p), self.workdir)
+
+    # ------------------------------------------------------------------ the audit questions
+    def lineage(self, path: str | os.PathLike) -> pd.DataFrame:
+        return self.run_named("lineage", {"path": path})
+
+    def params_of(self, path: str | os.PathLike) -> pd.DataFrame:
+        return self.run_named("params-of", {"path": path})
+
+    def runs_using_checksum(self, sha256: str) -> pd.DataFrame:
+        return self.run_named("runs-using-checksum", {"sha256": sha256})
+
+    def stale_if_changed(self, path: str | os.PathLike) -> pd.DataFrame:
+        return self.run_named("stale-if-changed", {"path": path})
+
+    def software_of(self, path: str | os.PathLike) -> pd.DataFrame:
+        return self.run_named("software-of", {"path": path})
+
+    def diff_runs(self, run1: str, run2: str) -> pd.DataFrame:
+        return self.run_named("diff-runs", {"run1": run1, "run2": run2})
+
+    def ordering_check(self) -> pd.DataFrame:
+        return self.run_named("ordering-check")
+
+    def runs(self) -> pd.DataFrame:
+        return self.run_named("runs")
+
+    def run_ids(self) -> list[str]:
+        return list(self.runs()["run_id"])
+
+
+def open(workdir: str | os.PathLike = ".") -> Provenance:  # noqa: A001 - the public API name
+    """The provenance recorded in ``workdir`` (its ``.sciflow/prov`` store)."""
+    return Provenance(workdir)

@@ -1,0 +1,75 @@
+"""Namespaces and identifier schemes of sciflow's provenance (documented in provenance/README.md).
+
+Terms come from W3C PROV-O wherever PROV-O has one; ProvONE adds ``provone:Execution`` and
+``provone:wasPartOf``; the few facts PROV-O has no term for (checksums, exit status, the command
+run...) use the small ``sf:`` vocabulary. Identifiers are URNs so that the same file version,
+parameter value or run gets the same IRI in every run and every store.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from urllib.parse import quote
+
+PROV = "http://www.w3.org/ns/prov#"
+PROVONE = "http://purl.dataone.org/provone/2015/01/15/ontology#"
+SF = "https://w3id.org/sciflow/ns#"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+FOAF = "http://xmlns.com/foaf/0.1/"
+
+PREFIXES = {"prov": PROV, "provone": PROVONE, "sf": SF, "rdf": RDF, "rdfs": RDFS, "xsd": XSD,
+            "foaf": FOAF}
+
+RDF_JSON = RDF + "JSON"  # datatype of list/dict parameter values (RDF 1.1 JSON literals)
+
+
+def run_iri(run_id: str) -> str:
+    return f"urn:sciflow:run:{quote(run_id, safe='')}"
+
+
+def graph_iri(run_id: str) -> str:
+    """The named graph (a ``prov:Bundle``) holding everything recorded about one run."""
+    return f"urn:sciflow:bundle:{quote(run_id, safe='')}"
+
+
+def job_iri(run_id: str, jobid: int) -> str:
+    return f"{run_iri(run_id)}:job:{jobid}"
+
+
+def rule_iri(run_id: str, rule_name: str) -> str:
+    return f"{run_iri(run_id)}:rule:{quote(rule_name, safe='')}"
+
+
+def file_iri(sha256: str, relpath: str) -> str:
+    """A file *version*: its content (sha256) at its location. Two identical files at two paths
+    stay two entities, so lineage never jumps between unrelated files with equal bytes."""
+    return f"urn:sciflow:file:{sha256}:{quote(relpath, safe='/')}"
+
+
+def missing_file_iri(run_id: str, relpath: str) -> str:
+    return f"{run_iri(run_id)}:missing:{quote(relpath, safe='/')}"
+
+
+def param_iri(rule_name: str, name: str, value_json: str) -> str:
+    digest = hashlib.sha256(f"{rule_name}\0{name}\0{value_json}".encode()).hexdigest()[:32]
+    return f"urn:sciflow:param:{digest}"
+
+
+def software_iri(name: str, version: str) -> str:
+    return f"urn:sciflow:software:{quote(name, safe='')}:{quote(version, safe='')}"
+
+
+def user_iri(login: str) -> str:
+    return f"urn:sciflow:user:{quote(login or 'unknown', safe='')}"
+
+
+def host_iri(host: str) -> str:
+    return f"urn:sciflow:host:{quote(host or 'unknown', safe='')}"
+
+
+def canonical_json(value: Any) -> str:
+    """Stable JSON for a parameter value (sorted keys, non-JSON objects as their repr)."""
+    return json.dumps(value, sort_keys=True, default=repr, separators=(",", ":"))
