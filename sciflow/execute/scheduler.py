@@ -1,0 +1,426 @@
+"""The scheduler loop: decides what runs when; an ``Executor`` only runs what it is given.
+
+Jobs are handed to the executor as their dependencies finish (not as one static graph), so a
+checkpoint can grow the DAG and a failure can stop the rest. Ready jobs go out highest
+``priority`` first (then in topological order), within the total ``cores`` for local
+executors (each job takes ``threads`` of them). For each finished attempt the scheduler:
+
+* on success: checks every declared output exists, records its metadata (which clears the
+  incomplete marker set at submission), makes ``protected()`` outputs read-only, deletes
+  ``temp()`` files once no planned job still needs them (targets are kept), and after a
+  checkpoint asks the DAG for the new jobs (``dag.after_checkpoint``) and plans them;
+* on failure: resubmits with ``attempt + 1`` while ``rule.retries`` allow, else removes the
+  job's outputs (kept and left marked incomplete with ``--keep-incomplete``), cancels its
+  dependents and, unless ``--keep-going``, submits nothing new while running jobs finish.
+
+Everything the user sees goes through ``events.Listener`` calls. At the end a
+``RunFailedError`` lists each failed job: rule, wildcards, command, exit status, log tail.
+On Ctrl-C the executor is shut down, running jobs' outputs are removed (unless
+``--keep-incomplete``) and their incomplete markers stay for the next run to see.
+"""
+from __future__ import annotations
+
+import heapq
+import os
+import shutil
+import stat
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from sciflow.errors import JobError, JobFailedError, MissingOutputError, RunFailedError
+from sciflow.events import JobResult, Listener, RunInfo
+from sciflow.execute.base import Executor, JobSpec
+from sciflow.jobs import FINAL_STATES, Job, JobState
+from sciflow.metadata import MetadataStore, fingerprint, records_for
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sciflow.plan import Plan, PlanOptions
+
+SpecFactory = Callable[..., JobSpec]
+
+
+@dataclass(slots=True)
+class SchedulerOptions:
+    """The ``sciflow run`` flags that change *how* planned jobs run."""
+
+    workdir: str = "."
+    cores: int | None = None          # total cores for local executors; None: the executor decides
+    keep_going: bool = False
+    keep_incomplete: bool = False
+    use_conda: bool = False
+    use_apptainer: bool = False
+    wait_timeout: float = 1.0         # how often the loop wakes up without results
+    log_tail_lines: int = 20
+
+
+def _flags(job: Job, index: int, value: Any) -> frozenset[str]:
+    """Flags of the ``index``-th output (on the path itself, else on the rule's pattern)."""
+    flags = getattr(value, "flags", None)
+    if flags:
+        return frozenset(flags)
+    patterns = job.rule.output
+    if len(patterns) == len(job.output):
+        return frozenset(getattr(patterns[index], "flags", ()) or ())
+    return frozenset()
+
+
+def flagged_outputs(job: Job, flag: str) -> list[str]:
+    return [str(v) for i, v in enumerate(job.output) if flag in _flags(job, i, v)]
+
+
+def _default_spec_factory() -> SpecFactory:
+    from sciflow.execute.spec import make_spec  # the executor stage's; imported when needed
+    return make_spec
+
+
+def _wildcards_text(job: Job) -> str:
+    return ", ".join(f"{k}={v}" for k, v in job.wildcards.items())
+
+
+class Scheduler:
+    """Runs ``plan.jobs`` on ``executor``; one instance per run (see the module docstring)."""
+
+    def __init__(self, dag: Any, plan: "Plan", executor: Executor, meta: MetadataStore | None,
+                 run: RunInfo, listener: Listener | None = None,
+                 options: SchedulerOptions | None = None,
+                 plan_options: "PlanOptions | None" = None,
+                 spec_factory: SpecFactory | None = None) -> None:
+        self.dag = dag
+        self.plan = plan
+        self.executor = executor
+        self.meta = meta
+        self.run_info = run
+        self.listener = listener or Listener()
+        self.options = options or SchedulerOptions()
+        self.plan_options = plan_options or getattr(plan, "options", None)
+        self.spec_factory = spec_factory or _default_spec_factory()
+        self.workflow = getattr(dag, "workflow", None) or run.workflow
+        self.workdir = self.options.workdir
+
+        self.jobs: list[Job] = list(plan.jobs)                 # everything scheduled, in order
+        self.scheduled: set[Job] = set(self.jobs)
+        self.order: dict[Job, int] = {j: i for i, j in enumerate(self.jobs)}
+        self.waiting_on: dict[Job, set[Job]] = {}
+        self.ready: list[tuple[int, int, int, Job]] = []       # heap: (-priority, order, id, job)
+        self.running: dict[int, tuple[Job, int]] = {}          # jobid -> (job, attempt)
+        self.cores_in_use = 0
+        self.results: dict[Job, JobResult] = {}
+        self.failures: list[JobError] = []
+        self.ran: set[Job] = set()
+        self.stopping = False
+        self.temp_users: dict[str, int] = {}                   # temp path -> consumers left
+        self.target_files: set[str] = {str(o) for t in getattr(dag, "targets", ()) or ()
+                                       for o in t.output}
+        self._code_cache: dict[str, str] = {}
+        self._pending_marks: list[str] = []
+
+    # ------------------------------------------------------------------------------ the loop
+    def run(self) -> dict[Job, JobResult]:
+        """Run every planned job; returns the results, or raises ``RunFailedError``."""
+        self.listener.run_started(self.run_info, self.jobs)
+        for job in self.jobs:
+            self._add(job)
+        self.executor.start()
+        interrupted = False
+        try:
+            while True:
+                self._submit_ready()
+                if not self.running:
+                    break
+                batch = self.executor.wait(self.options.wait_timeout)
+                for result in batch:
+                    self._handle(result)
+                self._flush_marks()
+        except KeyboardInterrupt:
+            interrupted = True
+            self._interrupt()
+            raise
+        finally:
+            try:
+                if not interrupted:
+                    self.executor.shutdown()
+            finally:
+                if not interrupted:
+                    for job in self.jobs:
+                        if job.state not in FINAL_STATES:
+                            job.state = JobState.CANCELLED
+                ok = not interrupted and not self.failures and all(
+                    j.state in (JobState.DONE, JobState.SKIPPED) for j in self.jobs)
+                self.run_info.ended = datetime.now(timezone.utc)
+                self.listener.run_finished(self.run_info, ok)
+        if self.failures or any(j.state is JobState.CANCELLED for j in self.jobs):
+            raise RunFailedError(self.failures)
+        return self.results
+
+    def _add(self, job: Job) -> None:
+        """Start tracking a planned job: what it waits for, which temp files it will read."""
+        deps = {d for d in self.dag.dependencies(job)
+                if d in self.scheduled and d.state not in FINAL_STATES}
+        self.waiting_on[job] = deps
+        for dep in self.dag.dependencies(job):
+            temps = set(flagged_outputs(dep, "temp"))
+            if temps:
+                for f in job.input:
+                    if str(f) in temps:
+                        self.temp_users[str(f)] = self.temp_users.get(str(f), 0) + 1
+        if not deps:
+            self._make_ready(job)
+        else:
+            job.state = JobState.WAITING
+
+    def _make_ready(self, job: Job) -> None:
+        job.state = JobState.READY
+        heapq.heappush(self.ready, (-int(job.priority or 0), self.order.get(job, 0), job.jobid, job))
+
+    def _threads(self, job: Job) -> int:
+        threads = max(int(job.threads or 1), 1)
+        cores = self.options.cores
+        return min(threads, cores) if cores else threads
+
+    def _submit_ready(self) -> None:
+        cores = self.options.cores
+        deferred = []
+        while self.ready and not self.stopping:
+            item = heapq.heappop(self.ready)
+            job = item[3]
+            if job.state is not JobState.READY:  # cancelled meanwhile
+                continue
+            threads = self._threads(job)
+            if cores and self.running and self.cores_in_use + threads > cores:
+                deferred.append(item)
+                if self.cores_in_use >= cores:
+                    break
+                continue
+            job.threads = threads  # Snakemake scales threads down to the available cores
+            self._submit(job, 1)
+        for item in deferred:
+            heapq.heappush(self.ready, item)
+        self._flush_marks()
+
+    def _submit(self, job: Job, attempt: int) -> None:
+        spec = self.spec_factory(job, self.workflow, self.workdir, attempt,
+                                 use_conda=self.options.use_conda,
+                                 use_apptainer=self.options.use_apptainer)
+        if attempt == 1:
+            self._pending_marks.extend(str(o) for o in job.output)
+            job.state = JobState.SUBMITTED
+            self.listener.job_started(self.run_info, job)
+        self.running[job.jobid] = (job, attempt)
+        self.cores_in_use += job.threads
+        self.executor.submit(spec, priority=int(job.priority or 0))
+
+    def _flush_marks(self) -> None:
+        if self._pending_marks and self.meta is not None:
+            self.meta.mark_incomplete(self._pending_marks, self.run_info.run_id)
+        self._pending_marks = []
+
+    # ------------------------------------------------------------------------------ results
+    def _handle(self, result: JobResult) -> None:
+        entry = self.running.pop(result.jobid, None)
+        if entry is None:  # a stale result (e.g. a retried attempt finished twice)
+            return
+        job, attempt = entry
+        self.cores_in_use -= job.threads
+        result.attempt = attempt
+        if result.ok:
+            missing = self._missing_outputs(job)
+            if missing:
+                result.ok = False
+                result.error = ("the job finished but did not create its declared output(s): "
+                                + ", ".join(missing))
+                result.extra["missing_outputs"] = missing
+        if result.ok:
+            self._succeeded(job, result)
+        elif attempt <= int(job.retries or 0) and not self.stopping:
+            self._submit(job, attempt + 1)
+        else:
+            self._failed(job, result)
+
+    def _path(self, path: str) -> str:
+        return os.path.join(self.workdir, path)
+
+    def _missing_outputs(self, job: Job) -> list[str]:
+        missing = []
+        dirs = set(flagged_outputs(job, "directory"))
+        for o in job.output:
+            p = self._path(str(o))
+            ok = os.path.isdir(p) if str(o) in dirs else os.path.lexists(p)
+            if not ok:
+                missing.append(str(o))
+        return missing
+
+    def _succeeded(self, job: Job, result: JobResult) -> None:
+        mtimes: dict[str, float | None] = {}
+        for o in job.output:
+            try:
+                mtimes[str(o)] = os.stat(self._path(str(o))).st_mtime
+            except OSError:
+                mtimes[str(o)] = None
+        if self.meta is not None and job.output:
+            fp = fingerprint(job, self._workflow_dir(), self._code_cache)
+            self.meta.record(records_for(job, fp, mtimes, self.run_info.run_id))
+        for path in flagged_outputs(job, "protected"):
+            _make_read_only(self._path(path))
+        job.state = JobState.DONE
+        self.results[job] = result
+        self.ran.add(job)
+        self.listener.job_finished(self.run_info, job, result)
+        self._release_temp(job)
+        if job.rule.checkpoint and hasattr(self.dag, "after_checkpoint"):
+            self._after_checkpoint(job)
+        for dep in self.dag.dependents(job):
+            waits = self.waiting_on.get(dep)
+            if waits is not None and job in waits:
+                waits.discard(job)
+                if not waits and dep.state is JobState.WAITING:
+                    self._make_ready(dep)
+
+    def _workflow_dir(self) -> str:
+        path = getattr(self.workflow, "path", "") or ""
+        return os.path.join(self.workdir, os.path.dirname(path))
+
+    def _release_temp(self, job: Job) -> None:
+        """Delete temp files nobody planned still reads: inputs whose last consumer was this
+        job, and this job's own temp outputs when no planned job reads them."""
+        doomed = []
+        for f in job.input:
+            key = str(f)
+            if key in self.temp_users:
+                self.temp_users[key] -= 1
+                if self.temp_users[key] <= 0:
+                    del self.temp_users[key]
+                    doomed.append(key)
+        for key in flagged_outputs(job, "temp"):
+            if key not in self.temp_users:
+                doomed.append(key)
+        for key in doomed:
+            if key in self.target_files:
+                continue
+            _remove(self._path(key))
+        if doomed and self.meta is not None:
+            self.meta.forget(k for k in doomed if k not in self.target_files)
+
+    def _after_checkpoint(self, job: Job) -> None:
+        from sciflow.plan import PlanOptions, plan_added_jobs
+
+        new_jobs = list(self.dag.after_checkpoint(job))
+        alive = set(self.dag.jobs)
+        replaced = {old for old in self.jobs if old not in alive and old.state not in FINAL_STATES
+                    and old.jobid not in self.running}
+        if replaced:  # jobs the DAG replaced while re-evaluating: forget them
+            self.jobs = [j for j in self.jobs if j not in replaced]
+            self.scheduled -= replaced
+            for old in replaced:
+                self.waiting_on.pop(old, None)
+                old.state = JobState.SKIPPED
+        if not new_jobs:
+            return
+        options = self.plan_options or PlanOptions(workdir=self.workdir)
+        planned = plan_added_jobs(self.dag, new_jobs, self.meta, options, self.ran | {job})
+        fresh = [j for j in planned if j not in self.scheduled]
+        base = len(self.order)
+        for i, j in enumerate(fresh):
+            self.order[j] = base + i
+            self.jobs.append(j)
+            self.scheduled.add(j)
+        for j in fresh:
+            self._add(j)
+        # jobs already waiting may now depend on new jobs (e.g. an aggregation)
+        for waiting in [j for j in self.jobs if j.state is JobState.WAITING and j not in fresh]:
+            self.waiting_on[waiting] = {d for d in self.dag.dependencies(waiting)
+                                        if d in self.scheduled and d.state not in FINAL_STATES}
+            if not self.waiting_on[waiting]:
+                self._make_ready(waiting)
+        if fresh:
+            self.listener.jobs_added(self.run_info, fresh)
+
+    def _failed(self, job: Job, result: JobResult) -> None:
+        job.state = JobState.FAILED
+        self.results[job] = result
+        outputs = [str(o) for o in job.output]
+        if not self.options.keep_incomplete:
+            for o in outputs:
+                _remove(self._path(o))
+            if self.meta is not None:
+                self.meta.clear_incomplete(outputs)
+                self.meta.forget(outputs)
+        self.failures.append(self._job_error(job, result))
+        self.listener.job_failed(self.run_info, job, result)
+        self._cancel_downstream(job)
+        if not self.options.keep_going:
+            self.stopping = True
+
+    def _cancel_downstream(self, job: Job) -> None:
+        stack = list(self.dag.dependents(job))
+        while stack:
+            dep = stack.pop()
+            if dep in self.scheduled and dep.state not in FINAL_STATES and dep.jobid not in self.running:
+                dep.state = JobState.CANCELLED
+                stack.extend(self.dag.dependents(dep))
+
+    def _job_error(self, job: Job, result: JobResult) -> JobError:
+        wc = _wildcards_text(job)
+        lines = [f"error in rule {job.rule.name}" + (f" ({wc})" if wc else "")
+                 + f", attempt {result.attempt} of {int(job.retries or 0) + 1}"]
+        if result.error:
+            lines.append(f"    {result.error}")
+        if result.exit_code not in (None, 0):
+            lines.append(f"    exit status: {result.exit_code}")
+        if result.command:
+            lines.append("    command: " + result.command.strip().replace("\n", "\n             "))
+        if job.log:
+            lines.append("    log: " + " ".join(str(f) for f in job.log))
+        tail = (result.log_tail or "").rstrip()
+        if tail:
+            tail = "\n".join(tail.splitlines()[-self.options.log_tail_lines:])
+            lines.append("    last lines of output:\n" + "\n".join("      " + t for t in tail.splitlines()))
+        cls = MissingOutputError if result.extra.get("missing_outputs") else JobFailedError
+        loc = job.rule.action.loc if job.rule.action and job.rule.action.loc else job.rule.loc
+        return cls("\n".join(lines), loc, rule=job.rule.name, wildcards=job.wildcards.as_dict(),
+                   log_tail=result.log_tail)
+
+    def _interrupt(self) -> None:
+        """Ctrl-C: stop the workers; running jobs' outputs are not to be trusted."""
+        try:
+            self.executor.shutdown()
+        except Exception:  # the run is being torn down; keep going with the cleanup
+            pass
+        for job, _attempt in list(self.running.values()):
+            job.state = JobState.CANCELLED
+            if not self.options.keep_incomplete:
+                for o in job.output:
+                    _remove(self._path(str(o)))
+        self.running.clear()
+        for job in self.jobs:
+            if job.state not in FINAL_STATES:
+                job.state = JobState.CANCELLED
+
+
+def _remove(path: str) -> None:
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+    except FileNotFoundError:
+        pass
+    except PermissionError:  # e.g. a protected output in a read-only directory
+        pass
+
+
+def _make_read_only(path: str) -> None:
+    """``protected()``: remove every write bit (recursively for directories)."""
+    mask = ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    paths: Iterable[str] = [path]
+    if os.path.isdir(path):
+        paths = [path] + [os.path.join(root, n) for root, dirs, files in os.walk(path)
+                          for n in dirs + files]
+    for p in paths:
+        try:
+            os.chmod(p, os.lstat(p).st_mode & mask, follow_symlinks=False)
+        except (OSError, NotImplementedError):
+            try:
+                os.chmod(p, os.stat(p).st_mode & mask)
+            except OSError:
+                pass
