@@ -118,10 +118,16 @@ def _arrays_equal(a: Path, b: Path) -> str | None:
     return None
 
 
-def compare_outputs(case: Case, workdir: Path) -> list[str]:
-    """Differences between what a run produced in ``workdir`` and ``expected/`` (empty: same)."""
+def compare_outputs(case: Case, workdir: Path, reference: Path | None = None) -> list[str]:
+    """Differences between what a run produced in ``workdir`` and ``expected/`` (empty: same).
+
+    With ``reference`` (another run's directory, e.g. a live Snakemake run), compare against
+    what that run produced instead."""
     problems = []
-    expected = list_files(case.expected)
+    if reference is None:
+        ref_root, expected = case.expected, list_files(case.expected)
+    else:
+        ref_root, expected = reference, produced_files(case, reference)
     produced = produced_files(case, workdir)
     for f in sorted(expected - produced):
         problems.append(f"missing output: {f}")
@@ -130,7 +136,7 @@ def compare_outputs(case: Case, workdir: Path) -> list[str]:
     for f in sorted(expected & produced):
         if any(fnmatch.fnmatch(f, pat) for pat in case.existence_only):
             continue
-        want, got = case.expected / f, workdir / f
+        want, got = ref_root / f, workdir / f
         if want.suffix in (".h5", ".nc", ".hdf5"):
             diff = _arrays_equal(want, got)
             if diff:

@@ -49,7 +49,10 @@ class SlurmService:
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     def stop(self) -> None:
-        """Stop the daemons started here, in reverse order (slurmd, slurmctld, munged)."""
+        """Stop the daemons started here, in reverse order (slurmd, slurmctld, munged), after
+        cancelling the jobs still queued (else their slurmstepd outlives slurmd)."""
+        if self.procs:
+            _cancel_all_jobs()
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -62,6 +65,21 @@ class SlurmService:
         self.procs.clear()
         if self.state_dir is not None:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def _queued_jobs() -> list[str]:
+    res = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True)
+    return res.stdout.split() if res.returncode == 0 else []
+
+
+def _cancel_all_jobs(timeout: float = 20.0) -> None:
+    jobs = _queued_jobs()
+    if not jobs:
+        return
+    subprocess.run(["scancel", *jobs], capture_output=True)
+    deadline = time.monotonic() + timeout
+    while _queued_jobs() and time.monotonic() < deadline:
+        time.sleep(0.3)
 
 
 def _node_line() -> str:

@@ -1,0 +1,129 @@
+"""Shared fixtures: the executor every engine test runs on, the services behind it, and
+``run_case`` for golden workflow folders.
+
+``executor`` is parametrized (as pydra's ``worker`` fixture): ``local`` (the embedded
+LocalCluster), ``external`` (a real ``dask scheduler`` + 2 ``dask worker`` processes on
+127.0.0.1, started once per session) and ``slurm`` (a real single-node SLURM, started once per
+session, jobs through dask-jobqueue). It yields the keyword arguments for
+``sciflow.engine.RunOptions`` that select that executor. SLURM is skipped, with the reason,
+when not root or the binaries are missing.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from golden import Case, compare_outputs, copy_case, load_case
+
+EXECUTORS = ["local", "external", pytest.param("slurm", marks=pytest.mark.slurm)]
+
+
+# ----------------------------------------------------------------------------- services
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """Address of an external Dask cluster (scheduler + 2 workers, 2 threads/cpus each)."""
+    from services.dask_cluster import start_dask
+
+    service = start_dask(n_workers=2, nthreads=2, cpus_per_worker=2)
+    try:
+        yield service.address
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A running single-node SLURM (``SlurmService``); skipped when it cannot run here."""
+    from services.slurm import slurm_unavailable, start_slurm
+
+    reason = slurm_unavailable()
+    if reason:
+        pytest.skip(reason)
+    service = start_slurm()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def executor_options(kind: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """RunOptions keyword arguments selecting executor ``kind``."""
+    if kind == "local":
+        return {"cores": 2}
+    if kind == "external":
+        return {"cores": 2, "scheduler": request.getfixturevalue("dask_scheduler")}
+    if kind == "slurm":
+        slurm = request.getfixturevalue("slurm_cluster")
+        # One small worker job; the work directory is on the shared (local) filesystem.
+        return {"cores": 2, "cluster": "slurm",
+                "cluster_options": {"queue": slurm.partition, "cores": 2, "processes": 1,
+                                    "memory": "2GB", "walltime": "00:10:00",
+                                    "local_directory": "/tmp"}}
+    raise ValueError(kind)
+
+
+@pytest.fixture(params=EXECUTORS)
+def executor(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """RunOptions kwargs for each executor (``local``, ``external``, ``slurm``)."""
+    return executor_options(request.param, request)
+
+
+# ----------------------------------------------------------------------------- running cases
+@dataclasses.dataclass
+class CaseRun:
+    """The outcome of running a golden case with sciflow."""
+
+    case: Case
+    workdir: Path
+    summary: Any
+
+    def problems(self) -> list[str]:
+        return compare_outputs(self.case, self.workdir)
+
+
+def run_options(**kwargs: Any):
+    """``sciflow.engine.RunOptions(**kwargs)``, failing loudly on a name it does not have
+    (so a renamed field breaks the tests instead of being ignored)."""
+    engine = pytest.importorskip("sciflow.engine")
+    return engine.RunOptions(**kwargs)
+
+
+def run_sciflow(workdir: Path, *, targets=(), config=None, listeners=(), **kwargs: Any):
+    """Run sciflow's engine in ``workdir`` on its Snakefile; returns the RunSummary."""
+    snakefile = workdir / "Snakefile"
+    opts = run_options(snakefile=str(snakefile), workdir=str(workdir), targets=list(targets),
+                       config_overrides=dict(config or {}), **kwargs)
+    from sciflow.engine import run
+
+    return run(opts, listeners=listeners)
+
+
+def run_case(name: str, executor: dict[str, Any], tmp_path: Path, **kwargs: Any) -> CaseRun:
+    """Copy ``tests/workflows/<name>/`` into ``tmp_path``, run it with sciflow on ``executor``,
+    and return the run (``.problems()`` compares it against ``expected/``)."""
+    case = load_case(name)
+    work = copy_case(case, tmp_path / name)
+    options = {**executor, "cores": case.cores, **kwargs} if "cores" in executor else \
+        {**executor, **kwargs}
+    summary = run_sciflow(work, targets=case.targets, config=case.config, **options)
+    return CaseRun(case, work, summary)
+
+
+@pytest.fixture
+def golden(tmp_path: Path, executor: dict[str, Any]):
+    """``golden("case")`` runs a golden case on the parametrized executor."""
+    return lambda name, **kw: run_case(name, executor, tmp_path, **kw)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from services.slurm import slurm_unavailable
+
+    reason = slurm_unavailable()
+    return [f"sciflow services: dask external cluster; SLURM {'skipped: ' + reason if reason else 'available'}"
+            + (f"; graphviz {'found' if shutil.which('dot') else 'missing'}")
+            + (f"; uid {os.geteuid()}")]

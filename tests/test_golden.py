@@ -1,0 +1,55 @@
+"""Golden workflows: every case in tests/workflows/ run by sciflow must leave exactly the files
+Snakemake left (``expected/``, made by Snakemake itself: ``python tests/golden.py``).
+
+Each case runs on the local Dask cluster and on an external ``dask scheduler`` + workers;
+a small subset also runs on a real single-node SLURM through dask-jobqueue.
+"""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from golden import case_names, load_case
+
+
+CASES = case_names()
+SLURM_CASES = {"run_blocks", "script"}  # a job in a fresh SLURM worker that re-loads the file
+
+
+def _params():
+    for case in CASES:
+        yield pytest.param(case, "local", id=f"{case}-local")
+        yield pytest.param(case, "external", id=f"{case}-external")
+        if case in SLURM_CASES:
+            yield pytest.param(case, "slurm", id=f"{case}-slurm", marks=pytest.mark.slurm)
+
+
+@pytest.mark.parametrize("case,executor", list(_params()), indirect=["executor"])
+def test_golden_case(case, executor, tmp_path, request):
+    from conftest import run_case
+
+    run = run_case(case, executor, tmp_path)
+    assert run.summary.ok, f"sciflow run of {case} failed: {run.summary}"
+    problems = run.problems()
+    assert not problems, f"{case}: outputs differ from Snakemake's:\n" + "\n".join(problems)
+
+    if case == "flags":  # protected() is read-only, as Snakemake leaves it
+        mode = os.stat(run.workdir / "final/result.txt").st_mode
+        assert not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    if case == "log_benchmark":  # a benchmark TSV with Snakemake's columns
+        header = (run.workdir / "bench/x.tsv").read_text().splitlines()[0].split("\t")
+        assert header[0] == "s" and "max_rss" in header
+    if "scheduler" in executor:  # an external cluster is left running, workers intact
+        from distributed import Client
+
+        with Client(executor["scheduler"], timeout=10) as client:
+            assert len(client.scheduler_info()["workers"]) == 2
+
+
+def test_every_case_has_expected_outputs():
+    """A case without ``expected/`` would compare nothing; regenerate with tests/golden.py."""
+    for name in CASES:
+        case = load_case(name)
+        assert case.expected.is_dir() and any(case.expected.rglob("*")), name
