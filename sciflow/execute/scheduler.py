@@ -118,10 +118,11 @@ class Scheduler:
     # ------------------------------------------------------------------------------ the loop
     def run(self) -> dict[Job, JobResult]:
         """Run every planned job; returns the results, or raises ``RunFailedError``."""
+        self.executor.start()
+        self.run_info.executor = self.executor.address or self.run_info.executor
         self.listener.run_started(self.run_info, self.jobs)
         for job in self.jobs:
             self._add(job)
-        self.executor.start()
         interrupted = False
         try:
             while True:

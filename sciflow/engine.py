@@ -1,0 +1,378 @@
+"""The one entry point for running a workflow, used by ``sciflow run`` and the notebook API.
+
+``run(options, listeners)``: load the file → build the DAG → plan → (dry run: return the plan)
+→ lock → describe the run (``RunInfo``) → provenance recorder → executor → scheduler → summary.
+
+Paths: everything is relative to ``options.directory`` (``-d DIR``), passed explicitly to the
+planner, metadata store, lock and scheduler. Only user code that Snakemake runs inside the
+working directory (the workflow file's top level, input functions while the DAG is built or
+re-evaluated after a checkpoint, and the onstart/onsuccess/onerror handlers) is run with the
+process's current directory set to it, and the previous directory is restored afterwards.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import getpass
+import inspect
+import os
+import secrets
+import socket
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from sciflow.errors import (ConfigError, ExecutorError, RunFailedError, SciflowError, UsageError,
+                            WorkflowError)
+from sciflow.events import Broadcast, JobResult, Listener, RunInfo
+from sciflow.jobs import Job
+from sciflow.lock import RunLock, unlock
+from sciflow.metadata import MetadataStore, fingerprint, records_for
+from sciflow.plan import Plan, PlanOptions, make_plan
+
+CLUSTERS = ("slurm", "pbs", "sge", "lsf", "kubernetes")
+WORKFLOW_FILES = ("Sciflowfile", "Snakefile", "workflow/Snakefile", "workflow/Sciflowfile")
+
+
+@dataclass(slots=True)
+class RunOptions:
+    """Every ``sciflow run`` flag. ``workdir``/``config_overrides`` are aliases of
+    ``directory``/``config`` for callers that prefer those names."""
+
+    targets: list[str] = field(default_factory=list)
+    snakefile: str | None = None
+    directory: str | None = None
+    cores: int | None = None
+    dry_run: bool = False
+    json: bool = False
+    forceall: bool = False
+    forcerun: list[str] = field(default_factory=list)
+    until: list[str] = field(default_factory=list)
+    keep_going: bool = False
+    rerun_incomplete: bool = False
+    keep_incomplete: bool = False
+    touch: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+    configfiles: list[str] = field(default_factory=list)
+    scheduler: str | None = None
+    cluster: str | None = None
+    cluster_options: dict[str, Any] = field(default_factory=dict)
+    profile: str | None = None
+    provenance: bool = True
+    unlock: bool = False
+    use_conda: bool = False
+    use_apptainer: bool = False
+    printshellcmds: bool = False
+    command_line: list[str] = field(default_factory=list)
+    workdir: str | None = None
+    config_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.workdir and not self.directory:
+            self.directory = self.workdir
+        if self.config_overrides:
+            self.config = {**self.config, **self.config_overrides}
+        if isinstance(self.targets, str):
+            self.targets = [self.targets]
+        if self.cluster and self.cluster not in CLUSTERS:
+            raise UsageError(f"--cluster {self.cluster}: unknown cluster type",
+                             hint=f"Choose one of: {', '.join(CLUSTERS)}.")
+        if self.cores is not None and int(self.cores) < 1:
+            raise UsageError(f"--cores {self.cores}: must be at least 1")
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a run did: the plan, each job's result, and whether everything succeeded."""
+
+    plan: Plan | None
+    ok: bool
+    run: RunInfo | None = None
+    results: dict[int, JobResult] = field(default_factory=dict)   # jobid -> result
+    dry_run: bool = False
+    touched: int = 0
+    unlocked: int = 0
+    error: SciflowError | None = None
+
+    @property
+    def jobs(self) -> list[Job]:
+        return list(self.plan.jobs) if self.plan is not None else []
+
+    def __repr__(self) -> str:
+        n = len(self.plan.jobs) if self.plan else 0
+        state = "dry run" if self.dry_run else ("ok" if self.ok else "FAILED")
+        extra = f", error={self.error}" if self.error else ""
+        return f"RunSummary({state}, {n} planned jobs, {len(self.results)} results{extra})"
+
+
+# ------------------------------------------------------------------------------ helpers
+_cwd_lock = threading.RLock()
+
+
+@contextlib.contextmanager
+def in_directory(path: str) -> Iterator[None]:
+    """Run user code (workflow top level, input functions, handlers) inside ``path``."""
+    with _cwd_lock:
+        old = os.getcwd()
+        os.chdir(path)
+        try:
+            yield
+        finally:
+            os.chdir(old)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """``20261128T143000Z-3f2a9c``: sortable by start time, unique by the random suffix."""
+    now = now or datetime.now(timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def apply_profile(options: RunOptions) -> RunOptions:
+    """Fill options still at their defaults from the ``--profile`` YAML (Snakemake-style keys,
+    e.g. ``cores: 4``, ``keep-going: true``, ``config: {k: v}``)."""
+    if not options.profile:
+        return options
+    import yaml
+
+    path = Path(options.profile)
+    if path.is_dir():
+        path = path / "config.yaml"
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read profile {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"profile {path} must be a mapping of option names to values")
+    defaults = {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+                for f in dataclasses.fields(RunOptions)}
+    aliases = {"jobs": "cores", "directory": "directory", "configfile": "configfiles",
+               "snakefile": "snakefile", "printshellcmds": "printshellcmds"}
+    for key, value in data.items():
+        name = aliases.get(key.replace("-", "_"), key.replace("-", "_"))
+        if name not in defaults or name in ("profile", "command_line"):
+            raise ConfigError(f"profile {path}: unknown option {key!r}")
+        if name == "config" and isinstance(value, dict):
+            options.config = {**value, **options.config}
+            continue
+        if name in ("forcerun", "until", "configfiles", "targets") and isinstance(value, str):
+            value = [value]
+        if getattr(options, name) == defaults[name]:
+            setattr(options, name, value)
+    return options
+
+
+def find_workflow(options: RunOptions, workdir: str) -> str:
+    """The workflow file: ``-s`` as given (or inside ``-d``), else the usual names in ``-d``."""
+    if options.snakefile:
+        for candidate in (options.snakefile, os.path.join(workdir, options.snakefile)):
+            if os.path.isfile(candidate):
+                return os.path.abspath(candidate)
+        raise UsageError(f"workflow file not found: {options.snakefile}")
+    try:
+        from sciflow.parse import find_workflow_file  # the parser's lookup, when present
+    except ImportError:
+        find_workflow_file = None
+    if find_workflow_file is not None:
+        try:
+            found = find_workflow_file(workdir)
+        except TypeError:
+            found = None
+        if found:
+            return os.path.abspath(os.path.join(workdir, found)) if not os.path.isabs(found) else found
+    for name in WORKFLOW_FILES:
+        path = os.path.join(workdir, name)
+        if os.path.isfile(path):
+            return os.path.abspath(path)
+    raise UsageError(f"no workflow file found in {workdir} (looked for {', '.join(WORKFLOW_FILES)})",
+                     hint="Name one with -s FILE.")
+
+
+class _WorkdirDAG:
+    """The DAG, with ``after_checkpoint`` (which runs user input functions) inside workdir."""
+
+    def __init__(self, dag: Any, workdir: str) -> None:
+        self._dag = dag
+        self._workdir = workdir
+
+    def after_checkpoint(self, job: Job) -> list[Job]:
+        with in_directory(self._workdir):
+            return self._dag.after_checkpoint(job)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dag, name)
+
+
+def _call_handler(handler: Any, log_path: str, workdir: str) -> None:
+    """Call an onstart/onsuccess/onerror handler as Snakemake does (with ``log`` if wanted)."""
+    if handler is None:
+        return
+    try:
+        wants_log = bool(inspect.signature(handler).parameters)
+    except (TypeError, ValueError):
+        wants_log = False
+    with in_directory(workdir):
+        handler(log_path) if wants_log else handler()
+
+
+class _RunLog(Listener):
+    """A plain-text log of the run (``.sciflow/logs/<run_id>.log``), handed to handlers."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(path, "a", encoding="utf-8")
+
+    def _write(self, text: str) -> None:
+        stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
+        self._fh.write(f"[{stamp}] {text}\n")
+        self._fh.flush()
+
+    def run_started(self, run, jobs):
+        self._write(f"run {run.run_id}: {len(jobs)} jobs planned")
+
+    def jobs_added(self, run, jobs):
+        self._write(f"{len(jobs)} jobs added after a checkpoint")
+
+    def job_started(self, run, job):
+        self._write(f"start {job!r}: {job.reason_text}")
+
+    def job_finished(self, run, job, result):
+        self._write(f"done  {job!r}")
+
+    def job_failed(self, run, job, result):
+        self._write(f"FAILED {job!r}: exit status {result.exit_code}; {result.error or ''}")
+        if result.log_tail:
+            self._fh.write(result.log_tail.rstrip() + "\n")
+
+    def run_finished(self, run, ok):
+        self._write(f"run {run.run_id} {'finished' if ok else 'failed'}")
+        self._fh.close()
+
+
+def make_executor(options: RunOptions) -> Any:
+    """The Dask executor for ``--scheduler``/``--cluster``, else a local cluster sized by cores."""
+    try:
+        from sciflow.execute.dask import DaskExecutor
+    except ImportError as exc:
+        raise ExecutorError(f"the Dask executor is not available: {exc}") from None
+    return DaskExecutor(cores=options.cores, scheduler_address=options.scheduler,
+                        cluster=options.cluster, cluster_options=dict(options.cluster_options or {}))
+
+
+def _touch(plan: Plan, meta: MetadataStore, workdir: str, run_id: str) -> int:
+    """``--touch``: mark planned outputs up to date (in topological order) instead of running."""
+    code: dict[str, str] = {}
+    touched = 0
+    wf_dir = os.path.join(workdir, os.path.dirname(plan.dag.workflow.path or "")) if plan.dag else workdir
+    for job in plan.jobs:
+        mtimes = {}
+        for o in job.output:
+            path = os.path.join(workdir, str(o))
+            if not os.path.exists(path):
+                continue  # Snakemake touches existing files only
+            os.utime(path, None)
+            mtimes[str(o)] = os.stat(path).st_mtime
+            touched += 1
+        if mtimes:
+            meta.record(records_for(job, fingerprint(job, wf_dir, code), mtimes, run_id))
+    return touched
+
+
+# ------------------------------------------------------------------------------ the run
+def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
+    """Run (or dry-run) a workflow; see the module docstring. Raises ``SciflowError``s:
+    ``WorkflowError`` for a bad workflow, ``RunFailedError`` (with ``.summary``) if jobs failed."""
+    from sciflow.dag import build_dag
+    from sciflow.parse import load_workflow
+    from sciflow.execute.scheduler import Scheduler, SchedulerOptions
+
+    options = apply_profile(options)
+    workdir = os.path.abspath(options.directory or ".")
+    if not os.path.isdir(workdir):
+        raise UsageError(f"-d {options.directory}: no such directory")
+    if options.unlock:
+        return RunSummary(None, True, unlocked=unlock(workdir))
+    path = find_workflow(options, workdir)
+    with in_directory(workdir):
+        workflow = load_workflow(path, config_overrides=dict(options.config or {}),
+                                 configfiles=list(options.configfiles or ()))
+        if workflow.workdir:  # the file's ``workdir:`` directive, relative to -d
+            workdir = os.path.abspath(workflow.workdir)
+            os.makedirs(workdir, exist_ok=True)
+    with in_directory(workdir):
+        dag = build_dag(workflow, list(options.targets or ()))
+    plan_options = PlanOptions(workdir=workdir, forceall=options.forceall,
+                               forcerun=set(options.forcerun or ()), until=set(options.until or ()),
+                               rerun_incomplete=options.rerun_incomplete, touch=options.touch)
+    meta = MetadataStore(workdir)
+    try:
+        plan = make_plan(dag, meta, plan_options)
+        if options.dry_run:
+            return RunSummary(plan, True, dry_run=True)
+        started = datetime.now(timezone.utc)
+        run_info = RunInfo(
+            run_id=new_run_id(started), workdir=workdir, workflow_path=path, started=started,
+            command_line=list(options.command_line or sys.argv), targets=list(options.targets or ()),
+            config=dict(workflow.config), user=_user(), host=socket.gethostname(),
+            executor=options.scheduler or options.cluster or "local", workflow=workflow)
+        if options.touch:
+            return RunSummary(plan, True, run_info, touched=_touch(plan, meta, workdir, run_info.run_id))
+        if not plan.jobs:  # nothing to do: no lock, no cluster, no provenance
+            return RunSummary(plan, True, run_info)
+        lock = RunLock(workdir, run_info.run_id, (str(o) for j in plan.jobs for o in j.output))
+        lock.acquire()
+        try:
+            return _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info,
+                            listeners, Scheduler, SchedulerOptions)
+        finally:
+            lock.release()
+    finally:
+        meta.close()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers)
+        return str(os.getuid())
+
+
+def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info, listeners,
+             Scheduler, SchedulerOptions) -> RunSummary:
+    broadcast = Broadcast(listeners)
+    log_path = Path(workdir) / ".sciflow" / "logs" / f"{run_info.run_id}.log"
+    broadcast.add(_RunLog(log_path))
+    if options.provenance:
+        try:
+            from sciflow.provenance.record import ProvenanceRecorder
+        except ImportError:
+            ProvenanceRecorder = None  # provenance stage not installed: run without it
+        if ProvenanceRecorder is not None:
+            broadcast.add(ProvenanceRecorder(workdir))
+    executor = make_executor(options)
+    local = not options.scheduler and not options.cluster
+    sched_options = SchedulerOptions(workdir=workdir, cores=(options.cores or os.cpu_count() or 1) if local else None,
+                                     keep_going=options.keep_going,
+                                     keep_incomplete=options.keep_incomplete,
+                                     use_conda=options.use_conda, use_apptainer=options.use_apptainer)
+    scheduler = Scheduler(_WorkdirDAG(dag, workdir), plan, executor, meta, run_info, broadcast,
+                          sched_options, plan_options)
+    _call_handler(workflow.onstart, str(log_path), workdir)
+    summary = RunSummary(plan, False, run_info)
+    try:
+        results = scheduler.run()
+    except RunFailedError as exc:
+        summary.results = {j.jobid: r for j, r in scheduler.results.items()}
+        plan.jobs = list(scheduler.jobs)
+        summary.error = exc
+        exc.summary = summary  # type: ignore[attr-defined]
+        _call_handler(workflow.onerror, str(log_path), workdir)
+        raise
+    summary.results = {j.jobid: r for j, r in results.items()}
+    plan.jobs = list(scheduler.jobs)  # including jobs added after checkpoints
+    summary.ok = True
+    _call_handler(workflow.onsuccess, str(log_path), workdir)
+    return summary
