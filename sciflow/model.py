@@ -104,6 +104,8 @@ class NamedList(list):
     (['a.txt', 'ref.fa'], 'ref.fa', 'ref.fa', ['ref'])
     """
 
+    __slots__ = ("_names",)  # no per-instance __dict__: a DAG holds ~5 of these per job
+
     def __init__(self, positional: Iterable[Any] = (), named: Mapping[str, Any] | None = None,
                  *, flatten: bool = True) -> None:
         super().__init__()
@@ -180,6 +182,8 @@ def _rebuild_namedlist(items: list, names: dict) -> NamedList:
 
 class Wildcards(NamedList):
     """The wildcard values of a job; ``wildcards.sample`` and ``wildcards["sample"]``."""
+
+    __slots__ = ()
 
     def __init__(self, values: Mapping[str, str] | None = None) -> None:
         super().__init__((), dict(values or {}), flatten=False)

@@ -1,0 +1,576 @@
+"""The file-dependency DAG: from targets to ``Job``s, as Snakemake builds it.
+
+``build_dag(workflow, targets)`` starts from each target (a rule name or a file), finds the
+rules whose output/log/benchmark patterns match each needed file (``sciflow.dag_index``),
+and recursively resolves their inputs. Semantics follow Snakemake 9's ``DAG.update``:
+
+* candidate producers are tried best first (``ruleorder``, then the rule without wildcards);
+  a candidate whose own inputs cannot be made is discarded (backtracking); two surviving
+  candidates of equal rank are an ``AmbiguousRuleError``;
+* an input no rule makes must exist on disk; an input that exists *and* that a rule can make
+  is linked to that rule's job (the plan decides whether it runs); if its producer cannot be
+  built the existing file is used as is;
+* input functions asking an unfinished checkpoint make the job depend on the checkpoint job;
+  ``DAG.after_checkpoint`` re-evaluates them once it has run (``sciflow.dag_checkpoints``).
+
+The search is depth-first without Python recursion (generators driven from an explicit
+stack), memoises the producer of every path, and keeps one ``Job`` per (rule, wildcards),
+so building takes time linear in the number of jobs.
+
+>>> from sciflow.model import Workflow, WorkflowBuilder, SourceLoc
+>>> wf = Workflow(path="Snakefile"); b = WorkflowBuilder(wf)
+>>> _ = b.add_rule("all", SourceLoc("Snakefile", 1), input=((["b/x.txt", "b/y.txt"],), {}))
+>>> _ = b.add_rule("make", SourceLoc("Snakefile", 4), input=((), {}),
+...                output=(("b/{s}.txt",), {}))
+>>> dag = build_dag(wf)
+>>> [repr(j) for j in dag.jobs]
+['Job(1, make, s=x)', 'Job(2, make, s=y)', 'Job(3, all)']
+"""
+from __future__ import annotations
+
+import contextlib
+import difflib
+import gc
+import functools
+import os
+from typing import Any, Generator, Iterable, Sequence
+
+from sciflow.dag_index import JobFactory, RuleIndex, RuleInfo, rule_label
+from sciflow.errors import (AmbiguousRuleError, CyclicDependencyError, DAGError, ErrorGroup,
+                            MissingDependencyError, MissingInputError, SciflowError, UnknownTargetError, WildcardError,
+                            WorkflowError)
+from sciflow.jobs import Job
+from sciflow.model import Rule, Workflow
+
+__all__ = ["DAG", "build_dag"]
+
+AMBIGUITY_HINT = ("Consider starting rule output with a unique prefix, constrain your wildcards, "
+                  "or use the ruleorder directive.")
+_UNKNOWN = object()
+
+
+def build_dag(workflow: Workflow, targets: Sequence[str] = ()) -> "DAG":
+    """The job graph needed to make ``targets`` (rule names or file paths; none means the
+    workflow's default target rule). Raises ``CyclicDependencyError``, ``MissingInputError``,
+    ``AmbiguousRuleError``, ``UnknownTargetError``, ``WildcardError`` or an ``ErrorGroup``
+    of independent ones."""
+    dag = DAG(workflow)
+    with _no_gc():
+        dag._build(list(targets))
+    return dag
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """Pause the cyclic garbage collector: building allocates millions of small acyclic
+    objects, and its repeated full scans would make the build quadratic-ish."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class DAG:
+    """Jobs and their dependencies. ``jobs`` is topological (dependencies first)."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        self.workflow = workflow
+        self._infos: dict[str, RuleInfo] = {
+            name: RuleInfo(rule, i, workflow) for i, (name, rule) in enumerate(workflow.rules.items())}
+        self._index = RuleIndex(self._infos.values())
+        self._factory = JobFactory(workflow)
+        self._factory._info_for = lambda rule: self._infos[rule.name]
+        self._clauses = [{name: i for i, name in enumerate(names)}
+                         for names, _loc in workflow.ruleorder]
+        self._cmp_key = functools.cmp_to_key(self._compare_jobs)
+        self._known: dict[str, Job | None] = {}      # path -> chosen producer (None: a leaf)
+        self._failed: dict[Job, SciflowError] = {}   # jobs whose inputs cannot be made
+        self._deps: dict[Job, list[Job]] = {}        # finished jobs -> their dependencies
+        self._dependents: dict[Job, list[Job]] = {}
+        self._rule_jobs: dict[str, Job] = {}         # jobs of rules without products
+        self._path: list[Job] = []                   # the DFS path (for cycle messages)
+        self._on_path: set[Job] = set()
+        self._added: list[Job] = []                  # jobs in the order they were finished
+        self._order: list[Job] | None = []
+        self.targets: list[Job] = []
+        self._next_id = 1
+        self._created: set[str] = set()               # outputs of finished checkpoints
+        from sciflow.dag_checkpoints import install_resolver
+        install_resolver(self)
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def jobs(self) -> list[Job]:
+        """Every job, dependencies before dependents."""
+        if self._order is None:
+            self._order = self._toposort(self.targets)
+        return self._order
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def __iter__(self):
+        return iter(self.jobs)
+
+    def dependencies(self, job: Job) -> list[Job]:
+        return list(self._deps.get(job, ()))
+
+    def dependents(self, job: Job) -> list[Job]:
+        return list(self._dependents.get(job, ()))
+
+    def producer(self, path: str) -> Job | None:
+        """The job of this DAG that makes ``path``, if any."""
+        job = self._known.get(path)
+        if job is not None and job in self._deps:
+            return job
+        for info in self._index.candidates(path):
+            job = info.cache.get(path)
+            if job is not None and job in self._deps and job.jobid > 0:
+                return job
+        return None
+
+    @property
+    def pending_checkpoints(self) -> bool:
+        """True while some job's inputs wait on a checkpoint that has not run."""
+        return any(job in self._deps for job in self._factory.pending)
+
+    def waiting_on_checkpoint(self, job: Job) -> list[str]:
+        """The checkpoint target files ``job``'s input functions are waiting for."""
+        return list(self._factory.pending.get(job, ()))
+
+    def after_checkpoint(self, job: Job) -> list[Job]:
+        """Checkpoint ``job`` finished: re-evaluate the jobs waiting on it and return the
+        jobs added to the DAG, dependencies first."""
+        from sciflow.dag_checkpoints import after_checkpoint
+        with _no_gc():
+            return after_checkpoint(self, job)
+
+    def rule_of(self, name: str) -> Rule:
+        return self._infos[name].rule
+
+    # ---- pictures (Graphviz dot, Mermaid, SVG through the graphviz package)
+    def to_dot(self, rulegraph: bool = False) -> str:
+        """The job graph (or, with ``rulegraph``, the rule graph) in Graphviz dot."""
+        nodes, edges = self._graph(rulegraph)
+        colors = {name: i for i, name in enumerate(self._infos)}
+        n = max(len(colors), 1)
+        lines = ["digraph sciflow_dag {", "    graph[bgcolor=white, margin=0];",
+                 "    node[shape=box, style=rounded, fontname=sans, fontsize=10, penwidth=2];",
+                 "    edge[penwidth=2, color=grey];"]
+        for key, (rule, label) in nodes.items():
+            hue = colors.get(rule, 0) / n
+            text = label.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            lines.append(f'    {key}[label = "{text}", color = "{hue:.2f} 0.6 0.85", '
+                         f'style="rounded"];')
+        lines.extend(f"    {a} -> {b}" for a, b in edges)
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def to_mermaid(self, rulegraph: bool = False) -> str:
+        """The job graph (or rule graph) as a Mermaid flowchart."""
+        nodes, edges = self._graph(rulegraph)
+        lines = ["flowchart TB"]
+        for key, (_rule, label) in nodes.items():
+            text = label.replace('"', "#quot;").replace("\n", "<br/>")
+            lines.append(f'    id{key}["{text}"]')
+        lines.extend(f"    id{a} --> id{b}" for a, b in edges)
+        return "\n".join(lines) + "\n"
+
+    def to_svg(self, rulegraph: bool = False) -> str:
+        """SVG drawn by Graphviz's ``dot`` (needs the ``graphviz`` package and binary)."""
+        return render_svg(self.to_dot(rulegraph))
+
+    def _graph(self, rulegraph: bool) -> tuple[dict[int, tuple[str, str]], list[tuple[int, int]]]:
+        """Nodes (key -> (rule name, label)) and edges (dependency -> dependent)."""
+        jobs = self.jobs
+        if rulegraph:
+            keys = {}
+            for job in jobs:
+                keys.setdefault(job.rule.name, len(keys))
+            nodes = {k: (name, name) for name, k in keys.items()}
+            edges = list(dict.fromkeys((keys[d.rule.name], keys[j.rule.name])
+                                       for j in jobs for d in self._deps[j]))
+            return nodes, edges
+        nodes = {}
+        for job in jobs:
+            label = job.rule.name + "".join(f"\n{k}: {v}" for k, v in job.wildcards.items())
+            nodes[job.jobid] = (job.rule.name, label)
+        edges = [(d.jobid, j.jobid) for j in jobs for d in self._deps[j]]
+        return nodes, edges
+
+    def _repr_svg_(self) -> str:
+        return self.to_svg()
+
+    def __repr__(self) -> str:
+        return f"<DAG: {len(self.jobs)} jobs, targets {[j.name for j in self.targets]}>"
+
+    # ------------------------------------------------------------------ building
+    def _build(self, targets: list[str]) -> None:
+        if not targets:
+            rule = self.workflow.default_target_rule
+            if rule is None:
+                raise DAGError(f"the workflow {self.workflow.path} defines no rules")
+            targets = [rule.name]
+        errors: list[SciflowError] = []
+        for target in targets:
+            try:
+                job = _drive(self._target(target))
+            except WorkflowError as exc:
+                errors.append(exc)
+                continue
+            if job not in self.targets:
+                self.targets.append(job)
+        if errors:
+            raise _combine(errors)
+        self._finish(self.targets)
+
+    def _finish(self, roots: Iterable[Job]) -> list[Job]:
+        """Number the new jobs reachable from ``roots`` and record their dependents."""
+        roots = list(roots)
+        order = self._toposort(roots)
+        new = [j for j in order if j.jobid < 1]
+        for job in new:
+            job.jobid = self._next_id
+            self._next_id += 1
+            for dep in self._deps[job]:
+                self._dependents.setdefault(dep, []).append(job)
+        self._order = order if roots == self.targets else None
+        return new
+
+    def _toposort(self, roots: Iterable[Job]) -> list[Job]:
+        order: list[Job] = []
+        seen: set[Job] = set()
+        deps = self._deps
+        for root in roots:
+            if root in seen:
+                continue
+            seen.add(root)
+            stack = [(root, iter(deps[root]))]
+            while stack:
+                job, it = stack[-1]
+                for dep in it:
+                    if dep not in seen:
+                        seen.add(dep)
+                        stack.append((dep, iter(deps[dep])))
+                        break
+                else:
+                    stack.pop()
+                    order.append(job)
+        return order
+
+    def _target(self, target: str) -> Generator[Any, Any, Job]:
+        info = self._infos.get(target)
+        if info is not None:
+            job = self._rule_job(info)
+            if job not in self._deps:
+                yield self._process(job)
+            return job
+        path = os.path.normpath(target) if target else target
+        known = self._known.get(path)
+        if known is not None:
+            return known
+        candidates = self._file2jobs(path, None)
+        if not candidates:
+            raise self._unknown_target(path)
+        producer = yield self._resolve_file(path, candidates)
+        self._known[path] = producer
+        return producer
+
+    def _rule_job(self, info: RuleInfo) -> Job:
+        if info.has_wildcards:
+            raise WildcardError(
+                f"target rule {info.label} has wildcards ({', '.join(info.wc_names)}); a rule "
+                "given as target may not contain wildcards", info.rule.loc,
+                hint="Name concrete files on the command line, or put a rule without wildcards "
+                     "(e.g. 'rule all' collecting the results) first in the workflow.")
+        if info.products:
+            path = info.products[0][0]
+            job = info.cache.get(path)
+            if job is None:
+                job = self._new_job(info, info.make_wildcards({}))
+            return job
+        job = self._rule_jobs.get(info.rule.name)
+        if job is None:
+            job = self._rule_jobs[info.rule.name] = self._new_job(info, info.make_wildcards({}))
+        return job
+
+    def _new_job(self, info: RuleInfo, wildcards) -> Job:
+        job = self._factory.new_job(info, wildcards)
+        cache = info.cache
+        for path in job.output:
+            cache[path] = job
+        for path in job.log:
+            if isinstance(path, str):
+                cache[path] = job
+        if job.benchmark:
+            cache[job.benchmark] = job
+        return job
+
+    def _file2jobs(self, path: str, hint: Any) -> list[Job]:
+        """Candidate producer jobs for ``path`` (Snakemake's ``file2jobs``). A candidate whose
+        input function fails is dropped unless every candidate fails."""
+        jobs: list[Job] = []
+        errors: list[WorkflowError] = []
+        for info in self._index.candidates(path):
+            job = info.cache.get(path)
+            if job is None:
+                wildcards = info.match(path, hint)
+                if wildcards is None:
+                    continue
+                try:
+                    job = self._new_job(info, wildcards)
+                except WorkflowError as exc:
+                    errors.append(exc)
+                    continue
+            jobs.append(job)
+        if not jobs and errors:
+            raise errors[0]
+        return jobs
+
+    # ---- ranking producers (Snakemake's Ruleorder.compare)
+    def _compare_rules(self, a: RuleInfo, b: RuleInfo) -> int:
+        """> 0 if ``a`` is preferred over ``b``, < 0 if ``b`` is, 0 if neither."""
+        if a is not b:
+            for clause in reversed(self._clauses):
+                i, j = clause.get(a.rule.name), clause.get(b.rule.name)
+                if i is not None and j is not None:
+                    return (j > i) - (j < i)
+        return b.has_wildcards - a.has_wildcards
+
+    def _compare_jobs(self, x: Job, y: Job) -> int:
+        return self._compare_rules(self._infos[x.rule.name], self._infos[y.rule.name])
+
+    # ---- the search (generators: ``result = yield subcall``; see _drive)
+    def _resolve_file(self, path: str, candidates: list[Job]) -> Generator[Any, Any, Job]:
+        """Choose the producer of ``path`` among ``candidates`` (Snakemake's ``DAG.update``)."""
+        if len(candidates) > 1:
+            candidates = sorted(candidates, key=self._cmp_key, reverse=True)
+        producers: list[Job] = []
+        errors: list[WorkflowError] = []
+        cycles: list[Job] = []
+        discarded: set[Job] = set()
+        for job in candidates:
+            if job in self._on_path or path in job.input:
+                cycles.append(job)
+                continue
+            try:
+                if job not in self._deps:
+                    failed = self._failed.get(job)
+                    if failed is not None:
+                        raise failed
+                    yield self._process(job)
+            except AmbiguousRuleError:
+                raise
+            except WorkflowError as exc:
+                errors.append(exc)
+                discarded.add(job)
+                continue
+            producers.append(job)
+            if all(self._compare_jobs(job, other) > 0 for other in candidates
+                   if other is not job and other not in discarded):
+                break
+        if not producers:
+            if cycles:
+                raise self._cycle_error(cycles[0], path)
+            raise _combine(errors)
+        if len(producers) > 1:
+            producers.sort(key=self._cmp_key, reverse=True)
+            best = producers[0]
+            for other in producers[1:]:
+                if self._compare_jobs(other, best) == 0:
+                    raise self._ambiguity_error(path, best, other)
+        return producers[0]
+
+    def _process(self, job: Job) -> Generator[Any, Any, None]:
+        """Resolve every input of ``job`` (Snakemake's ``DAG.update_``)."""
+        self._path.append(job)
+        self._on_path.add(job)
+        deps: dict[Job, None] = {}
+        missing: list[str] = []
+        errors: list[WorkflowError] = []
+        known = self._known
+        try:
+            for path in dict.fromkeys(job.input):
+                producer = known.get(path, _UNKNOWN)
+                if producer is None:
+                    if not os.path.exists(path):
+                        missing.append(path)
+                    continue
+                if producer is not _UNKNOWN:
+                    deps[producer] = None  # type: ignore[index]
+                    continue
+                try:
+                    candidates = self._file2jobs(path, job.wildcards)
+                except AmbiguousRuleError:
+                    raise
+                except WorkflowError as exc:
+                    errors.append(exc)
+                    continue
+                if not candidates:
+                    known[path] = None
+                    if not os.path.exists(path):
+                        missing.append(path)
+                    continue
+                try:
+                    producer = yield self._resolve_file(path, candidates)
+                except AmbiguousRuleError:
+                    raise
+                except WorkflowError as exc:
+                    if os.path.exists(path):
+                        known[path] = None  # the file is there: its producer is not needed
+                    else:
+                        errors.append(exc)
+                    continue
+                known[path] = producer
+                deps[producer] = None
+        finally:
+            self._path.pop()
+            self._on_path.discard(job)
+        if missing:
+            errors.insert(0, self._missing_error(job, missing))
+        if errors:
+            error = _combine(errors)
+            if not any(_is_cyclic(e) for e in errors):
+                self._failed[job] = error
+            else:
+                error._cyclic = True  # type: ignore[attr-defined]
+            raise error
+        self._deps[job] = list(deps)
+        self._added.append(job)
+
+    # ---- error messages
+    def _cycle_error(self, job: Job, path: str) -> CyclicDependencyError:
+        if job in self._on_path:
+            start = self._path.index(job)
+            chain = self._path[start:] + [job]
+        else:
+            chain = [job, job]
+        text = " -> ".join(rule_label(j.rule) for j in chain[:-1]) + f" -> {chain[-1].rule.name}"
+        err = CyclicDependencyError(
+            f"cyclic dependency on rule {job.rule.name} (file {path}): {text}", job.rule.loc,
+            hint="Each rule in the chain needs a file the next one makes; make the output "
+                 "patterns more specific (e.g. distinct prefixes) or constrain the wildcards.")
+        err.chain = [j.rule.name for j in chain]  # type: ignore[attr-defined]
+        err._cyclic = True  # type: ignore[attr-defined]
+        return err
+
+    def _ambiguity_error(self, path: str, a: Job, b: Job) -> AmbiguousRuleError:
+        def describe(j: Job) -> str:
+            wc = ", ".join(f"{k}={v}" for k, v in j.wildcards.items()) or "none"
+            return f"    {rule_label(j.rule)}: wildcards {wc}"
+        err = AmbiguousRuleError(
+            f"rules {a.rule.name} ({a.rule.loc.path}:{a.rule.loc.line}) and {b.rule.name} "
+            f"({b.rule.loc.path}:{b.rule.loc.line}) are ambiguous for the file {path}\n"
+            + describe(a) + "\n" + describe(b), b.rule.loc, hint=AMBIGUITY_HINT)
+        err.rules = (a.rule.name, b.rule.name)  # type: ignore[attr-defined]
+        return err
+
+    def _missing_error(self, job: Job, files: list[str]) -> MissingInputError:
+        wc = ", ".join(f"{k}={v}" for k, v in job.wildcards.items())
+        lines = [f"missing input files for rule {rule_label(job.rule)}",
+                 f"    job: {job.rule.name}" + (f" ({wc})" if wc else "")]
+        if len(job.output):
+            lines.append("    output: " + ", ".join(job.output))
+        lines.append("    affected files:")
+        lines.extend(f"        {f}" for f in files)
+        err = MissingInputError("\n".join(lines), job.rule.loc_of("input"),
+                                hint="No rule makes these files and they do not exist: check "
+                                     "the paths, or add a rule whose output matches them.")
+        err.files = list(files)  # type: ignore[attr-defined]
+        err.job = job  # type: ignore[attr-defined]
+        return err
+
+    def _unknown_target(self, path: str) -> UnknownTargetError:
+        patterns: dict[str, RuleInfo] = {}
+        for info in self._infos.values():
+            for pattern, _ in info.products:
+                patterns.setdefault(pattern, info)
+        close = difflib.get_close_matches(path, list(patterns), n=3, cutoff=0.4)
+        names = difflib.get_close_matches(path, list(self._infos), n=3, cutoff=0.6)
+        hint_lines = []
+        if close:
+            hint_lines.append("Rules that make something similar:")
+            hint_lines.extend(f"    {patterns[p].label}: {p}" for p in close)
+        if names:
+            hint_lines.append("Rules with a similar name: " + ", ".join(
+                self._infos[n].label for n in names))
+        exists = " (it exists, but no rule makes it)" if os.path.exists(path) else ""
+        err = UnknownTargetError(
+            f"no rule to produce {path}{exists}, and it is not the name of a rule",
+            hint="\n".join(hint_lines) or "Check the spelling of the target; `sciflow rules` "
+                                          "lists the rules and their outputs.")
+        err.suggestions = [patterns[p].rule.name for p in close]  # type: ignore[attr-defined]
+        return err
+
+
+# ------------------------------------------------------------------------------ helpers
+def _drive(gen: Generator[Any, Any, Any]) -> Any:
+    """Run a generator-based recursion on an explicit stack (no recursion limit).
+
+    A generator yields a sub-generator to "call" it and receives its return value (or its
+    exception, thrown in at the yield)."""
+    stack = [gen]
+    value: Any = None
+    error: BaseException | None = None
+    while stack:
+        top = stack[-1]
+        try:
+            if error is not None:
+                pending, error = error, None
+                sub = top.throw(pending)
+            else:
+                sub = top.send(value)
+        except StopIteration as stop:
+            stack.pop()
+            value = stop.value
+            continue
+        except BaseException as exc:  # propagate to the caller's yield
+            stack.pop()
+            if not stack:
+                raise
+            error = exc
+            continue
+        stack.append(sub)
+        value = None
+    return value
+
+
+def render_svg(dot_source: str) -> str:
+    """SVG text for a dot graph, or a ``MissingDependencyError`` saying how to get Graphviz."""
+    try:
+        import graphviz
+    except ImportError:
+        raise MissingDependencyError(
+            "drawing SVG needs the 'graphviz' Python package",
+            hint="pip install graphviz (and the dot program: apt-get install graphviz)") from None
+    try:
+        return graphviz.Source(dot_source).pipe(format="svg", encoding="utf-8")
+    except graphviz.ExecutableNotFound:
+        raise MissingDependencyError(
+            "drawing SVG needs Graphviz's 'dot' program, which is not installed",
+            hint="Install it: apt-get install graphviz (conda install graphviz, brew install "
+                 "graphviz); or use --format dot / mermaid.") from None
+
+
+def _is_cyclic(err: BaseException) -> bool:
+    if getattr(err, "_cyclic", False):
+        return True
+    return any(_is_cyclic(e) for e in getattr(err, "errors", ()))
+
+
+def _combine(errors: list) -> SciflowError:
+    flat: list[SciflowError] = []
+    for e in errors:
+        if isinstance(e, ErrorGroup):
+            flat.extend(x for x in e.errors if x not in flat)
+        elif e not in flat:
+            flat.append(e)
+    if len(flat) == 1:
+        return flat[0]
+    group = ErrorGroup(flat)
+    if any(_is_cyclic(e) for e in flat):
+        group._cyclic = True  # type: ignore[attr-defined]
+    return group

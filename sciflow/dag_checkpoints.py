@@ -1,0 +1,96 @@
+"""Checkpoints: the part of the DAG that can only be known after a job has run.
+
+An input function may ask ``checkpoints.split.get(sample="a").output``. While that
+checkpoint job has not run, the resolver installed here raises ``IncompleteCheckpointError``;
+the job factory then puts the checkpoint's first output in place of the function's value, so
+the asking job depends on the checkpoint job (as Snakemake does with its
+``checkpoint_target``). Once the checkpoint finished, ``after_checkpoint`` re-evaluates the
+waiting jobs in place (same ``Job`` objects, new inputs) and adds the jobs they now need.
+
+A checkpoint whose outputs already exist on disk counts as done, as in Snakemake, so a
+second run of a workflow sees the whole graph at once.
+"""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from sciflow import wildcards as wc
+from sciflow.dag_index import _namedlist
+from sciflow.errors import IncompleteCheckpointError, WildcardError
+from sciflow.jobs import Job
+from sciflow.model import NamedList, Rule
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sciflow.dag import DAG
+
+__all__ = ["CheckpointJob", "install_resolver", "after_checkpoint"]
+
+
+class CheckpointJob:
+    """What ``checkpoints.<name>.get(**wildcards)`` returns once the checkpoint has run."""
+
+    __slots__ = ("rule", "output")
+
+    def __init__(self, rule: Rule, output: NamedList) -> None:
+        self.rule = rule
+        self.output = output
+
+    def __repr__(self) -> str:
+        return f"CheckpointJob({self.rule.name}, output={list(self.output)})"
+
+
+def install_resolver(dag: "DAG") -> None:
+    """Make ``checkpoints.<name>.get`` of the workflow namespace answer from this DAG."""
+
+    def resolve(name: str, wildcards: dict[str, Any]) -> CheckpointJob:
+        info = dag._infos.get(name)
+        if info is None or not info.rule.checkpoint:
+            raise WildcardError(f"{name!r} is not a checkpoint")
+        rule = info.rule
+        missing = [n for n in info.wc_names if n not in wildcards]
+        if missing:
+            raise WildcardError(f"checkpoints.{name}.get(...) misses values for the wildcards "
+                                f"{', '.join(missing)}", rule.loc)
+        values = {n: str(wildcards[n]) for n in info.wc_names}
+        outputs = [wc.apply_wildcards(str(p), values) for p in rule.output]
+        if not outputs:
+            raise WildcardError(f"checkpoint {name} has no output", rule.loc)
+        created = dag._created
+        if all(o in created for o in outputs) or all(os.path.exists(o) for o in outputs):
+            return CheckpointJob(rule, _namedlist(outputs, dict(rule.output._names)))
+        raise IncompleteCheckpointError(name, [outputs[0]])
+
+    dag.workflow.checkpoints.resolver = resolve
+
+
+def after_checkpoint(dag: "DAG", checkpoint: Job) -> list[Job]:
+    """Record that ``checkpoint`` finished; re-evaluate the jobs waiting on it; return the
+    jobs newly added to the DAG, dependencies first (see ``DAG.after_checkpoint``)."""
+    from sciflow.dag import _combine, _drive
+
+    dag._created.update(str(o) for o in checkpoint.output)
+    dag._failed.clear()  # files appeared: earlier failures may no longer hold
+    pending = dag._factory.pending
+    waiting = [j for j in dag._dependents.get(checkpoint, ()) if j in pending]
+    if not waiting:
+        return []
+    errors = []
+    for job in waiting:
+        old = dag._deps.pop(job)
+        dag._factory.refresh(job)
+        try:
+            _drive(dag._process(job))
+        except Exception as exc:
+            dag._deps[job] = old
+            errors.append(exc)
+            continue
+        for dep in old:
+            users = dag._dependents.get(dep)
+            if users is not None and job in users:
+                users.remove(job)
+        for dep in dag._deps[job]:
+            dag._dependents.setdefault(dep, []).append(job)
+    if errors:
+        raise _combine(errors)
+    return dag._finish(waiting)

@@ -1,0 +1,498 @@
+"""Finding the rules that can make a file, and turning a rule plus wildcards into a ``Job``.
+
+Two pieces the DAG builder calls hundreds of thousands of times, kept apart from the graph
+search in ``sciflow.dag``:
+
+* ``RuleIndex`` buckets every output/log/benchmark pattern by its constant prefix (first path
+  component) or, failing that, by the extension of its constant suffix, so a lookup runs
+  the regexes of a few candidate rules only (Snakemake's ``OutputIndex`` idea);
+* ``JobFactory`` applies wildcards to a rule's directives — input functions, ``unpack``,
+  params callables, threads/resources callables — exactly as Snakemake's ``Rule.expand_*``
+  do, and reuses one ``Job`` per (rule, product path).
+
+Regexes compile once per pattern (``sciflow.wildcards`` caches them); jobs of one rule share
+the name tables of their ``NamedList``s, which keeps a job at a few hundred bytes.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import types
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from sciflow import wildcards as wc
+from sciflow.errors import IncompleteCheckpointError, RuleError, SciflowError, WildcardError
+from sciflow.jobs import Job
+from sciflow.model import FlaggedFunction, IOFile, NamedList, Rule, Unpack, Wildcards, Workflow
+
+__all__ = ["RuleInfo", "RuleIndex", "JobFactory", "call_with_aux", "rule_label"]
+
+
+def rule_label(rule: Rule) -> str:
+    """``name (Snakefile:12)``: how errors name a rule."""
+    return f"{rule.name} ({rule.loc.path}:{rule.loc.line})"
+
+
+# ------------------------------------------------------------------------------ per-rule data
+class RuleInfo:
+    """What the DAG needs to know about one rule, computed once."""
+
+    __slots__ = ("rule", "order", "products", "wc_names", "wc_table", "has_wildcards",
+                 "out_names", "constraints", "input_is_static", "cache", "label")
+
+    def __init__(self, rule: Rule, order: int, workflow: Workflow) -> None:
+        self.rule = rule
+        self.order = order
+        self.label = rule_label(rule)
+        self.constraints = {**workflow.wildcard_constraints, **rule.wildcard_constraints}
+        patterns = [str(p) for p in rule.output] + [str(p) for p in rule.log
+                                                    if isinstance(p, str)]
+        if isinstance(rule.benchmark, str):
+            patterns.append(rule.benchmark)
+        # (pattern, compiled regex or None for a constant path)
+        self.products: list[tuple[str, Any]] = []
+        for p in patterns:
+            regex = wc.compile_pattern(p, self.constraints) if wc.has_wildcards(p) else None
+            self.products.append((p, regex))
+        names: dict[str, None] = {}
+        for p in rule.output:
+            names.update(dict.fromkeys(wc.wildcard_names(str(p))))
+        self.wc_names = tuple(names)
+        self.has_wildcards = bool(self.wc_names)
+        # shared by every job's Wildcards/output NamedList (never mutated after creation)
+        self.wc_table = {n: (i, None) for i, n in enumerate(self.wc_names)}
+        self.out_names = dict(rule.output._names)
+        self.input_is_static = not any(callable(v) or isinstance(v, Unpack) for v in rule.input)
+        self.cache: dict[str, Job] = {}  # product path -> job
+
+    def match(self, path: str, hint: dict[str, str] | None = None) -> Wildcards | None:
+        """The wildcards under which this rule makes ``path`` (None if it cannot).
+
+        As Snakemake: the requesting job's wildcards are tried first, then the product
+        whose match gives the shortest wildcard values."""
+        if hint is not None and self.has_wildcards:
+            try:
+                values = {n: hint[n] for n in self.wc_names}
+            except KeyError:
+                values = None
+            if values is not None:
+                for pattern, regex in self.products:
+                    if regex is not None and wc.apply_wildcards(pattern, values) == path \
+                            and regex.fullmatch(path):
+                        return self.make_wildcards(values)
+        best: dict[str, str] | None = None
+        best_len = 0
+        for pattern, regex in self.products:
+            if regex is None:
+                if pattern == path and best is None:
+                    best, best_len = {}, 0
+                continue
+            m = regex.fullmatch(path)
+            if m:
+                found = m.groupdict()
+                length = sum(map(len, found.values()))
+                if best is None or length < best_len:
+                    best, best_len = found, length
+        if best is None:
+            return None
+        if any(n not in best for n in self.wc_names):
+            raise WildcardError(f"could not resolve wildcards {', '.join(self.wc_names)} of "
+                                f"rule {self.label} from {path!r}", self.rule.loc,
+                                hint="Output, log and benchmark files of a rule must all "
+                                     "contain the same wildcards.")
+        return self.make_wildcards(best)
+
+    def make_wildcards(self, values: dict[str, str]) -> Wildcards:
+        w = Wildcards.__new__(Wildcards)
+        list.extend(w, [values[n] for n in self.wc_names])
+        w._names = self.wc_table
+        return w
+
+
+# ------------------------------------------------------------------------------ the index
+def _ext(text: str) -> str | None:
+    """The extension (with dot) of the last path component of ``text``, if any."""
+    last = text[text.rfind("/") + 1:]
+    dot = last.rfind(".")
+    return last[dot:] if dot >= 0 else None
+
+
+class RuleIndex:
+    """Which rules could make a path, without running every rule's regex.
+
+    Constant products go into a dict; patterns whose constant prefix holds a ``/`` are
+    bucketed by its first component; the rest by the extension of their constant suffix."""
+
+    def __init__(self, infos: Iterable[RuleInfo]) -> None:
+        self.exact: dict[str, list[RuleInfo]] = {}
+        self.by_head: dict[str, list[tuple[str, str, RuleInfo]]] = {}
+        self.by_ext: dict[str | None, list[tuple[str, str, RuleInfo]]] = {}
+        self.infos = list(infos)
+        for info in self.infos:
+            for pattern, regex in info.products:
+                if regex is None:
+                    bucket = self.exact.setdefault(pattern, [])
+                    if info not in bucket:
+                        bucket.append(info)
+                    continue
+                prefix, suffix = wc.constant_prefix(pattern), wc.constant_suffix(pattern)
+                entry = (prefix, suffix, info)
+                slash = prefix.find("/")
+                if slash >= 0:
+                    self.by_head.setdefault(prefix[:slash], []).append(entry)
+                else:
+                    self.by_ext.setdefault(_ext(suffix), []).append(entry)
+
+    def candidates(self, path: str) -> list[RuleInfo]:
+        """Rules one of whose product patterns may match ``path`` (prefix/suffix checked;
+        the regex is the caller's job), in definition order."""
+        found: list[RuleInfo] = list(self.exact.get(path, ()))
+        slash = path.find("/")
+        groups = []
+        if slash >= 0:
+            head = self.by_head.get(path[:slash])
+            if head:
+                groups.append(head)
+        ext = _ext(path)
+        if ext is not None:
+            bucket = self.by_ext.get(ext)
+            if bucket:
+                groups.append(bucket)
+        bucket = self.by_ext.get(None)
+        if bucket:
+            groups.append(bucket)
+        for group in groups:
+            for prefix, suffix, info in group:
+                if path.startswith(prefix) and path.endswith(suffix) and info not in found \
+                        and len(path) > len(prefix) + len(suffix) - 1:
+                    found.append(info)
+        if len(found) > 1:
+            found.sort(key=lambda i: i.order)
+        return found
+
+
+# ------------------------------------------------------------------------------ calling user code
+_SIGNATURES: dict[Any, tuple[frozenset[str], bool]] = {}
+
+
+def _signature(func: Callable[..., Any]) -> tuple[frozenset[str], bool]:
+    try:
+        return _SIGNATURES[func]
+    except (KeyError, TypeError):
+        pass
+    target = func.func if isinstance(func, (FlaggedFunction, Unpack)) else func
+    try:
+        params = inspect.signature(target).parameters
+        result = (frozenset(params),
+                  any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()))
+    except (TypeError, ValueError):
+        result = (frozenset(), False)
+    try:
+        _SIGNATURES[func] = result
+    except TypeError:
+        pass
+    return result
+
+
+def call_with_aux(func: Callable[..., Any], wildcards: Wildcards, **aux: Any) -> Any:
+    """Call a user function as Snakemake does: wildcards first, then those of ``aux``
+    (input, output, threads, resources, attempt...) that it names (all if it takes
+    ``**kwargs``). Nested functions returned by functions are called again (at most 10)."""
+    value: Any = func
+    for _ in range(10):
+        if not callable(value):
+            return value
+        names, var_kw = _signature(value)
+        kwargs = aux if var_kw else {k: v for k, v in aux.items() if k in names}
+        value = value(wildcards, **kwargs)
+        if isinstance(value, types.GeneratorType):
+            value = list(value)
+    if callable(value):
+        raise RuleError("evaluated 10 nested input functions (functions returning functions); "
+                        "does the workflow return a function instead of calling it?")
+    return value
+
+
+# ------------------------------------------------------------------------------ job construction
+def _concrete(item: Any, wildcards: Wildcards, values: dict[str, str]) -> str:
+    """A pattern with the job's wildcards applied, flags kept."""
+    if isinstance(item, Path):
+        item = item.as_posix()
+    if not isinstance(item, str):
+        raise TypeError(type(item).__name__)
+    if "{" not in item and "}" not in item:
+        return item
+    applied = wc.apply_wildcards(item, values)
+    if isinstance(item, IOFile) and item.flags:
+        return IOFile(applied, item.flags)
+    return applied
+
+
+def _grouped(nl: NamedList) -> list[tuple[str | None, Any, bool]]:
+    """(name, value, is_list) per directive item as written (named lists kept together)."""
+    if not nl._names:
+        return [(None, v, False) for v in list.__iter__(nl)]
+    covered: set[int] = set()
+    entries: list[tuple[int, int, str | None, Any, bool]] = []
+    for name, (start, end) in nl._names.items():
+        if end is None:
+            entries.append((start, 0, name, list.__getitem__(nl, start), False))
+            covered.add(start)
+        else:
+            entries.append((start, 0, name, list(list.__getitem__(nl, slice(start, end))), True))
+            covered.update(range(start, end))
+    for i, v in enumerate(list.__iter__(nl)):
+        if i not in covered:
+            entries.append((i, 1, None, v, False))
+    entries.sort(key=lambda e: (e[0], e[1]))
+    return [(name, value, is_list) for _, _, name, value, is_list in entries]
+
+
+def _namedlist(items: list[Any], names: dict[str, tuple[int, int | None]]) -> NamedList:
+    nl = NamedList.__new__(NamedList)
+    list.extend(nl, items)
+    nl._names = names
+    return nl
+
+
+class PendingCheckpoint:
+    """Marks a job whose inputs wait on checkpoints: the checkpoint target files."""
+
+    __slots__ = ("targets",)
+
+    def __init__(self) -> None:
+        self.targets: list[str] = []
+
+
+class JobFactory:
+    """Creates jobs: applies one rule's directives to one set of wildcard values."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        self.workflow = workflow
+        self.pending: dict[Job, list[str]] = {}  # job -> checkpoint target files it waits on
+
+    def new_job(self, info: RuleInfo, wildcards: Wildcards) -> Job:
+        rule = info.rule
+        values = dict(zip(info.wc_names, wildcards))
+        try:
+            output = _namedlist([_concrete(p, wildcards, values) for p in rule.output],
+                                info.out_names)
+        except WildcardError as exc:
+            raise _located(exc, rule, "output") from None
+        pending = PendingCheckpoint()
+        input = self.expand_input(info, wildcards, values, pending)
+        try:
+            log = _namedlist([_concrete(p, wildcards, values) if not callable(p)
+                              else call_with_aux(p, wildcards) for p in rule.log],
+                             rule.log._names) if len(rule.log) else NamedList()
+            benchmark = (_concrete(rule.benchmark, wildcards, values)
+                         if rule.benchmark else None)
+        except WildcardError as exc:
+            raise _located(exc, rule, "log") from None
+        threads = self._threads(rule, wildcards, input)
+        resources = self._resources(rule, wildcards, input, threads)
+        params = self.expand_params(info, wildcards, values, input, output, threads, resources)
+        job = Job(jobid=-1, rule=rule, wildcards=wildcards, input=input, output=output,
+                  params=params, log=log, benchmark=benchmark, threads=threads,
+                  resources=resources, priority=rule.priority, retries=rule.retries)
+        if pending.targets:
+            self.pending[job] = pending.targets
+        return job
+
+    def refresh(self, job: Job) -> None:
+        """Re-evaluate a job's inputs/params in place (after a checkpoint finished)."""
+        info_rule = job.rule
+        values = job.wildcards.as_dict()
+        info = self._info_for(info_rule)
+        pending = PendingCheckpoint()
+        job.input = self.expand_input(info, job.wildcards, values, pending)
+        job.threads = self._threads(info_rule, job.wildcards, job.input)
+        job.resources = self._resources(info_rule, job.wildcards, job.input, job.threads)
+        job.params = self.expand_params(info, job.wildcards, values, job.input, job.output,
+                                        job.threads, job.resources)
+        if pending.targets:
+            self.pending[job] = pending.targets
+        else:
+            self.pending.pop(job, None)
+
+    _info_for: Callable[[Rule], RuleInfo]  # set by the DAG
+
+    # -------------------------------------------------------------------- input
+    def expand_input(self, info: RuleInfo, wildcards: Wildcards, values: dict[str, str],
+                     pending: PendingCheckpoint) -> NamedList:
+        rule = info.rule
+        try:
+            if info.input_is_static:
+                return _namedlist([_concrete(p, wildcards, values) for p in rule.input],
+                                  rule.input._names)
+            items: list[Any] = []
+            names: dict[str, tuple[int, int | None]] = {}
+            for name, value, is_list in _grouped(rule.input):
+                if isinstance(value, Unpack) or callable(value):
+                    func = value.func if isinstance(value, Unpack) else value
+                    result = self._call_input_function(rule, func, wildcards, pending)
+                    if isinstance(value, Unpack) and result is not None and \
+                            not isinstance(result, PendingMarker):
+                        if not isinstance(result, (list, tuple, dict)):
+                            raise RuleError(f"unpack() in rule {info.label} needs the function "
+                                            f"to return a list or dict, got {result!r}",
+                                            rule.loc_of("input"))
+                        if isinstance(result, dict):
+                            for k, v in result.items():
+                                self._add(items, names, k, v, wildcards, values)
+                        else:
+                            for v in result:
+                                self._add(items, names, None, v, wildcards, values)
+                        continue
+                    if isinstance(result, PendingMarker):
+                        result = result.targets
+                    value = result
+                    if isinstance(value, dict):  # Snakemake iterates a dict's keys
+                        value = list(value)
+                if isinstance(value, (list, tuple)) or is_list:
+                    start = len(items)
+                    for v in value:
+                        items.append(_concrete(v, wildcards, values))
+                    if name is not None:
+                        names[name] = (start, len(items))
+                else:
+                    if name is not None:
+                        names[name] = (len(items), None)
+                    items.append(_concrete(value, wildcards, values))
+            return _namedlist(items, names)
+        except WildcardError as exc:
+            raise _located(exc, rule, "input") from None
+        except TypeError as exc:
+            raise RuleError(f"an input function of rule {info.label} returned "
+                            f"{exc} instead of a path or list of paths (wildcards: "
+                            f"{_fmt_wc(wildcards)})", rule.loc_of("input")) from None
+
+    def _add(self, items: list, names: dict, name: str | None, value: Any,
+             wildcards: Wildcards, values: dict[str, str]) -> None:
+        if isinstance(value, (list, tuple)):
+            start = len(items)
+            items.extend(_concrete(v, wildcards, values) for v in value)
+            if name is not None:
+                names[name] = (start, len(items))
+        else:
+            if name is not None:
+                names[name] = (len(items), None)
+            items.append(_concrete(value, wildcards, values))
+
+    def _call_input_function(self, rule: Rule, func: Callable[..., Any], wildcards: Wildcards,
+                             pending: PendingCheckpoint) -> Any:
+        try:
+            return call_with_aux(func, wildcards)
+        except IncompleteCheckpointError as exc:
+            pending.targets.extend(exc.targets)
+            return PendingMarker(list(exc.targets))
+        except SciflowError:
+            raise
+        except Exception as exc:  # user code failed: name the rule and the wildcards
+            raise RuleError(f"input function of rule {rule_label(rule)} raised "
+                            f"{type(exc).__name__}: {exc} (wildcards: {_fmt_wc(wildcards)})",
+                            rule.loc_of("input")) from exc
+
+    # -------------------------------------------------------------------- params etc.
+    def expand_params(self, info: RuleInfo, wildcards: Wildcards, values: dict[str, str],
+                      input: NamedList, output: NamedList, threads: int,
+                      resources: dict[str, Any]) -> NamedList:
+        rule = info.rule
+        if not len(rule.params):
+            return NamedList()
+        items: list[Any] = []
+        names: dict[str, tuple[int, int | None]] = {}
+        aux = {"input": input, "output": output, "threads": threads, "resources": resources}
+        for name, value, is_list in _grouped(rule.params):
+            if is_list:
+                start = len(items)
+                items.extend(self._param(rule, v, wildcards, values, aux) for v in value)
+                if name is not None:
+                    names[name] = (start, len(items))
+                continue
+            if name is not None:
+                names[name] = (len(items), None)
+            items.append(self._param(rule, value, wildcards, values, aux))
+        return _namedlist(items, names)
+
+    def _param(self, rule: Rule, value: Any, wildcards: Wildcards, values: dict[str, str],
+               aux: dict[str, Any]) -> Any:
+        if callable(value):
+            try:
+                return call_with_aux(value, wildcards, **aux)
+            except IncompleteCheckpointError:
+                return "<TBD>"
+            except SciflowError:
+                raise
+            except Exception as exc:
+                raise RuleError(f"params function of rule {rule_label(rule)} raised "
+                                f"{type(exc).__name__}: {exc} (wildcards: {_fmt_wc(wildcards)})",
+                                rule.loc_of("params")) from exc
+        if isinstance(value, str):
+            try:
+                return wc.apply_wildcards(value, values) if "{" in value else value
+            except WildcardError as exc:
+                raise _located(exc, rule, "params",
+                               "To keep braces in a param, use a function, e.g. "
+                               "lambda wildcards: '{x}', or double them: {{x}}.") from None
+        return value
+
+    def _threads(self, rule: Rule, wildcards: Wildcards, input: NamedList) -> int:
+        threads = rule.threads
+        if callable(threads):
+            threads = self._call(rule, "threads", threads, wildcards, input=input, attempt=1)
+        if isinstance(threads, float) and threads.is_integer():
+            threads = int(threads)
+        if not isinstance(threads, int) or isinstance(threads, bool):
+            raise RuleError(f"threads of rule {rule_label(rule)} must be an integer, got "
+                            f"{threads!r}", rule.loc_of("threads"))
+        return threads
+
+    def _resources(self, rule: Rule, wildcards: Wildcards, input: NamedList,
+                   threads: int) -> dict[str, Any]:
+        if not rule.resources:
+            return {}
+        out: dict[str, Any] = {}
+        for key, value in rule.resources.items():
+            if callable(value):
+                value = self._call(rule, "resources", value, wildcards, input=input,
+                                   threads=threads, attempt=1)
+            if value is not None:
+                out[key] = value
+        return out
+
+    def _call(self, rule: Rule, directive: str, func: Callable[..., Any], wildcards: Wildcards,
+              **aux: Any) -> Any:
+        try:
+            return call_with_aux(func, wildcards, **aux)
+        except IncompleteCheckpointError:
+            return 0
+        except SciflowError:
+            raise
+        except Exception as exc:
+            raise RuleError(f"{directive} function of rule {rule_label(rule)} raised "
+                            f"{type(exc).__name__}: {exc} (wildcards: {_fmt_wc(wildcards)})",
+                            rule.loc_of(directive)) from exc
+
+
+class PendingMarker:
+    """An input function's value while the checkpoint it asked about has not run."""
+
+    __slots__ = ("targets",)
+
+    def __init__(self, targets: list[str]) -> None:
+        self.targets = targets
+
+
+def _fmt_wc(wildcards: Wildcards) -> str:
+    return ", ".join(f"{k}={v}" for k, v in wildcards.items()) or "none"
+
+
+def _located(exc: WildcardError, rule: Rule, directive: str, hint: str | None = None) -> WildcardError:
+    return WildcardError(f"rule {rule_label(rule)}, {directive}: {exc.message}",
+                         rule.loc_of(directive), hint=hint or exc.hint)
+
+
+def path_exists(path: str) -> bool:
+    return os.path.exists(path)
