@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 if TYPE_CHECKING:  # pragma: no cover
     from sciflow.jobs import Job
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outputs (
@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS outputs (
     job_key TEXT NOT NULL,
     params_hash TEXT NOT NULL,
     code_hash TEXT NOT NULL,
-    inputs TEXT NOT NULL,          -- JSON list of sorted input paths
+    inputs TEXT NOT NULL,          -- sorted input paths, one per line
     software TEXT NOT NULL,
     mtime REAL,
     run_id TEXT NOT NULL
@@ -69,7 +69,7 @@ class OutputRecord:
 
     def _row(self) -> tuple[Any, ...]:
         return (self.path, self.rule, self.job_key, self.params_hash, self.code_hash,
-                json.dumps(list(self.inputs)), self.software, self.mtime, self.run_id)
+                "\n".join(self.inputs), self.software, self.mtime, self.run_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +107,8 @@ class MetadataStore:
             rows = self._db.execute(
                 "SELECT path, rule, job_key, params_hash, code_hash, inputs, software, mtime, run_id "
                 "FROM outputs").fetchall()
-            loads = json.loads
-            self._cache = {r[0]: OutputRecord(r[0], r[1], r[2], r[3], r[4], tuple(loads(r[5])),
+            self._cache = {r[0]: OutputRecord(r[0], r[1], r[2], r[3], r[4],
+                                              tuple(r[5].split("\n")) if r[5] else (),
                                               r[6], r[7], r[8]) for r in rows}
         return self._cache
 
