@@ -1,0 +1,86 @@
+"""``sciflow dag``: print the job graph (or the rule graph) as dot, Mermaid or SVG.
+
+    sciflow dag | dot -Tpdf > dag.pdf
+    sciflow dag --rulegraph --format mermaid
+    sciflow dag --format svg results/a.txt > dag.svg
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from sciflow.errors import UsageError
+
+FORMATS = ("dot", "mermaid", "svg")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("dag", help="print the job graph (dot, mermaid or svg)",
+                              description="Print the graph of the jobs needed to make TARGETs "
+                                          "(default: the workflow's default target rule).")
+    p.add_argument("targets", nargs="*", metavar="TARGET", help="files or rule names to make")
+    p.add_argument("-s", "--snakefile", metavar="FILE", help="the workflow file (default: "
+                   "Sciflowfile, Snakefile or workflow/Snakefile in DIR)")
+    p.add_argument("-d", "--directory", metavar="DIR", help="working directory (default: .)")
+    p.add_argument("--rulegraph", action="store_true",
+                   help="one node per rule instead of one per job")
+    p.add_argument("--format", choices=FORMATS, default="dot", help="output format (default: dot)")
+    p.add_argument("--config", "-C", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="set or override config values")
+    p.add_argument("--configfile", "--configfiles", nargs="+", default=[], metavar="FILE",
+                   dest="configfiles", help="config files (YAML/JSON), applied after configfile:")
+    p.set_defaults(func=main)
+
+
+def main(args: Any) -> int:
+    from sciflow.dag import build_dag
+    from sciflow.parse import find_workflow_file, load_workflow
+
+    workdir = os.path.abspath(args.directory or ".")
+    if not os.path.isdir(workdir):
+        raise UsageError(f"-d {args.directory}: no such directory")
+    if args.snakefile:
+        path = os.path.abspath(args.snakefile)
+    else:
+        found = find_workflow_file(workdir)
+        if not found:
+            raise UsageError(f"no workflow file found in {workdir} (looked for Sciflowfile, "
+                             "Snakefile, workflow/Snakefile); use -s FILE")
+        path = os.path.join(workdir, found)
+    if not os.path.isfile(path):
+        raise UsageError(f"-s {args.snakefile}: no such file")
+    overrides = _key_values(args.config)
+    old = os.getcwd()
+    os.chdir(workdir)
+    try:
+        workflow = load_workflow(os.path.relpath(path) if path.startswith(workdir + os.sep)
+                                 else path, config_overrides=overrides,
+                                 configfiles=args.configfiles)
+        dag = build_dag(workflow, args.targets)
+        if args.format == "mermaid":
+            text = dag.to_mermaid(args.rulegraph)
+        elif args.format == "svg":
+            text = dag.to_svg(args.rulegraph)
+        else:
+            text = dag.to_dot(args.rulegraph)
+    finally:
+        os.chdir(old)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _key_values(items: list[str]) -> dict[str, Any]:
+    try:
+        from sciflow.cli.run import parse_key_values
+    except ImportError:  # pragma: no cover - run command not present
+        parse_key_values = None
+    if parse_key_values is not None:
+        return parse_key_values(items, "--config")
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--config {item!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
