@@ -18,10 +18,12 @@ Each file is stat'ed once (``StatCache``); every step is linear in jobs + edges.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from sciflow.errors import WorkflowError
 from sciflow.jobs import Job, JobState, Reason, ReasonKind
@@ -129,19 +131,19 @@ class _Planner:
         wf = getattr(dag, "workflow", None)
         self.workflow_dir = os.path.join(options.workdir, os.path.dirname(wf.path)) if wf and wf.path else options.workdir
         self.code_cache: dict[str, str] = {}
-        self.targets = set(getattr(dag, "targets", ()) or ())
-        self.own: dict[Job, list[Reason]] = {}
-        self.missing: dict[Job, list[str]] = {}
-        self.upstream: dict[Job, dict[str, None]] = {}
-        self._inputs: dict[Job, frozenset[str]] = {}
-        self._ancient: dict[Job, frozenset[str]] = {}
+        self.targets = {j.jobid for j in getattr(dag, "targets", ()) or ()}
+        self.own: dict[int, list[Reason]] = {}
+        self.missing: dict[int, dict[str, None]] = {}
+        self.upstream: dict[int, dict[str, None]] = {}
+        self._inputs: dict[int, frozenset[str]] = {}
+        self._ancient: dict[int, frozenset[str]] = {}
 
     def input_set(self, job: Job) -> frozenset[str]:
         """The job's input paths as a set (cached: an aggregating job may have 100k inputs)."""
         try:
-            return self._inputs[job]
+            return self._inputs[job.jobid]
         except KeyError:
-            s = self._inputs[job] = frozenset(map(str, job.input))
+            s = self._inputs[job.jobid] = frozenset(map(str, job.input))
             return s
 
     def linking(self, producer: Job, consumer: Job) -> list[Any]:
@@ -157,7 +159,7 @@ class _Planner:
         mtime = self.stats.mtime
         outputs = [str(o) for o in job.output]
         if not outputs:
-            if job not in self.targets:
+            if job.jobid not in self.targets:
                 return []
             if not job.input:
                 return [Reason(ReasonKind.NO_OUTPUT)]
@@ -165,7 +167,7 @@ class _Planner:
                 return [Reason(ReasonKind.TARGET)]
             missing_in = tuple(str(f) for f in job.input if mtime(str(f)) is None)
             return [Reason(ReasonKind.UPSTREAM, missing_in)] if missing_in else []
-        is_target = job in self.targets
+        is_target = job.jobid in self.targets
         if is_target:
             requested = list(job.output)
         else:  # only the outputs some dependent consumes (Snakemake: ``depending[job]``)
@@ -209,115 +211,133 @@ class _Planner:
         return reasons
 
     # ---------------------------------------------------------------------------- propagation
-    def first_pass(self, jobs: Sequence[Job], candidates: set[Job] | None,
-                   running: set[Job] = frozenset()) -> list[Job]:
+    # Sets and dicts below are keyed by ``job.jobid``: ints hash in C, Job.__hash__ in Python.
+    def first_pass(self, jobs: Sequence[Job], candidates: set[int] | None,
+                   running: set[int] = frozenset()) -> list[Job]:
         """Own reasons in topological order, masking jobs downstream of one that runs."""
-        masked: set[Job] = set()
+        masked: set[int] = set()
         seeds: list[Job] = []
         deps_of = self.dag.dependencies
         for job in jobs:
-            if candidates is not None and job not in candidates:
+            jid = job.jobid
+            if candidates is not None and jid not in candidates:
                 continue
-            masking = False
-            for dep in deps_of(job):
-                if dep in masked or dep in running:
-                    masking = True
-                    break
-            if masking:
-                masked.add(job)
-                if any(d in running for d in deps_of(job)):
+            deps = deps_of(job)
+            if any(d.jobid in masked or d.jobid in running for d in deps):
+                masked.add(jid)
+                if running and any(d.jobid in running for d in deps):
                     seeds.append(job)  # upstream of a new job already ran in this run
                 continue
             reasons = self.own_reasons(job)
             if reasons:
-                self.own[job] = reasons
-                masked.add(job)
+                self.own[jid] = reasons
+                masked.add(jid)
                 seeds.append(job)
         return seeds
 
-    def propagate(self, seeds: Iterable[Job], candidates: set[Job] | None,
-                  needrun: set[Job], running: set[Job] = frozenset()) -> None:
+    def propagate(self, seeds: Iterable[Job], candidates: set[int] | None,
+                  needrun: set[int], running: set[int] = frozenset(),
+                  ran: Iterable[Job] = ()) -> None:
         """Breadth-first: dependents of running jobs run; missing needed inputs are remade."""
         mtime = self.stats.mtime
         queue = deque()
         for job in seeds:
-            if job not in needrun:
-                needrun.add(job)
+            if job.jobid not in needrun:
+                needrun.add(job.jobid)
                 queue.append(job)
         dag = self.dag
+        missing_of, upstream_of = self.missing, self.upstream
         while queue:
             job = queue.popleft()
             for dep in dag.dependencies(job):
-                if (candidates is not None and dep not in candidates) or dep in running:
+                did = dep.jobid
+                if (candidates is not None and did not in candidates) or did in running:
                     continue
                 missing = [str(f) for f in self.linking(dep, job) if mtime(str(f)) is None]
                 if missing:
-                    have = self.missing.setdefault(dep, [])
-                    have.extend(f for f in missing if f not in have)
-                    if dep not in needrun:
-                        needrun.add(dep)
+                    have = missing_of.setdefault(did, {})
+                    have.update(dict.fromkeys(missing))
+                    if did not in needrun:
+                        needrun.add(did)
                         queue.append(dep)
             for dep in dag.dependents(job):
-                if candidates is not None and dep not in candidates:
+                did = dep.jobid
+                if candidates is not None and did not in candidates:
                     continue
                 files = self.linking(job, dep)
-                if dep not in needrun:
+                if did not in needrun:
                     if files and all(self.ancient_in(dep, f) and mtime(str(f)) is not None
                                      for f in files):
                         continue
-                    needrun.add(dep)
+                    needrun.add(did)
                     queue.append(dep)
-                self.upstream.setdefault(dep, {}).update(dict.fromkeys(map(str, files)))
-        for job in running:  # jobs that ran this run: their dependents run (seeded above)
+                upstream_of.setdefault(did, {}).update(dict.fromkeys(map(str, files)))
+        for job in ran:  # jobs that ran this run: their dependents run (seeded above)
             for dep in dag.dependents(job):
-                if dep in needrun:
+                if dep.jobid in needrun:
                     files = self.linking(job, dep)
-                    self.upstream.setdefault(dep, {}).update(dict.fromkeys(map(str, files)))
+                    upstream_of.setdefault(dep.jobid, {}).update(dict.fromkeys(map(str, files)))
 
     def ancient_in(self, consumer: Job, path: Any) -> bool:
         """Is ``path`` marked ``ancient()`` where ``consumer`` declares it as input?"""
         try:
-            ancient = self._ancient[consumer]
+            ancient = self._ancient[consumer.jobid]
         except KeyError:
-            ancient = self._ancient[consumer] = frozenset(
+            ancient = self._ancient[consumer.jobid] = frozenset(
                 str(f) for f in consumer.input if _flagged(f, "ancient"))
         return str(path) in ancient
 
     def reasons_of(self, job: Job) -> list[Reason]:
-        reasons = list(self.own.get(job, ()))
-        if job in self.missing and not any(r.kind is ReasonKind.MISSING_OUTPUT for r in reasons):
-            reasons.append(Reason(ReasonKind.MISSING_OUTPUT, tuple(self.missing[job])))
-        if job in self.upstream and not any(r.kind is ReasonKind.FORCED for r in reasons):
-            reasons.append(Reason(ReasonKind.UPSTREAM, tuple(self.upstream[job])))
+        jid = job.jobid
+        reasons = list(self.own.get(jid, ()))
+        missing = self.missing.get(jid)
+        if missing and not any(r.kind is ReasonKind.MISSING_OUTPUT for r in reasons):
+            reasons.append(Reason(ReasonKind.MISSING_OUTPUT, tuple(missing)))
+        upstream = self.upstream.get(jid)
+        if upstream is not None and not any(r.kind is ReasonKind.FORCED for r in reasons):
+            reasons.append(Reason(ReasonKind.UPSTREAM, tuple(upstream)))
         if not reasons:
             reasons.append(Reason(ReasonKind.UPSTREAM))
         return reasons
 
-    def incomplete_jobs(self, jobs: Iterable[Job], candidates: set[Job] | None,
-                        needrun: set[Job]) -> dict[Job, list[str]]:
+    def incomplete_jobs(self, jobs: Iterable[Job], candidates: set[int] | None,
+                        needrun: set[int]) -> list[tuple[Job, list[str]]]:
         if not self.incomplete:
-            return {}
-        found: dict[Job, list[str]] = {}
+            return []
+        found = []
         for job in jobs:
-            if job in needrun or (candidates is not None and job not in candidates):
+            if job.jobid in needrun or (candidates is not None and job.jobid not in candidates):
                 continue
             files = [str(o) for o in job.output
                      if str(o) in self.incomplete and self.stats.exists(str(o))]
             if files:
-                found[job] = files
+                found.append((job, files))
         return found
 
 
-def _upstream_closure(dag: "DAG", roots: Iterable[Job]) -> set[Job]:
-    seen: set[Job] = set()
+def _upstream_closure(dag: "DAG", roots: Iterable[Job]) -> set[int]:
+    seen: set[int] = set()
     stack = list(roots)
     while stack:
         job = stack.pop()
-        if job in seen:
+        if job.jobid in seen:
             continue
-        seen.add(job)
+        seen.add(job.jobid)
         stack.extend(dag.dependencies(job))
     return seen
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Planning allocates many small objects and frees none: the cyclic GC would rescan
+    every job again and again (a third of the time at 50k jobs)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | None = None) -> Plan:
@@ -328,62 +348,66 @@ def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | Non
     options = options or PlanOptions()
     jobs = list(dag.jobs)
     planner = _Planner(dag, meta, options)
-    try:
-        candidates: set[Job] | None = None
-        if options.until:
-            roots = [j for j in jobs if _matches(j, options.until)]
-            if not roots:
-                raise WorkflowError(f"--until {', '.join(sorted(options.until))}: no job of the "
-                                    "workflow matches", hint="Name a rule (or an output file) of the DAG.")
-            candidates = _upstream_closure(dag, roots)
-        needrun: set[Job] = set()
-        planner.propagate(planner.first_pass(jobs, candidates), candidates, needrun)
-        incomplete = planner.incomplete_jobs(jobs, candidates, needrun)
-        if incomplete:
-            files = [f for fs in incomplete.values() for f in fs]
-            if not options.rerun_incomplete:
-                shown = "\n    ".join(files[:20]) + ("\n    ..." if len(files) > 20 else "")
-                raise WorkflowError(
-                    "The files below seem to be incomplete: a previous run failed or was "
-                    f"interrupted while making them.\n    {shown}",
-                    hint="Rerun with --rerun-incomplete to remake them (or remove them by hand).")
-            for job, fs in incomplete.items():
-                planner.own[job] = [Reason(ReasonKind.INCOMPLETE, tuple(fs))]
-            planner.propagate(incomplete, candidates, needrun)
-    finally:
-        planner.stats.close()
-    torun, skipped = [], []
-    for job in jobs:
-        if job in needrun:
-            job.reasons = planner.reasons_of(job)
-            job.state = JobState.WAITING
-            torun.append(job)
-        elif candidates is None or job in candidates:
-            job.reasons = []
-            job.state = JobState.SKIPPED
-            skipped.append(job)
+    with _no_gc():
+        try:
+            candidates: set[int] | None = None
+            if options.until:
+                roots = [j for j in jobs if _matches(j, options.until)]
+                if not roots:
+                    raise WorkflowError(f"--until {', '.join(sorted(options.until))}: no job of the "
+                                        "workflow matches",
+                                        hint="Name a rule (or an output file) of the DAG.")
+                candidates = _upstream_closure(dag, roots)
+            needrun: set[int] = set()
+            planner.propagate(planner.first_pass(jobs, candidates), candidates, needrun)
+            incomplete = planner.incomplete_jobs(jobs, candidates, needrun)
+            if incomplete:
+                files = [f for _job, fs in incomplete for f in fs]
+                if not options.rerun_incomplete:
+                    shown = "\n    ".join(files[:20]) + ("\n    ..." if len(files) > 20 else "")
+                    raise WorkflowError(
+                        "The files below seem to be incomplete: a previous run failed or was "
+                        f"interrupted while making them.\n    {shown}",
+                        hint="Rerun with --rerun-incomplete to remake them (or remove them by hand).")
+                for job, fs in incomplete:
+                    planner.own[job.jobid] = [Reason(ReasonKind.INCOMPLETE, tuple(fs))]
+                planner.propagate([j for j, _ in incomplete], candidates, needrun)
+        finally:
+            planner.stats.close()
+        torun, skipped = [], []
+        for job in jobs:
+            if job.jobid in needrun:
+                job.reasons = planner.reasons_of(job)
+                job.state = JobState.WAITING
+                torun.append(job)
+            elif candidates is None or job.jobid in candidates:
+                job.reasons = []
+                job.state = JobState.SKIPPED
+                skipped.append(job)
     return Plan(torun, skipped, dag, options)
 
 
 def plan_added_jobs(dag: "DAG", new_jobs: Sequence[Job], meta: MetadataStore | None,
-                    options: PlanOptions, ran: set[Job]) -> list[Job]:
+                    options: PlanOptions, ran: Iterable[Job]) -> list[Job]:
     """After a checkpoint: which of the DAG's ``new_jobs`` run, given the jobs that ``ran``
     in this run (their dependents always run). Incomplete outputs are simply rerun."""
     planner = _Planner(dag, meta, options)
+    ran = list(ran)
+    ran_ids = {j.jobid for j in ran}
     try:
-        new_set = set(new_jobs)
-        needrun: set[Job] = set()
-        seeds = planner.first_pass(new_jobs, new_set, running=ran)
-        planner.propagate(seeds, new_set, needrun, running=ran)
-        incomplete = planner.incomplete_jobs(new_jobs, new_set, needrun)
-        for job, fs in incomplete.items():
-            planner.own[job] = [Reason(ReasonKind.INCOMPLETE, tuple(fs))]
-        planner.propagate(incomplete, new_set, needrun, running=ran)
+        new_ids = {j.jobid for j in new_jobs}
+        needrun: set[int] = set()
+        seeds = planner.first_pass(new_jobs, new_ids, running=ran_ids)
+        planner.propagate(seeds, new_ids, needrun, running=ran_ids, ran=ran)
+        incomplete = planner.incomplete_jobs(new_jobs, new_ids, needrun)
+        for job, fs in incomplete:
+            planner.own[job.jobid] = [Reason(ReasonKind.INCOMPLETE, tuple(fs))]
+        planner.propagate([j for j, _ in incomplete], new_ids, needrun, running=ran_ids, ran=ran)
     finally:
         planner.stats.close()
     out = []
     for job in new_jobs:
-        if job in needrun:
+        if job.jobid in needrun:
             job.reasons = planner.reasons_of(job)
             job.state = JobState.WAITING
             out.append(job)
