@@ -9,3 +9,12 @@ The pipeline, one module per stage, data flowing one way::
     parse → model → dag → plan → execute → provenance
 """
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """Lazy exports, so ``import sciflow`` stays cheap: ``sciflow.Workflow`` (notebook API)."""
+    if name == "Workflow":
+        from sciflow.api import Workflow
+
+        return Workflow
+    raise AttributeError(f"module 'sciflow' has no attribute {name!r}")
