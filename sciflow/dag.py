@@ -415,7 +415,17 @@ class DAG:
                         missing.append(path)
                     continue
                 try:
-                    producer = yield self._resolve_file(path, candidates)
+                    if len(candidates) == 1:  # the common case, without a _resolve_file frame
+                        producer = candidates[0]
+                        if producer in self._on_path or path in producer.input:
+                            raise self._cycle_error(producer, path)
+                        if producer not in self._deps:
+                            failed = self._failed.get(producer)
+                            if failed is not None:
+                                raise failed
+                            yield self._process(producer)
+                    else:
+                        producer = yield self._resolve_file(path, candidates)
                 except AmbiguousRuleError:
                     raise
                 except WorkflowError as exc:

@@ -403,7 +403,8 @@ class JobFactory:
             return NamedList()
         items: list[Any] = []
         names: dict[str, tuple[int, int | None]] = {}
-        aux = {"input": input, "output": output, "threads": threads, "resources": resources}
+        aux = {"input": input, "output": output, "threads": threads,
+               "resources": NamedList((), resources, flatten=False)}  # resources.mem_mb works
         for name, value, is_list in _grouped(rule.params):
             if is_list:
                 start = len(items)
@@ -441,7 +442,8 @@ class JobFactory:
     def _threads(self, rule: Rule, wildcards: Wildcards, input: NamedList) -> int:
         threads = rule.threads
         if callable(threads):
-            threads = self._call(rule, "threads", threads, wildcards, input=input, attempt=1)
+            threads = self._call(rule, "threads", threads, wildcards, input=input, attempt=1,
+                                 rulename=rule.name)
         if isinstance(threads, float) and threads.is_integer():
             threads = int(threads)
         if not isinstance(threads, int) or isinstance(threads, bool):
@@ -457,7 +459,7 @@ class JobFactory:
         for key, value in rule.resources.items():
             if callable(value):
                 value = self._call(rule, "resources", value, wildcards, input=input,
-                                   threads=threads, attempt=1)
+                                   threads=threads, attempt=1, rulename=rule.name)
             if value is not None:
                 out[key] = value
         return out

@@ -1,0 +1,256 @@
+"""Differential tests: the jobs per rule of sciflow's DAG equal Snakemake's dry run.
+
+Each case is a real Snakefile plus the files that exist before the run. Snakemake (the
+oracle, ``.venv/bin/snakemake``) runs ``-n`` in a copy of the folder and its "Job stats"
+table is parsed; sciflow loads the same file and counts the jobs of ``build_dag``. Where
+some outputs already exist the case uses ``--forceall`` so Snakemake lists every job of its
+DAG, which is what ``build_dag`` returns (the plan prunes later).
+"""
+from __future__ import annotations
+
+import collections
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.snakemake
+
+SNAKEMAKE = pathlib.Path(sys.executable).with_name("snakemake")
+
+CASES: dict[str, dict] = {
+    "chain_expand_constraints": dict(
+        snakefile='''
+            SAMPLES = ["a", "b", "c1"]
+            wildcard_constraints:
+                s="[a-z0-9]+"
+            rule all:
+                input: expand("c/{s}.txt", s=SAMPLES), "n/12.num"
+            rule first:
+                input: "raw/{s}.in"
+                output: "b/{s}.txt"
+                shell: "cp {input} {output}"
+            rule second:
+                input: "b/{s}.txt"
+                output: "c/{s}.txt"
+                shell: "cp {input} {output}"
+            rule digits:
+                output: "n/{x}.num"
+                wildcard_constraints: x="[0-9]+"
+                shell: "touch {output}"
+            rule letters:
+                output: "n/{x}.num"
+                wildcard_constraints: x="[a-z]+"
+                shell: "touch {output}"
+        ''',
+        files=["raw/a.in", "raw/b.in", "raw/c1.in"]),
+    "backtracking_and_ruleorder": dict(
+        snakefile='''
+            ruleorder: fast > slow
+            rule all:
+                input: "t/s1.txt", "t/s2.txt", "u/x.out", "special/only.txt"
+            rule from_csv:
+                input: "d/{s}.csv"
+                output: "t/{s}.txt"
+                shell: "cp {input} {output}"
+            rule from_dat:
+                input: "d/{s}.dat"
+                output: "t/{s}.txt"
+                shell: "cp {input} {output}"
+            rule fast:
+                input: "in/{n}.a"
+                output: "u/{n}.out"
+                shell: "touch {output}"
+            rule slow:
+                input: "in/{n}.b"
+                output: "u/{n}.out"
+                shell: "touch {output}"
+            rule generic:
+                output: "special/{name}.txt"
+                shell: "touch {output}"
+            rule only:
+                output: "special/only.txt"
+                shell: "touch {output}"
+        ''',
+        files=["d/s1.dat", "d/s2.csv", "in/x.b"]),
+    "functions_unpack_params_multiext": dict(
+        snakefile='''
+            SAMPLES = {"a": ["r/a_1.fq", "r/a_2.fq"], "b": ["r/b_1.fq"]}
+            def reads(wildcards):
+                return SAMPLES[wildcards.s]
+            def refs(wildcards):
+                return {"ref": "ref.fa", "idx": f"idx/{wildcards.s}.bin"}
+            rule all:
+                input: expand("bam/{s}.bam", s=SAMPLES), expand("stats/{s}_{k}.txt", zip, s=["a", "b"], k=["1", "2"])
+            rule index:
+                input: "ref.fa"
+                output: multiext("idx/{s}", ".bin", ".aux")
+                shell: "touch {output}"
+            rule map:
+                input: reads, unpack(refs)
+                output: "bam/{s}.bam"
+                params: n=lambda wildcards, input: len(input), s="{s}"
+                threads: lambda wildcards: 2
+                log: "logs/map/{s}.log"
+                shell: "touch {output} {log}"
+            rule stats:
+                input: lambda wc: f"bam/{wc.s}.bam", log="logs/map/{s}.log"
+                output: "stats/{s}_{k}.txt"
+                shell: "touch {output}"
+        ''',
+        files=["r/a_1.fq", "r/a_2.fq", "r/b_1.fq", "ref.fa"]),
+    "existing_intermediates": dict(
+        snakefile='''
+            rule all:
+                input: "made/a.txt", "made/b.txt", "given.txt"
+            rule make:
+                input: "src/{s}.txt"
+                output: "made/{s}.txt"
+                shell: "cp {input} {output}"
+            rule src:
+                output: "src/{s}.txt"
+                shell: "touch {output}"
+        ''',
+        files=["made/a.txt", "given.txt", "src/b.txt"], forceall=True),
+    "existing_file_with_unbuildable_producer": dict(
+        snakefile='''
+            rule all:
+                input: "made/a.txt", "made/b.txt"
+            rule make:
+                input: "nowhere/{s}"
+                output: "made/{s}.txt"
+                shell: "cp {input} {output}"
+            rule b:
+                output: "nowhere/b"
+                shell: "touch {output}"
+        ''',
+        files=["made/a.txt"], forceall=True),
+    "repeated_wildcards_and_directory": dict(
+        snakefile='''
+            rule all:
+                input: "pair/a_a.txt", "pair/a_b.txt", "out/d.done"
+            rule same:
+                output: "pair/{s}_{s}.txt"
+                shell: "touch {output}"
+            rule diff:
+                input: "x/{s}{t}.in"
+                output: "pair/{s}_{t}.txt"
+                shell: "touch {output}"
+            rule mkdir:
+                output: directory("dirs/{n}")
+                shell: "mkdir -p {output}"
+            rule use_dir:
+                input: "dirs/{n}"
+                output: "out/{n}.done"
+                shell: "touch {output}"
+        ''',
+        files=["x/ab.in"]),
+    "pending_checkpoint": dict(
+        snakefile='''
+            checkpoint split:
+                input: "in/{s}.txt"
+                output: directory("split/{s}")
+                shell: "mkdir -p {output}; touch {output}/1.txt {output}/2.txt"
+            rule process:
+                input: "split/{s}/{i}.txt"
+                output: "proc/{s}/{i}.out"
+                shell: "cp {input} {output}"
+            def agg(wildcards):
+                out = checkpoints.split.get(s=wildcards.s).output[0]
+                ids = glob_wildcards(os.path.join(out, "{i}.txt")).i
+                return expand("proc/{s}/{i}.out", s=wildcards.s, i=ids)
+            rule aggregate:
+                input: agg
+                output: "agg/{s}.txt"
+                shell: "cat {input} > {output}"
+            rule all:
+                input: "agg/a.txt", "agg/b.txt"
+                default_target: True
+        ''',
+        files=["in/a.txt", "in/b.txt"]),
+    "checkpoint_already_run": dict(
+        snakefile='''
+            checkpoint split:
+                input: "in/{s}.txt"
+                output: directory("split/{s}")
+                shell: "mkdir -p {output}; touch {output}/1.txt {output}/2.txt"
+            rule process:
+                input: "split/{s}/{i}.txt"
+                output: "proc/{s}/{i}.out"
+                shell: "cp {input} {output}"
+            def agg(wildcards):
+                out = checkpoints.split.get(s=wildcards.s).output[0]
+                ids = glob_wildcards(os.path.join(out, "{i}.txt")).i
+                return expand("proc/{s}/{i}.out", s=wildcards.s, i=ids)
+            rule aggregate:
+                input: agg
+                output: "agg/{s}.txt"
+                shell: "cat {input} > {output}"
+            rule all:
+                input: "agg/a.txt"
+                default_target: True
+        ''',
+        files=["in/a.txt", "split/a/1.txt", "split/a/2.txt", "split/a/3.txt"],
+        older=["in/a.txt"]),
+}
+
+
+def _materialise(case: dict, where: pathlib.Path) -> None:
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "Snakefile").write_text(textwrap.dedent(case["snakefile"]).lstrip())
+    for name in case["files"]:
+        p = where / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("x\n")
+    for name in case.get("older", ()):  # make inputs older than the outputs made from them
+        os.utime(where / name, (1_000_000, 1_000_000))
+
+
+def snakemake_counts(folder: pathlib.Path, targets=(), forceall=False) -> dict[str, int]:
+    cmd = [str(SNAKEMAKE), "-n", "--quiet", "rules", "--cores", "1", *targets]
+    if forceall:
+        cmd.append("-F")
+    proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=120)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text
+    counts: dict[str, int] = {}
+    if "Job stats:" not in text:
+        assert "Nothing to be done" in text, text
+        return counts
+    table = text.split("Job stats:", 1)[1]
+    for line in table.splitlines()[3:]:
+        m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        if m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def sciflow_counts(folder: pathlib.Path, targets=()) -> dict[str, int]:
+    from sciflow.dag import build_dag
+    from sciflow.parse import load_workflow
+
+    old = os.getcwd()
+    os.chdir(folder)
+    try:
+        dag = build_dag(load_workflow("Snakefile"), list(targets))
+        return dict(collections.Counter(j.rule.name for j in dag.jobs))
+    finally:
+        os.chdir(old)
+
+
+@pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake (the oracle) is not installed")
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_job_counts_match_snakemake(name, tmp_path):
+    pytest.importorskip("sciflow.parse")
+    case = CASES[name]
+    ours_dir, theirs_dir = tmp_path / "sciflow", tmp_path / "snakemake"
+    _materialise(case, ours_dir)
+    _materialise(case, theirs_dir)
+    expected = snakemake_counts(theirs_dir, case.get("targets", ()), case.get("forceall", False))
+    assert sciflow_counts(ours_dir, case.get("targets", ())) == expected
