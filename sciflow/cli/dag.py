@@ -40,23 +40,15 @@ def main(args: Any) -> int:
     workdir = os.path.abspath(args.directory or ".")
     if not os.path.isdir(workdir):
         raise UsageError(f"-d {args.directory}: no such directory")
-    if args.snakefile:
-        path = os.path.abspath(args.snakefile)
-    else:
-        found = find_workflow_file(workdir)
-        if not found:
-            raise UsageError(f"no workflow file found in {workdir} (looked for Sciflowfile, "
-                             "Snakefile, workflow/Snakefile); use -s FILE")
-        path = os.path.join(workdir, found)
-    if not os.path.isfile(path):
-        raise UsageError(f"-s {args.snakefile}: no such file")
+    snakefile = os.path.abspath(args.snakefile) if args.snakefile else None
     overrides = _key_values(args.config)
     old = os.getcwd()
     os.chdir(workdir)
     try:
-        workflow = load_workflow(os.path.relpath(path) if path.startswith(workdir + os.sep)
-                                 else path, config_overrides=overrides,
-                                 configfiles=args.configfiles)
+        path = str(find_workflow_file(snakefile))
+        if os.path.isabs(path) and path.startswith(workdir + os.sep):
+            path = os.path.relpath(path)  # errors then say "Snakefile:3", not a long path
+        workflow = load_workflow(path, config_overrides=overrides, configfiles=args.configfiles)
         dag = build_dag(workflow, args.targets)
         if args.format == "mermaid":
             text = dag.to_mermaid(args.rulegraph)
