@@ -1,0 +1,322 @@
+"""The workflow namespace: the names a Sciflowfile sees, as Snakemake offers them.
+
+``build_namespace(ctx)`` fills ``Workflow.globals`` with the user-facing helpers (``config``,
+``rules``, ``checkpoints``, ``workflow``, ``expand``, ``glob_wildcards``, ``multiext``,
+``temp``, ``protected``, ``directory``, ``ancient``, ``touch``, ``unpack``, ``shell``, ``Path``,
+``os``) and the ``_sf_*`` functions the compiled code calls (see ``sciflow.compile``).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from sciflow import wildcards
+from sciflow.errors import ConfigError, IncludeError, RuleError, WorkflowError
+from sciflow.model import (ACTIONS, Action, Args, Rule, SourceLoc, Unpack, Workflow,
+                           WorkflowBuilder, _apply_directive, flag)
+
+
+# ------------------------------------------------------------------------------ flags
+def temp(value: Any) -> Any:
+    """Output deleted once no job needs it any more."""
+    return flag(value, "temp")
+
+
+def protected(value: Any) -> Any:
+    """Output made read-only after it is created."""
+    return flag(value, "protected")
+
+
+def directory(value: Any) -> Any:
+    """The output (or input) is a directory."""
+    return flag(value, "directory")
+
+
+def ancient(value: Any) -> Any:
+    """Input whose modification time never triggers a re-run."""
+    return flag(value, "ancient")
+
+
+def touch(value: Any) -> Any:
+    """Output created (touched) by sciflow when the job succeeds."""
+    return flag(value, "touch")
+
+
+def pipe(value: Any) -> Any:
+    return flag(value, "pipe")
+
+
+def service(value: Any) -> Any:
+    return flag(value, "service")
+
+
+def ensure(value: Any, non_empty: bool = False, sha256: str | None = None, **_: Any) -> Any:
+    return flag(value, "ensure_non_empty") if non_empty else flag(value, "ensure")
+
+
+def report(value: Any, *_args: Any, **_kwargs: Any) -> Any:
+    """Snakemake's report flag; kept as a flag (sciflow's report uses provenance)."""
+    return flag(value, "report")
+
+
+def local(value: Any) -> Any:
+    return value
+
+
+def unpack(func: Callable[..., Any]) -> Unpack:
+    """The input function returns a dict (named inputs) or a list."""
+    return Unpack(func)
+
+
+def min_version(_version: str) -> None:
+    """Snakemake's version guard; sciflow accepts every Snakefile it can parse."""
+
+
+def shell(cmd: str, *args: Any, **kwargs: Any) -> Any:
+    """Run a shell command from a ``run:`` block (sciflow.execute.shell does the work)."""
+    from sciflow.execute.shell import shell as real_shell
+    return real_shell(cmd, *args, **kwargs)
+
+
+def _shell_function() -> Callable[..., Any]:
+    """The real ``shell`` when the executor module exists (no extra frame, so it can read its
+    caller's variables like Snakemake's), else the lazy wrapper above."""
+    try:
+        from sciflow.execute.shell import shell as real_shell
+    except ImportError:
+        return shell
+    return real_shell
+
+
+# ------------------------------------------------------------------------------ config
+def update_config(config: dict, overwrite: Mapping) -> None:
+    """Deep-merge ``overwrite`` into ``config`` (nested dicts merged, as Snakemake does)."""
+    for key, value in overwrite.items():
+        if isinstance(value, Mapping) and isinstance(config.get(key), dict):
+            update_config(config[key], value)
+        else:
+            config[key] = copy.deepcopy(value)
+
+
+def read_config_file(path: str, loc: SourceLoc | None = None) -> dict:
+    """A YAML or JSON config file as a dict."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path!r}: {exc.strerror or exc}", loc) from None
+    try:
+        if path.endswith(".json"):
+            data = json.loads(text)
+        else:
+            import yaml
+            data = yaml.safe_load(text)
+    except Exception as exc:  # yaml.YAMLError, json.JSONDecodeError
+        raise ConfigError(f"config file {path!r} is not valid YAML/JSON: {exc}", loc) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path!r} must hold a mapping, got {type(data).__name__}",
+                          loc)
+    return data
+
+
+# ------------------------------------------------------------------------------ namespace objects
+class Rules:
+    """``rules.NAME`` → the Rule defined so far (``rules.align.output[0]``)."""
+
+    def __init__(self, workflow: Workflow) -> None:
+        self._workflow = workflow
+
+    def __getattr__(self, name: str) -> Rule:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._workflow.rules[name]
+        except KeyError:
+            raise AttributeError(f"no rule named {name!r} (defined so far: "
+                                 f"{', '.join(self._workflow.rules) or 'none'})") from None
+
+    def __iter__(self):
+        return iter(self._workflow.rules.values())
+
+
+class WorkflowContext:
+    """The ``workflow`` object of the namespace (the parts of Snakemake's that Snakefiles use)."""
+
+    def __init__(self, model: Workflow, main_path: str) -> None:
+        self.model = model
+        self.main_snakefile = os.path.abspath(main_path)
+        self.basedir = os.path.dirname(self.main_snakefile)
+        self.files: list[str] = []  # include stack, as written (relative to cwd)
+        self.cores = 1
+        self.settings: dict[str, Args] = {}  # top-level container:, conda:, pepfile:, ...
+
+    @property
+    def config(self) -> dict:
+        return self.model.config
+
+    @property
+    def globals(self) -> dict:
+        return self.model.globals
+
+    @property
+    def snakefile(self) -> str:
+        return os.path.abspath(self.current_file)
+
+    @property
+    def current_file(self) -> str:
+        return self.files[-1] if self.files else self.model.path
+
+    @property
+    def current_basedir(self) -> str:
+        return os.path.dirname(os.path.abspath(self.current_file))
+
+    def source_path(self, path: str) -> str:
+        """A path relative to the current Snakefile, as an absolute path."""
+        return os.path.join(self.current_basedir, path)
+
+    def get_rule(self, name: str) -> Rule:
+        return self.model.rules[name]
+
+
+@dataclasses.dataclass
+class LoadContext:
+    """What the ``_sf_*`` functions need while the files execute."""
+
+    workflow: Workflow
+    ctx: WorkflowContext
+    overwrite_config: dict
+    include: Callable[[str, SourceLoc], None]  # parse + compile + exec another file
+
+    @property
+    def builder(self) -> WorkflowBuilder:
+        return WorkflowBuilder(self.workflow)
+
+
+def build_namespace(load: LoadContext) -> dict[str, Any]:
+    wf, ctx = load.workflow, load.ctx
+    builder = WorkflowBuilder(wf)
+
+    def here(line: int, col: int) -> SourceLoc:
+        return SourceLoc(ctx.current_file, line, col)
+
+    def _sf_args(*args: Any, **kwargs: Any) -> Args:  # noqa: any keyword is a user's name
+        if any(isinstance(a, wildcards.NamedFiles) for a in args):
+            positional = []
+            for a in args:
+                if isinstance(a, wildcards.NamedFiles):
+                    kwargs.update(a)
+                else:
+                    positional.append(a)
+            args = tuple(positional)
+        return args, kwargs
+
+    def _sf_rule(name: str | None, line: int, col: int, checkpoint: bool, locs: tuple,
+                 run: tuple[str, str] | None = None, /, **directives: Args):
+        loc = here(line, col)
+        loc_map = {key: here(l, c) for key, l, c in locs}
+        action = None
+        for key in ACTIONS:
+            if key in directives:
+                action = Action(key, _action_source(key, directives.pop(key), loc_map[key]),
+                                loc_map[key])
+        if run is not None:
+            action = Action("run", run[1], loc_map.get("run", loc), func_name=run[0])
+        if "name" in directives:  # add_rule's own ``name`` parameter would collide
+            pos, named = directives.pop("name")
+            if named or len(pos) != 1 or not isinstance(pos[0], str):
+                raise RuleError("'name:' takes one string", loc_map.get("name", loc))
+            name = pos[0]
+        builder.add_rule(name, loc, checkpoint=checkpoint, action=action, locs=loc_map,
+                         **directives)
+        return _keep
+
+    def _sf_use_rule(source: str, alias: str, line: int, col: int, locs: tuple, /,
+                     **directives: Args) -> None:
+        loc = here(line, col)
+        if source not in wf.rules:
+            raise RuleError(f"'use rule {source}': no rule named {source!r} defined above", loc)
+        if alias in wf.rules:
+            raise RuleError(f"duplicate rule name {alias!r} (first defined at "
+                            f"{wf.rules[alias].loc})", loc)
+        orig = wf.rules[source]
+        rule = dataclasses.replace(
+            orig, name=alias, loc=loc, locs={**orig.locs, **{k: here(l, c) for k, l, c in locs}},
+            resources=dict(orig.resources), wildcard_constraints=dict(orig.wildcard_constraints),
+            extra=dict(orig.extra), default_target=False)
+        for key, args in directives.items():
+            _apply_directive(rule, key, args, rule.locs.get(key, loc))
+        wf.rules[alias] = rule
+        if rule.checkpoint:
+            wf.checkpoints.register(alias)
+        if rule.localrule:
+            wf.localrules.add(alias)
+
+    def _sf_keyword(name: str, line: int, col: int, /, *args: Any, **kwargs: Any) -> None:
+        loc = here(line, col)
+        if name == "include":
+            for path in args:
+                load.include(str(path), loc)
+        elif name == "configfile":
+            for path in args:
+                _configfile(str(path), loc)
+        elif name == "workdir":
+            wf.workdir = str(args[0]) if args else None
+        elif name == "localrules":
+            wf.localrules.update(args)
+        elif name == "ruleorder":
+            wf.ruleorder.append((list(args), loc))
+        elif name == "wildcard_constraints":
+            if args:
+                raise RuleError("'wildcard_constraints:' takes named values, e.g. "
+                                "sample=\"[a-z]+\"", loc)
+            wf.wildcard_constraints.update({k: str(v) for k, v in kwargs.items()})
+        elif name == "envvars":
+            wf.envvars.extend(str(a) for a in args)
+        else:
+            ctx.settings[name] = (args, kwargs)
+
+    def _configfile(path: str, loc: SourceLoc) -> None:
+        candidates = [path] if os.path.isabs(path) else [path, os.path.join(
+            os.path.dirname(ctx.current_file), path)]
+        found = next((p for p in candidates if os.path.exists(p)), None)
+        if found is None:
+            raise ConfigError(f"config file {path!r} not found", loc,
+                              hint="Paths in 'configfile:' are relative to the working "
+                                   "directory.")
+        update_config(wf.config, read_config_file(found, loc))
+        update_config(wf.config, load.overwrite_config)  # --configfile/--config win
+        wf.configfiles.append(found)
+
+    return {
+        "config": wf.config, "rules": Rules(wf), "checkpoints": wf.checkpoints,
+        "workflow": ctx, "expand": wildcards.expand, "collect": wildcards.expand,
+        "glob_wildcards": wildcards.glob_wildcards, "multiext": wildcards.multiext,
+        "temp": temp, "temporary": temp, "protected": protected, "directory": directory,
+        "ancient": ancient, "touch": touch, "unpack": unpack, "pipe": pipe, "service": service,
+        "ensure": ensure, "report": report, "local": local, "min_version": min_version,
+        "shell": _shell_function(), "Path": Path, "os": os,
+        "_sf_args": _sf_args, "_sf_rule": _sf_rule, "_sf_use_rule": _sf_use_rule,
+        "_sf_keyword": _sf_keyword,
+    }
+
+
+def _keep(func: Callable[..., Any]) -> Callable[..., Any]:
+    return func
+
+
+def _action_source(kind: str, args: Args, loc: SourceLoc) -> str:
+    pos, named = args
+    if named or len(pos) != 1 or not isinstance(pos[0], (str, os.PathLike)):
+        what = "a command string" if kind == "shell" else "one path"
+        raise RuleError(f"'{kind}:' takes {what}", loc)
+    return os.fspath(pos[0])
+
+
+__all__ = ["build_namespace", "LoadContext", "WorkflowContext", "update_config",
+           "read_config_file", "temp", "protected", "directory", "ancient", "touch", "unpack",
+           "IncludeError", "WorkflowError"]
