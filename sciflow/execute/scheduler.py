@@ -45,7 +45,10 @@ class SchedulerOptions:
     """The ``sciflow run`` flags that change *how* planned jobs run."""
 
     workdir: str = "."
-    cores: int | None = None          # total cores for local executors; None: the executor decides
+    cores: int | None = None          # total cores: caps each job's threads (as Snakemake)
+    enforce_cores: bool = True        # also keep the sum of running threads <= cores; off when
+                                      # the executor enforces it (Dask workers' "cpus" resource)
+    max_in_flight: int | None = None  # at most this many jobs handed to the executor at once
     keep_going: bool = False
     keep_incomplete: bool = False
     use_conda: bool = False
@@ -180,9 +183,12 @@ class Scheduler:
         return min(threads, cores) if cores else threads
 
     def _submit_ready(self) -> None:
-        cores = self.options.cores
+        cores = self.options.cores if self.options.enforce_cores else None
+        window = self.options.max_in_flight
         deferred = []
         while self.ready and not self.stopping:
+            if window and len(self.running) >= window:
+                break
             item = heapq.heappop(self.ready)
             job = item[3]
             if job.state is not JobState.READY:  # cancelled meanwhile
