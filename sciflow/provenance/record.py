@@ -361,6 +361,8 @@ class ProvenanceRecorder(Listener):
                     self._hashes.forget(full)  # content changed: hash after stamping
             digest = self._digest(run, path)
             ent = self._file(q, run, path, digest)
+            for flag in sorted(getattr(path, "flags", ()) or ()):  # temp, protected, directory...
+                q.add(ent, sf("flag"), flag)
             q.iri(ent, P.wasGeneratedBy, a)
             gen = f"{a}:generation:{n}"
             q.iri(ent, P.qualifiedGeneration, gen)

@@ -1,0 +1,239 @@
+"""``sciflow prov``: ask the provenance store how files came to be.
+
+    sciflow prov lineage PATH [--format table|json|dot]
+    sciflow prov query NAME|FILE.rq [--param k=v ...] [--format table|csv|json]
+    sciflow prov runs
+    sciflow prov diff RUN1 RUN2
+    sciflow prov verify [PATH ...]
+    sciflow prov check                      # SHACL shapes + PROV-CONSTRAINTS ordering
+    sciflow prov export --format turtle|jsonld|provn|ro-crate -o OUT [--run ID]
+
+Every subcommand takes ``-d DIR`` (the working directory, default: the current one).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from sciflow.errors import ProvenanceError, UsageError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("prov", help="query, verify and export provenance",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="prov_command", metavar="SUBCOMMAND")
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+    def add(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("-d", "--directory", default=".", metavar="DIR",
+                       help="working directory holding .sciflow/ (default: current directory)")
+        p.set_defaults(func=func)
+        return p
+
+    p = add("lineage", cmd_lineage, "the jobs, rules, parameters and raw inputs behind a file")
+    p.add_argument("path")
+    p.add_argument("--format", choices=("table", "json", "dot"), default="table")
+
+    p = add("query", cmd_query, "run a named audit query or a SPARQL .rq file")
+    p.add_argument("query", metavar="NAME|FILE.rq")
+    p.add_argument("--param", action="append", default=[], metavar="K=V")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    p = add("runs", cmd_runs, "list the recorded runs")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    p = add("diff", cmd_diff, "what differs between two runs (params, software, outputs)")
+    p.add_argument("run1")
+    p.add_argument("run2")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    p = add("verify", cmd_verify, "re-hash files and compare them with their recorded provenance")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    add("check", cmd_check, "validate the store: SHACL shapes and PROV-CONSTRAINTS ordering")
+
+    p = add("export", cmd_export, "export as Turtle, JSON-LD, PROV-N or a Workflow Run RO-Crate")
+    p.add_argument("--format", required=True, choices=("turtle", "jsonld", "provn", "ro-crate"))
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file (a folder for ro-crate)")
+    p.add_argument("--run", default=None, metavar="RUN_ID",
+                   help="only this run (ro-crate: default the latest run)")
+
+
+# ---------------------------------------------------------------------- output helpers
+def _emit(df, fmt: str) -> None:
+    if fmt == "csv":
+        df.to_csv(sys.stdout, index=False)
+    elif fmt == "json":
+        print(df.to_json(orient="records", date_format="iso", indent=1))
+    elif df.empty:
+        print("(no rows)")
+    else:
+        print(df.to_string(index=False, max_colwidth=80))
+
+
+def _open(args):
+    from sciflow.provenance.query import Provenance
+
+    return Provenance(args.directory)
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_lineage(args) -> int:
+    p = _open(args)
+    lin = p.lineage(args.path)
+    rel = p.relpath(args.path)
+    if lin.empty:
+        raise ProvenanceError(f"no recorded job generated {rel}",
+                              hint="`sciflow prov verify " + rel + "` tells whether sciflow knows it at all.")
+    params = p.params_of(args.path)
+    if args.format == "json":
+        print(json.dumps({"target": rel,
+                          "files": json.loads(lin.to_json(orient="records", date_format="iso")),
+                          "params": json.loads(params.to_json(orient="records"))}, indent=1))
+    elif args.format == "dot":
+        print(lineage_dot(lin))
+    else:
+        print(lineage_tree(lin, params))
+    return 0
+
+
+def _by_file(lin):
+    return {r["file"]: r for r in lin.to_dict("records")}
+
+
+def _parents(row) -> list[str]:
+    value = row.get("derived_from")
+    return value.split() if isinstance(value, str) and value else []
+
+
+def lineage_tree(lin, params) -> str:
+    """An indented tree from the target down to the raw inputs, params under each job."""
+    rows = _by_file(lin)
+    by_job: dict[str, list[str]] = {}
+    for r in params.to_dict("records"):
+        by_job.setdefault(r["job"], []).append(f"{r['name']}={r['value']}")
+    children = {parent for r in rows.values() for parent in _parents(r)}
+    roots = [f for f in rows if f not in children] or list(rows)[:1]
+    lines: list[str] = []
+    seen: set[str] = set()
+
+    def walk(file: str, prefix: str, last: bool, top: bool) -> None:
+        r = rows[file]
+        branch = "" if top else ("└─ " if last else "├─ ")
+        sha = str(r.get("sha256") or "?")[:12]
+        if r.get("raw"):
+            what = "raw input"
+        else:
+            what = f"rule {r['rule']}, job {str(r['job']).rsplit(':', 1)[-1]}, run {r['run_id']}"
+        lines.append(f"{prefix}{branch}{r['path']}  sha256:{sha}…  ({what})")
+        inner = prefix + ("" if top else ("   " if last else "│  "))
+        if file in seen:
+            if _parents(r):
+                lines.append(f"{inner}   (inputs shown above)")
+            return
+        seen.add(file)
+        if not r.get("raw") and by_job.get(r["job"]):
+            lines.append(f"{inner}   params: {', '.join(sorted(set(by_job[r['job']])))}")
+        parents = [x for x in _parents(r) if x in rows]
+        for i, parent in enumerate(parents):
+            walk(parent, inner, i == len(parents) - 1, False)
+
+    for root in roots:
+        walk(root, "", True, True)
+    return "\n".join(lines)
+
+
+def lineage_dot(lin) -> str:
+    """Graphviz: files as boxes, jobs as ellipses, data flowing input → job → output."""
+    rows = _by_file(lin)
+    ids = {f: f"f{i}" for i, f in enumerate(rows)}
+    out = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
+    jobs: dict[str, str] = {}
+    for f, r in rows.items():
+        label = f"{r['path']}\\n{str(r.get('sha256') or '')[:12]}"
+        shape = "note" if r.get("raw") else "box"
+        out.append(f'  {ids[f]} [shape={shape}, label="{label}"];')
+        if not r.get("raw"):
+            job = r["job"]
+            if job not in jobs:
+                jobs[job] = f"j{len(jobs)}"
+                out.append(f'  {jobs[job]} [shape=ellipse, style=filled, fillcolor="#dde8f5", '
+                           f'label="{r["rule"]}\\n{str(job).rsplit(":", 1)[-1]}"];')
+            out.append(f"  {jobs[job]} -> {ids[f]};")
+            for parent in _parents(r):
+                if parent in ids:
+                    out.append(f"  {ids[parent]} -> {jobs[job]};")
+    out.append("}")
+    return "\n".join(dict.fromkeys(out))  # drop repeated edges, keep order
+
+
+def _params(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"--param expects K=V, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key] = value
+    return out
+
+
+def cmd_query(args) -> int:
+    _emit(_open(args).run_named(args.query, _params(args.param)), args.format)
+    return 0
+
+
+def cmd_runs(args) -> int:
+    _emit(_open(args).runs(), args.format)
+    return 0
+
+
+def cmd_diff(args) -> int:
+    p = _open(args)
+    known = p.run_ids()
+    for rid in (args.run1, args.run2):
+        if rid not in known:
+            raise UsageError(f"no run {rid!r} recorded", hint="Known runs: " + (", ".join(known) or "none"))
+    _emit(p.diff_runs(args.run1, args.run2), args.format)
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from sciflow.provenance.verify import as_frame, verify
+
+    verdicts = verify(args.directory, args.paths)
+    _emit(as_frame(verdicts), args.format)
+    bad = [v for v in verdicts if not v.ok]
+    if args.format == "table":
+        print(f"{len(verdicts) - len(bad)} ok, {len(bad)} not matching their provenance", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_check(args) -> int:
+    from sciflow.provenance.shapes import validate
+
+    p = _open(args)
+    failed = 0
+    for report in validate(p):
+        print(f"run {report.run_id}: SHACL {'conforms' if report.conforms else 'DOES NOT conform'}")
+        if not report.conforms:
+            failed += 1
+            print(report.text)
+    order = p.ordering_check()
+    print(f"ordering: {len(order)} violation(s)")
+    if not order.empty:
+        failed += 1
+        _emit(order, "table")
+    return 1 if failed else 0
+
+
+def cmd_export(args) -> int:
+    from sciflow.provenance.export import export
+
+    out = export(args.directory, args.format, args.output, run_id=args.run)
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
