@@ -172,6 +172,25 @@ CASES: dict[str, dict] = {
                 default_target: True
         ''',
         files=["in/a.txt", "in/b.txt"]),
+    "targets_rule_refs_named_lists": dict(
+        snakefile='''
+            rule all:
+                input: "never/made.txt"
+            rule pre:
+                output: "pre/{x}.txt"
+                shell: "touch {output}"
+            rule use:
+                input: many=expand("pre/{x}.txt", x=["1", "2", "3"]), one=rules.pre.output[0].format(x="9")
+                output: "use/{y}.txt"
+                params: mem=lambda wildcards, resources: resources.mem_mb
+                resources: mem_mb=lambda wildcards, input, threads: 10 * len(input)
+                shell: "touch {output}"
+            rule final:
+                input: lambda wc: [f"use/{v}.txt" for v in range(int(wc.n))]
+                output: "final/{n}.txt"
+                shell: "touch {output}"
+        ''',
+        files=[], targets=["final/3.txt", "pre/z.txt"]),
     "checkpoint_already_run": dict(
         snakefile='''
             checkpoint split:
@@ -254,3 +273,76 @@ def test_job_counts_match_snakemake(name, tmp_path):
     _materialise(case, theirs_dir)
     expected = snakemake_counts(theirs_dir, case.get("targets", ()), case.get("forceall", False))
     assert sciflow_counts(ours_dir, case.get("targets", ())) == expected
+
+
+# ------------------------------------------------------------------ both must refuse
+FAILING: dict[str, dict] = {
+    "ambiguous": dict(
+        snakefile='''
+            rule all:
+                input: "t/x.txt"
+            rule one:
+                output: "t/{s}.txt"
+                shell: "touch {output}"
+            rule two:
+                output: "t/{s}.txt"
+                shell: "touch {output}"
+        ''', files=[], error="AmbiguousRuleError", words=["one", "two", "t/x.txt"]),
+    "cycle": dict(
+        snakefile='''
+            rule all:
+                input: "a/x"
+            rule a:
+                input: "b/{s}"
+                output: "a/{s}"
+                shell: "touch {output}"
+            rule b:
+                input: "a/{s}"
+                output: "b/{s}"
+                shell: "touch {output}"
+        ''', files=[], error="CyclicDependencyError", words=["a (Snakefile:3) -> b (Snakefile:7) -> a"]),
+    "missing_input": dict(
+        snakefile='''
+            rule all:
+                input: "counts/a.tsv", "counts/c.tsv"
+            rule count:
+                input: "data/{sample}.txt"
+                output: "counts/{sample}.tsv"
+                shell: "wc -l {input} > {output}"
+        ''', files=["data/a.txt"], error="MissingInputError", words=["data/c.txt", "count"]),
+    "unknown_target": dict(
+        snakefile='''
+            rule make:
+                output: "results/{sample}.txt"
+                shell: "touch {output}"
+        ''', files=[], targets=["result/a.txt"], error="UnknownTargetError",
+        words=["make (Snakefile:1)"]),
+}
+
+
+@pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake (the oracle) is not installed")
+@pytest.mark.parametrize("name", sorted(FAILING))
+def test_both_refuse_the_workflow(name, tmp_path):
+    pytest.importorskip("sciflow.parse")
+    from sciflow.dag import build_dag
+    from sciflow.errors import SciflowError
+    from sciflow.parse import load_workflow
+
+    case = FAILING[name]
+    ours_dir, theirs_dir = tmp_path / "sciflow", tmp_path / "snakemake"
+    _materialise(case, ours_dir)
+    _materialise(case, theirs_dir)
+    proc = subprocess.run([str(SNAKEMAKE), "-n", "--cores", "1", *case.get("targets", ())],
+                          cwd=theirs_dir, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    old = os.getcwd()
+    os.chdir(ours_dir)
+    try:
+        with pytest.raises(SciflowError) as err:
+            build_dag(load_workflow("Snakefile"), case.get("targets", []))
+    finally:
+        os.chdir(old)
+    assert type(err.value).__name__ == case["error"]
+    text = err.value.format()
+    for word in case["words"]:
+        assert word in text
