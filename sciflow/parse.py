@@ -81,13 +81,17 @@ def load_workflow(path: str | os.PathLike, *, config_overrides: Mapping | None =
 def lint(path: str | os.PathLike) -> list[SciflowError]:
     """Every problem of the workflow at ``path`` (empty if it loads); never raises for a bad
     file."""
+    return check_workflow(path)[1]
+
+
+def check_workflow(path: str | os.PathLike) -> tuple[Workflow | None, list[SciflowError]]:
+    """``(workflow, [])`` if the file loads, else ``(None, problems)``."""
     try:
-        load_workflow(path)
+        return load_workflow(path), []
     except ErrorGroup as group:
-        return list(group.errors)
+        return None, list(group.errors)
     except SciflowError as err:
-        return [err]
-    return []
+        return None, [err]
 
 
 # ------------------------------------------------------------------------------ loading
