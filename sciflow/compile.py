@@ -308,6 +308,9 @@ def syntax_problems(compiled: Compiled, error: SyntaxError, path: str) -> list[S
 
 def _value_error(check: ValueCheck, exc: SyntaxError, path: str) -> ParseError:
     lineno, offset = exc.lineno or 1, exc.offset or 1
+    lines = check.text.rstrip().split("\n")
+    if lineno > len(lines):  # at the closing parenthesis we added: point at the value's end
+        lineno, offset = len(lines), len(lines[-1]) + (2 if len(lines) == 1 else 0)
     if lineno == 1:
         line, col = check.line, check.col + offset - 1 - 2
     else:

@@ -19,6 +19,7 @@ import hashlib
 import os
 import sys
 import types
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -155,7 +156,10 @@ class _Loader:
         problems = list(compiled.problems)
         code = None
         try:
-            code = compile(compiled.source, path, "exec", dont_inherit=True)
+            with warnings.catch_warnings():  # e.g. "invalid escape sequence" in user code
+                warnings.simplefilter("ignore", SyntaxWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                code = compile(compiled.source, path, "exec", dont_inherit=True)
         except SyntaxError as exc:
             problems.extend(syntax_problems(compiled, exc, path))
         except (ValueError, RecursionError, MemoryError) as exc:  # e.g. null bytes
