@@ -393,7 +393,11 @@ class DAG:
         errors: list[WorkflowError] = []
         known = self._known
         try:
-            for path in dict.fromkeys(job.input):
+            paths = job.input
+            asked = self._factory.asked.get(job)
+            if asked:  # outputs of finished checkpoints read by input functions
+                paths = list(paths) + asked
+            for path in dict.fromkeys(paths):
                 producer = known.get(path, _UNKNOWN)
                 if producer is None:
                     if not os.path.exists(path):

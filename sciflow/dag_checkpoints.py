@@ -8,7 +8,9 @@ the asking job depends on the checkpoint job (as Snakemake does with its
 waiting jobs in place (same ``Job`` objects, new inputs) and adds the jobs they now need.
 
 A checkpoint whose outputs already exist on disk counts as done, as in Snakemake, so a
-second run of a workflow sees the whole graph at once.
+second run of a workflow sees the whole graph at once; the jobs that read those outputs still
+depend on the checkpoint job (if it can be built), so should the plan rerun it, they wait
+for it and are re-evaluated afterwards.
 """
 from __future__ import annotations
 
@@ -58,6 +60,9 @@ def install_resolver(dag: "DAG") -> None:
             raise WildcardError(f"checkpoint {name} has no output", rule.loc)
         created = dag._created
         if all(o in created for o in outputs) or all(os.path.exists(o) for o in outputs):
+            asking = dag._factory.asking
+            if asking is not None:
+                asking.append(outputs[0])
             return CheckpointJob(rule, _namedlist(outputs, dict(rule.output._names)))
         raise IncompleteCheckpointError(name, [outputs[0]])
 
@@ -71,8 +76,8 @@ def after_checkpoint(dag: "DAG", checkpoint: Job) -> list[Job]:
 
     dag._created.update(str(o) for o in checkpoint.output)
     dag._failed.clear()  # files appeared: earlier failures may no longer hold
-    pending = dag._factory.pending
-    waiting = [j for j in dag._dependents.get(checkpoint, ()) if j in pending]
+    pending, asked = dag._factory.pending, dag._factory.asked
+    waiting = [j for j in dag._dependents.get(checkpoint, ()) if j in pending or j in asked]
     if not waiting:
         return []
     errors = []

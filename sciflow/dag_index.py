@@ -271,6 +271,11 @@ class JobFactory:
     def __init__(self, workflow: Workflow) -> None:
         self.workflow = workflow
         self.pending: dict[Job, list[str]] = {}  # job -> checkpoint target files it waits on
+        # job -> outputs of finished checkpoints its input functions read: the job keeps a
+        # dependency on such a checkpoint job, so a rerun of the checkpoint comes first and
+        # re-evaluates it (Snakemake only trusts a checkpoint's outputs if it need not run)
+        self.asked: dict[Job, list[str]] = {}
+        self.asking: list[str] | None = None  # filled by the checkpoint resolver
 
     def new_job(self, info: RuleInfo, wildcards: Wildcards) -> Job:
         rule = info.rule
@@ -281,7 +286,12 @@ class JobFactory:
         except WildcardError as exc:
             raise _located(exc, rule, "output") from None
         pending = PendingCheckpoint()
-        input = self.expand_input(info, wildcards, values, pending)
+        self.asking = []
+        try:
+            input = self.expand_input(info, wildcards, values, pending)
+            asked, self.asking = self.asking, None
+        finally:
+            self.asking = None
         try:
             log = _namedlist([_concrete(p, wildcards, values) if not callable(p)
                               else call_with_aux(p, wildcards) for p in rule.log],
@@ -298,6 +308,8 @@ class JobFactory:
                   resources=resources, priority=rule.priority, retries=rule.retries)
         if pending.targets:
             self.pending[job] = pending.targets
+        if asked:
+            self.asked[job] = asked
         return job
 
     def refresh(self, job: Job) -> None:
@@ -306,7 +318,16 @@ class JobFactory:
         values = job.wildcards.as_dict()
         info = self._info_for(info_rule)
         pending = PendingCheckpoint()
-        job.input = self.expand_input(info, job.wildcards, values, pending)
+        self.asking = []
+        try:
+            job.input = self.expand_input(info, job.wildcards, values, pending)
+            asked = self.asking
+        finally:
+            self.asking = None
+        if asked:
+            self.asked[job] = asked
+        else:
+            self.asked.pop(job, None)
         job.threads = self._threads(info_rule, job.wildcards, job.input)
         job.resources = self._resources(info_rule, job.wildcards, job.input, job.threads)
         job.params = self.expand_params(info, job.wildcards, values, job.input, job.output,

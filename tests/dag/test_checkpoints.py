@@ -58,8 +58,9 @@ def test_job_waits_on_checkpoint_then_grows(in_tmp):
     assert [(j.rule.name, j.wildcards.i) for j in new] == [("process", "1"), ("process", "2")]
     assert [j.jobid for j in new] == [4, 5]
     assert list(aggregate.input) == ["proc/a/1.out", "proc/a/2.out"]
-    assert set(dag.dependencies(aggregate)) == set(new)
-    assert aggregate in dag.dependents(new[0]) and aggregate not in dag.dependents(split)
+    # aggregate reads split's output through its input function: it keeps that dependency
+    assert set(dag.dependencies(aggregate)) == set(new) | {split}
+    assert aggregate in dag.dependents(new[0]) and aggregate in dag.dependents(split)
     # files inside a directory() output have no producer (as in Snakemake): they exist
     assert all(dag.dependencies(j) == [] for j in new)
     assert not dag.pending_checkpoints
@@ -72,9 +73,18 @@ def test_checkpoint_with_existing_output_counts_as_done(in_tmp):
     write("in/a.txt"), write("split/a/7.txt")
     dag = build_dag(split_workflow().wf)
     assert not dag.pending_checkpoints
-    # the input function sees the outputs at once; nothing else needs the checkpoint job
-    assert sorted(j.rule.name for j in dag.jobs) == ["aggregate", "all", "process"]
+    # the input function sees the outputs at once; the job reading them keeps a dependency
+    # on the checkpoint job, in case the plan reruns it
+    assert sorted(j.rule.name for j in dag.jobs) == ["aggregate", "all", "process", "split"]
+    aggregate, split = dag.producer("agg/a.txt"), dag.producer("split/a")
     assert dag.producer("proc/a/7.out").wildcards.i == "7"
+    assert list(aggregate.input) == ["proc/a/7.out"] and split in dag.dependencies(aggregate)
+
+    # the checkpoint runs again and now writes two files: aggregate is re-evaluated
+    write("split/a/8.txt")
+    new = dag.after_checkpoint(split)
+    assert [(j.rule.name, j.wildcards.i) for j in new] == [("process", "8")]
+    assert list(aggregate.input) == ["proc/a/7.out", "proc/a/8.out"]
 
 
 def test_nested_checkpoints(in_tmp):
@@ -99,7 +109,7 @@ def test_nested_checkpoints(in_tmp):
     pathlib.Path("c1.txt").write_text("5\n")
     new = dag.after_checkpoint(c1)
     assert [(j.rule.name, j.wildcards.n) for j in new] == [("c2", "5")]
-    assert dag.pending_checkpoints and dag.dependencies(final) == new
+    assert dag.pending_checkpoints and dag.dependencies(final) == [new[0], c1]
     write("c2/5.txt")
     assert dag.after_checkpoint(new[0]) == []
     assert not dag.pending_checkpoints and list(final.input) == ["c2/5.txt"]
