@@ -124,7 +124,7 @@ class DAG:
     def producer(self, path: str) -> Job | None:
         """The job of this DAG that makes ``path``, if any."""
         job = self._known.get(path)
-        if job is not None and job in self._deps:
+        if job is not None and job.jobid > 0:
             return job
         for info in self._index.candidates(path):
             job = info.cache.get(path)
@@ -135,7 +135,7 @@ class DAG:
     @property
     def pending_checkpoints(self) -> bool:
         """True while some job's inputs wait on a checkpoint that has not run."""
-        return any(job in self._deps for job in self._factory.pending)
+        return any(job.jobid > 0 and job in self._deps for job in self._factory.pending)
 
     def waiting_on_checkpoint(self, job: Job) -> list[str]:
         """The checkpoint target files ``job``'s input functions are waiting for."""
