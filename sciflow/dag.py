@@ -93,6 +93,7 @@ class DAG:
         self._rule_jobs: dict[str, Job] = {}         # jobs of rules without products
         self._path: list[Job] = []                   # the DFS path (for cycle messages)
         self._on_path: set[Job] = set()
+        self._speculative = 0  # > 0 while trying one of several candidate producers
         self._added: list[Job] = []                  # jobs in the order they were finished
         self._order: list[Job] | None = []
         self.targets: list[Job] = []
@@ -361,7 +362,11 @@ class DAG:
                     failed = self._failed.get(job)
                     if failed is not None:
                         raise failed
-                    yield self._process(job)
+                    self._speculative += 1
+                    try:
+                        yield self._process(job)
+                    finally:
+                        self._speculative -= 1
             except AmbiguousRuleError:
                 raise
             except WorkflowError as exc:
@@ -398,6 +403,8 @@ class DAG:
             if asked:  # outputs of finished checkpoints read by input functions
                 paths = list(paths) + asked
             for path in dict.fromkeys(paths):
+                if self._speculative and (errors or missing):
+                    break  # an alternative producer may be chosen: one reason to fail is enough
                 producer = known.get(path, _UNKNOWN)
                 if producer is None:
                     if not os.path.exists(path):
