@@ -1,0 +1,255 @@
+"""The Dask executor: every sciflow job is one Dask task running ``runner.run_job``.
+
+Where the workers come from:
+
+* default: a ``distributed.LocalCluster`` of worker *processes* on 127.0.0.1 only (no
+  dashboard, no 0.0.0.0 listener), sized by ``cores``, started and stopped by the run;
+* ``scheduler_address="tcp://host:port"``: an existing Dask scheduler (left running);
+* ``cluster="slurm"|"pbs"|"sge"|"lsf"|"kubernetes"``: an adaptive cluster made by
+  ``sciflow.execute.hpc``.
+
+Jobs are submitted one by one as their inputs become ready (the scheduler decides), each with
+a fresh key per attempt (``pure=False``): Dask would hand back an old result for a key it
+still holds. ``threads`` and resources become Dask worker resources when workers advertise
+them; a request no worker can ever meet fails the job at once instead of waiting forever in
+Dask's ``no-worker`` state. A worker that dies mid-job (``KilledWorker``) fails that job;
+sciflow's own ``retries`` decide what happens next, so Dask's silent re-runs are turned off
+on clusters we start.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from sciflow.errors import ExecutorError
+from sciflow.events import JobResult
+from sciflow.execute.base import Executor, JobSpec
+from sciflow.execute.runner import run_job
+
+# Worker-side settings for clusters we start: jobs are not data-holding Dask tasks.
+_DASK_CONFIG = {
+    "distributed.scheduler.allowed-failures": 0,  # sciflow retries, not Dask
+    "distributed.worker.daemon": False,           # run: blocks may use multiprocessing
+    "distributed.scheduler.work-stealing": True,
+    "distributed.logging.distributed": "error",
+}
+RESOURCE_REFRESH_S = 2.0
+
+
+class DaskExecutor(Executor):
+    """Runs ``JobSpec``s on Dask; see the module docstring for where the workers come from."""
+
+    name = "local"
+
+    def __init__(self, cores: int | None = None, scheduler_address: str | None = None,
+                 cluster: str | None = None, cluster_options: dict[str, Any] | None = None,
+                 quiet: bool = True) -> None:
+        if scheduler_address and cluster:
+            raise ExecutorError("choose either a scheduler address or a cluster type, not both")
+        self.cores = cores or os.cpu_count() or 1
+        self.scheduler_address = scheduler_address
+        self.cluster_kind = cluster
+        self.cluster_options = dict(cluster_options or {})
+        self.quiet = quiet
+        self.client: Any = None
+        self.cluster: Any = None
+        self._owns_cluster = False
+        self._completed: Any = None                   # distributed.as_completed
+        self._pending: dict[str, tuple[JobSpec, datetime]] = {}
+        self._failed_now: list[JobResult] = []        # failures decided at submit time
+        self._resources: dict[str, float] = {}        # largest amount any worker offers
+        self._resources_at = 0.0
+        self._lock = threading.Lock()
+        if scheduler_address:
+            self.name = scheduler_address
+        elif cluster:
+            self.name = cluster
+
+    # ------------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        _refuse_during_spawn_bootstrap()
+        import dask
+        from distributed import Client, as_completed
+
+        if self.quiet:
+            _silence_dask_logging()
+        try:
+            if self.scheduler_address:
+                self.client = Client(self.scheduler_address, timeout="20s",
+                                     set_as_default=False)
+            else:
+                with dask.config.set(_DASK_CONFIG):
+                    self.cluster = self._make_cluster()
+                    self._owns_cluster = True
+                    self.client = Client(self.cluster, set_as_default=False)
+        except ExecutorError:
+            self.shutdown()
+            raise
+        except (OSError, TimeoutError) as err:
+            self.shutdown()
+            where = self.scheduler_address or "a local Dask cluster"
+            raise ExecutorError(f"cannot connect to {where}: {err}",
+                                hint="Check that the scheduler is running and reachable "
+                                     "(e.g. `dask scheduler --host 127.0.0.1`).") from None
+        self._completed = as_completed(loop=self.client.loop, with_results=True,
+                                       raise_errors=False)
+
+    def _make_cluster(self) -> Any:
+        if self.cluster_kind:
+            from sciflow.execute.hpc import make_cluster
+            return make_cluster(self.cluster_kind, self.cluster_options)
+        from distributed import LocalCluster
+
+        options = dict(self.cluster_options)
+        threads = int(options.pop("threads_per_worker", 1))
+        workers = int(options.pop("n_workers", max(1, self.cores // threads)))
+        resources = {"cpus": threads, **options.pop("resources", {})}
+        return LocalCluster(
+            n_workers=workers, threads_per_worker=threads, processes=True,
+            host="127.0.0.1", dashboard_address=options.pop("dashboard_address", "127.0.0.1:0"),
+            scheduler_kwargs={"dashboard": False, **options.pop("scheduler_kwargs", {})},
+            worker_dashboard_address=None,
+            resources=resources, memory_limit=options.pop("memory_limit", 0),
+            silence_logs=logging.ERROR if self.quiet else logging.WARNING, **options)
+
+    def shutdown(self) -> None:
+        client, cluster = self.client, self.cluster
+        self.client = self.cluster = None
+        if self._completed is not None:
+            self._completed.clear()
+            self._completed = None
+        self._pending.clear()
+        if client is not None:
+            try:
+                client.close(timeout=10)
+            except Exception:  # closing is best effort; the run is over anyway
+                pass
+        if cluster is not None and self._owns_cluster:
+            try:
+                cluster.close(timeout=20)
+            except Exception:
+                pass
+
+    @property
+    def address(self) -> str:
+        if self.client is not None:
+            return self.client.scheduler.address
+        return self.scheduler_address or self.name
+
+    # ------------------------------------------------------------------------ jobs
+    def submit(self, spec: JobSpec, priority: int = 0) -> None:
+        if self.client is None:
+            raise ExecutorError("the Dask executor was not started")
+        submitted = datetime.now(timezone.utc)
+        request, problem = self._resource_request(spec)
+        if problem:
+            self._failed_now.append(JobResult(
+                jobid=spec.jobid, ok=False, started=submitted, ended=submitted,
+                attempt=spec.attempt, exit_code=None, command=spec.command,
+                error=problem, extra={"error_type": "UnsatisfiableResources",
+                                      "key": spec.key}))
+            return
+        future = self.client.submit(run_job, spec, key=spec.key, pure=False,
+                                    priority=priority, resources=request or None, retries=0)
+        self._pending[future.key] = (spec, submitted)
+        self._completed.add(future)
+
+    def wait(self, timeout: float | None = None) -> list[JobResult]:
+        results, self._failed_now = self._failed_now, []
+        if results or self._completed is None:
+            return results + (self._collect(block=False) if self._completed is not None else [])
+        deadline = None if timeout is None else time.monotonic() + timeout
+        # (never call as_completed.count()/is_empty() while holding its condition: its
+        # callback takes the lock and then the condition, so that would deadlock)
+        cond = self._completed.thread_condition
+        with cond:
+            while not self._completed.has_ready():
+                if not self._pending:
+                    return []
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return []
+                cond.wait(1.0 if remaining is None else min(remaining, 1.0))
+        return self._collect(block=False)
+
+    def _collect(self, block: bool) -> list[JobResult]:
+        out = []
+        for future, value in self._completed.next_batch(block=block):
+            spec, submitted = self._pending.pop(future.key, (None, None))
+            if isinstance(value, JobResult):
+                out.append(value)
+            elif spec is not None:
+                out.append(_lost_job(spec, submitted, future, value))
+        return out
+
+    # ------------------------------------------------------------------------ resources
+    def _resource_request(self, spec: JobSpec) -> tuple[dict[str, float], str | None]:
+        """Dask resources for ``spec``, or why no worker can ever run it."""
+        offered = self._worker_resources()
+        if not offered:  # no workers yet (adaptive cluster) or none advertise resources
+            return {}, None
+        request: dict[str, float] = {}
+        if "cpus" in offered:  # as Snakemake caps threads at --cores, cap at the largest worker
+            request["cpus"] = min(max(1, spec.threads), offered["cpus"])
+        for name, value in spec.resources.items():
+            if name in offered and name != "cpus" and isinstance(value, (int, float)):
+                request[name] = value
+        for name, value in request.items():
+            if value > offered[name]:
+                offered = self._worker_resources(refresh=True)
+                if value > offered.get(name, 0):
+                    return {}, (f"job {spec.jobid} ({spec.rule}) requests {name}={value:g}, "
+                                f"but no worker offers more than {offered.get(name, 0):g}")
+        return request, None
+
+    def _worker_resources(self, refresh: bool = False) -> dict[str, float]:
+        now = time.monotonic()
+        if refresh or now - self._resources_at > RESOURCE_REFRESH_S:
+            info = self.client.scheduler_info(n_workers=-1)
+            largest: dict[str, float] = {}
+            for worker in info.get("workers", {}).values():
+                for name, value in (worker.get("resources") or {}).items():
+                    largest[name] = max(largest.get(name, 0), value)
+            self._resources, self._resources_at = largest, now
+        return self._resources
+
+
+def _lost_job(spec: JobSpec, submitted: datetime | None, future: Any, value: Any) -> JobResult:
+    """A task that produced no JobResult: its worker died (KilledWorker) or it was cancelled."""
+    now = datetime.now(timezone.utc)
+    exc = value[1] if isinstance(value, tuple) and len(value) == 3 else value
+    kind = type(exc).__name__
+    if kind == "KilledWorker":
+        message = (f"the worker running job {spec.jobid} ({spec.rule}) died (killed, crashed "
+                   f"or out of memory)")
+    elif kind in ("CancelledError", "FutureCancelledError"):
+        message = f"job {spec.jobid} ({spec.rule}) was cancelled by Dask (scheduler lost?)"
+    else:
+        message = f"job {spec.jobid} ({spec.rule}) failed in Dask: {kind}: {exc}"
+    return JobResult(jobid=spec.jobid, ok=False, started=submitted or now, ended=now,
+                     attempt=spec.attempt, exit_code=None, command=spec.command,
+                     error=message, extra={"error_type": kind, "key": future.key})
+
+
+def _refuse_during_spawn_bootstrap() -> None:
+    """LocalCluster spawns worker processes that re-import ``__main__``; a script that starts
+    a run at import time would recurse. Say what to do instead of hanging."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise ExecutorError(
+            "a sciflow run was started while a worker process was importing the main module",
+            hint="Put the code that starts the run under `if __name__ == \"__main__\":`.")
+
+
+def _silence_dask_logging() -> None:
+    for name in ("distributed", "distributed.worker", "distributed.scheduler",
+                 "distributed.nanny", "distributed.core", "distributed.client",
+                 "distributed.deploy", "distributed.shuffle", "distributed.utils_perf",
+                 "tornado", "bokeh"):
+        logger = logging.getLogger(name)
+        if logger.level in (logging.NOTSET, logging.INFO, logging.DEBUG, logging.WARNING):
+            logger.setLevel(logging.ERROR)

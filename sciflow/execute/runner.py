@@ -1,0 +1,687 @@
+"""Run one job attempt inside a Dask worker process: ``run_job(spec) -> JobResult``.
+
+The one rule here is that a job's outputs appear all at once or not at all. The action writes
+each output to a temp path in the output's own directory (``<dir>/.sciflow-tmp.<key>/<name>``,
+see ``sciflow.execute.spec``); on success every temp file is fsync'ed and ``os.replace``d into
+place, on failure the temp files are removed. A command that ignored ``{output}`` and wrote the
+final path itself is accepted if that file changed after the job started.
+
+``run_job`` never raises: whatever goes wrong becomes a ``JobResult`` with ``ok=False``, a
+user-facing ``error`` and the tail of the job's log, so the client can report it.
+
+Actions: ``shell`` (``bash -c`` in its own process group; ``runtime`` kills the group),
+``run`` (the workflow is loaded once per worker process and the rule's function looked up;
+the worker never receives the live namespace), ``script`` (Python, in a fresh interpreter with
+the ``snakemake`` object injected, see ``sciflow.execute.script``) and ``notebook`` (nbclient).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.metadata
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import types
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from sciflow.errors import (JobError, JobFailedError, JobTimeoutError, MissingDependencyError,
+                            MissingOutputError)
+from sciflow.events import JobResult
+from sciflow.execute.base import JobSpec
+from sciflow.execute.script import MODULES_ENV, make_snakemake, script_source
+from sciflow.execute.shell import _output_target
+from sciflow.execute.spec import TEMP_PREFIX, temp_path
+from sciflow.model import NamedList, Wildcards
+
+LOG_TAIL_LINES = 20
+MTIME_SLACK_S = 0.05      # file systems stamp mtimes from a coarse clock
+KILL_GRACE_S = 3.0
+HOST = socket.gethostname()
+
+
+def run_job(spec: JobSpec) -> JobResult:
+    """Run ``spec`` and report; never raises (see the module docstring)."""
+    started = datetime.now(timezone.utc)
+    t0 = time.time()
+    result = JobResult(jobid=spec.jobid, ok=False, started=started, ended=started,
+                       attempt=spec.attempt, command=spec.command, host=HOST,
+                       worker=_worker_address(), exit_code=None)
+    if os.environ.get("SLURM_JOB_ID"):
+        result.extra["slurm_job_id"] = os.environ["SLURM_JOB_ID"]
+    job = _Attempt(spec, t0)
+    result.extra["stdout_log"] = job.capture_log
+    try:
+        job.prepare()
+        job.execute(result)
+        job.commit()
+        result.ok = True
+        result.exit_code = 0 if result.exit_code is None else result.exit_code
+    except JobError as err:
+        result.error = err.format()
+        result.extra["error_type"] = type(err).__name__
+        result.log_tail = err.log_tail or job.log_tail()
+    except BaseException as err:  # a bug or an OS error: still a failed job, never a crash
+        result.error = f"{type(err).__name__}: {err}"
+        result.extra["error_type"] = type(err).__name__
+        result.log_tail = _user_traceback(err, spec) or job.log_tail()
+        if isinstance(err, (KeyboardInterrupt, SystemExit)):
+            result.extra["interrupted"] = True
+    finally:
+        if not result.ok:
+            job.discard()
+        job.cleanup()
+        result.ended = datetime.now(timezone.utc)
+    return result
+
+
+def _worker_address() -> str:
+    if "distributed" not in sys.modules:  # not inside a Dask worker; don't pay the import
+        return ""
+    try:
+        from distributed import get_worker
+        return get_worker().address
+    except (ImportError, ValueError):
+        return ""
+
+
+class _Attempt:
+    """The files of one job attempt: where outputs go first, where they end, its logs."""
+
+    def __init__(self, spec: JobSpec, t0: float) -> None:
+        self.spec = spec
+        self.t0 = t0
+        self.workdir = spec.workdir
+        self.outputs = [str(o) for o in (spec.output or ())]
+        self.directories = set(spec.directory_outputs)
+        self.capture_log = os.path.join(self.workdir, ".sciflow", "logs", spec.rule,
+                                        f"{spec.jobid}.log")
+        self.temp_dirs: set[str] = set()
+
+    def abs(self, path: str) -> str:
+        return path if os.path.isabs(path) else os.path.join(self.workdir, path)
+
+    # --------------------------------------------------------------------- before the action
+    def prepare(self) -> None:
+        for out in self.outputs:
+            tmp = self.abs(temp_path(out, self.spec.key))
+            tmp_dir = os.path.dirname(tmp)
+            os.makedirs(tmp_dir, exist_ok=True)
+            self.temp_dirs.add(tmp_dir)
+        for log in self.spec.log or ():
+            parent = os.path.dirname(self.abs(str(log)))
+            if parent:
+                os.makedirs(parent, exist_ok=True)
+        if self.spec.benchmark:
+            os.makedirs(os.path.dirname(self.abs(self.spec.benchmark)) or ".", exist_ok=True)
+        os.makedirs(os.path.dirname(self.capture_log), exist_ok=True)
+
+    def temp_output(self) -> NamedList:
+        """The output NamedList the action sees: every output at its temp path."""
+        out = self.spec.output if self.spec.output is not None else NamedList()
+        return out.map(lambda f: temp_path(str(f), self.spec.key))
+
+    # --------------------------------------------------------------------- the action
+    def execute(self, result: JobResult) -> None:
+        kind = self.spec.action
+        runner: Callable[[JobResult], None] | None = {
+            "shell": self._shell, "run": self._run, "script": self._script,
+            "notebook": self._notebook,
+        }.get(kind or "")
+        if runner is None:  # a rule without action only declares its outputs
+            return
+        runner(result)
+
+    def _shell(self, result: JobResult) -> None:
+        command = self.spec.exec_command or self.spec.command or ""
+        argv = _environment_wrapper(self.spec) + ["bash", "-c", command]
+        self._subprocess(argv, result)
+
+    def _script(self, result: JobResult) -> None:
+        script = self.spec.script or ""
+        if not script.endswith(".py"):
+            ext = os.path.splitext(script)[1] or "(no extension)"
+            raise JobFailedError(f"unsupported script type {ext} for {script}",
+                                 hint="sciflow runs Python scripts (.py); call other languages "
+                                      "from a shell: command.")
+        if not os.path.exists(script):
+            raise JobFailedError(f"script not found: {script}")
+        scripts_dir = os.path.join(self.workdir, ".sciflow", "scripts")
+        os.makedirs(scripts_dir, exist_ok=True)
+        path = os.path.join(scripts_dir, f"{self.spec.key}.{os.path.basename(script)}")
+        obj = make_snakemake(self.spec, self.temp_output(), os.path.dirname(script))
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(script_source(obj, script))
+        self.temp_dirs.add(path)  # removed in cleanup()
+        modules_file = path + ".modules"
+        self.temp_dirs.add(modules_file)
+        python = "python" if (self.spec.use_conda and self.spec.conda) else sys.executable
+        argv = _environment_wrapper(self.spec) + [python, path]
+        self._subprocess(argv, result, extra_env={MODULES_ENV: modules_file})
+        try:
+            with open(modules_file, encoding="utf-8") as fh:
+                result.software = _versions(fh.read().split())
+        except OSError:
+            result.software = _versions(())
+
+    def _subprocess(self, argv: list[str], result: JobResult,
+                    extra_env: dict[str, str] | None = None) -> None:
+        env = None
+        if self.spec.env or extra_env:
+            env = {**os.environ, **self.spec.env, **(extra_env or {})}
+        monitor = None
+        with open(self.capture_log, "wb") as logf:
+            try:
+                proc = subprocess.Popen(argv, cwd=self.workdir, stdout=logf,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        start_new_session=True, env=env)
+            except FileNotFoundError as err:
+                raise JobFailedError(f"cannot start {argv[0]!r}: {err.strerror}") from None
+            killer = _GroupKiller(proc.pid, self.spec.timeout_s)
+            monitor = _Monitor(proc.pid, full=bool(self.spec.benchmark))
+            try:
+                _, status = os.waitpid(proc.pid, 0)
+            finally:
+                killer.cancel()
+                monitor.stop()
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        result.exit_code = proc.returncode
+        # (not wait4's ru_maxrss: a forked child is charged its parent's pages until exec)
+        result.max_rss_mb = monitor.max["rss"] if monitor.samples else None
+        if self.spec.benchmark:
+            self.benchmark_record = monitor.record(time.time() - self.t0)
+        if killer.fired:
+            raise JobTimeoutError(
+                f"job exceeded its runtime of {self.spec.timeout_s:g} s and was killed",
+                hint="Raise the rule's 'runtime' resource (minutes).")
+        if proc.returncode != 0:
+            how = (f"was killed by signal {-proc.returncode}" if proc.returncode < 0
+                   else f"exited with status {proc.returncode}")
+            raise JobFailedError(f"command {how}: {self.spec.command}")
+
+    def _run(self, result: JobResult) -> None:
+        func = _workflow_function(self.spec)
+        args = (
+            self.spec.input if self.spec.input is not None else NamedList(),
+            self.temp_output(),
+            self.spec.params if self.spec.params is not None else NamedList(),
+            Wildcards(self.spec.wildcards), self.spec.threads,
+            NamedList((), {"_cores": self.spec.threads, "_nodes": 1,
+                           "tmpdir": os.environ.get("TMPDIR", "/tmp"), **self.spec.resources},
+                      flatten=False),
+            self.spec.log if self.spec.log is not None else NamedList(),
+            self.spec.config, self.spec.rule,
+        )
+        monitor = _Monitor(os.getpid(), full=True) if self.spec.benchmark else None
+        with open(self.capture_log, "ab", buffering=0) as raw, \
+                _capture_python_output(raw), _cwd(self.workdir):
+            token = _output_target.set(raw)
+            try:
+                result.software = _call_recording_software(func, args)
+            finally:
+                _output_target.reset(token)
+                if monitor:
+                    monitor.stop()
+        if monitor:
+            self.benchmark_record = monitor.record(time.time() - self.t0)
+
+    def _notebook(self, result: JobResult) -> None:
+        try:
+            import nbformat
+            from nbclient import NotebookClient
+        except ImportError:
+            raise MissingDependencyError("notebook: rules need nbclient and nbformat",
+                                         hint="pip install nbclient nbformat ipykernel") from None
+        from sciflow.execute.script import notebook_preamble
+        path = self.spec.script or ""
+        nb = nbformat.read(path, as_version=4)
+        obj = make_snakemake(self.spec, self.temp_output(), os.path.dirname(path))
+        nb.cells.insert(0, nbformat.v4.new_code_cell(notebook_preamble(obj, path)))
+        client = NotebookClient(nb, timeout=self.spec.timeout_s or None, kernel_name="python3",
+                                resources={"metadata": {"path": self.workdir}})
+        try:
+            client.execute()
+        except Exception as err:  # CellExecutionError carries the traceback text
+            raise JobFailedError(f"notebook {path} failed", log_tail=str(err)[-4000:]) from None
+        finally:
+            target = (self.spec.log or NamedList()).get("notebook")
+            if target:
+                nbformat.write(nb, self.abs(str(target)))
+
+    # --------------------------------------------------------------------- after the action
+    def commit(self) -> None:
+        """Move every temp output into place; fail naming outputs that were not made."""
+        missing = []
+        for out in self.outputs:
+            final = self.abs(out.rstrip("/") or out)
+            tmp = self.abs(temp_path(out, self.spec.key))
+            if os.path.lexists(tmp):
+                _fsync(tmp)
+                if os.path.isdir(final) and not os.path.islink(final):
+                    shutil.rmtree(final)
+                os.replace(tmp, final)
+            elif os.path.lexists(final) and self._changed_since_start(final):
+                pass  # the command wrote the final path itself
+            elif out in self.spec.touch_outputs:
+                pass  # made below
+            else:
+                missing.append(out)
+        self._move_leftovers()
+        for out in self.spec.touch_outputs:
+            final = self.abs(out)
+            os.makedirs(os.path.dirname(final) or ".", exist_ok=True)
+            with open(final, "a"):
+                os.utime(final)
+        if missing:
+            raise MissingOutputError(
+                f"job {self.spec.jobid} ({self.spec.rule}) finished but these outputs are "
+                f"missing: {', '.join(missing)}",
+                hint="The action must write every declared output (use {output} in the "
+                     "command).", rule=self.spec.rule, wildcards=self.spec.wildcards)
+        if self.spec.benchmark:
+            record = getattr(self, "benchmark_record", None) or _empty_record(
+                time.time() - self.t0)
+            _write_benchmark(self.abs(self.spec.benchmark), record)
+
+    def _changed_since_start(self, path: str) -> bool:
+        try:
+            return os.lstat(path).st_mtime >= self.t0 - MTIME_SLACK_S
+        except OSError:
+            return False
+
+    def _move_leftovers(self) -> None:
+        """Undeclared files the command put beside its outputs (``x.bam.bai``) go along."""
+        for tmp_dir in self.temp_dirs:
+            if not os.path.isdir(tmp_dir) or not os.path.basename(tmp_dir).startswith(TEMP_PREFIX):
+                continue
+            parent = os.path.dirname(tmp_dir)
+            for name in os.listdir(tmp_dir):
+                target = os.path.join(parent, name)
+                if os.path.isdir(target) and not os.path.islink(target):
+                    shutil.rmtree(target)
+                os.replace(os.path.join(tmp_dir, name), target)
+
+    def discard(self) -> None:
+        """A failed attempt leaves no output: temp files, and finals it wrote itself, go."""
+        for out in self.outputs:
+            final = self.abs(out.rstrip("/") or out)
+            if os.path.lexists(final) and self._changed_since_start(final):
+                _remove(final)
+
+    def cleanup(self) -> None:
+        for path in self.temp_dirs:
+            _remove(path)
+
+    def log_tail(self) -> str | None:
+        """The last lines the job wrote: its declared logs first, then captured output."""
+        lines: list[str] = []
+        paths = [self.abs(str(p)) for p in (self.spec.log or ())] + [self.capture_log]
+        for path in paths:
+            try:
+                with open(path, "rb") as fh:
+                    fh.seek(0, os.SEEK_END)
+                    fh.seek(max(0, fh.tell() - 16384))
+                    text = fh.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            lines.extend(text.splitlines()[-LOG_TAIL_LINES:])
+        return "\n".join(lines[-LOG_TAIL_LINES:]) or None
+
+
+# --------------------------------------------------------------------------- helpers
+def _fsync(path: str) -> None:
+    if os.environ.get("SCIFLOW_FSYNC", "1") == "0" or os.path.isdir(path):
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(path: str) -> None:
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+class _GroupKiller:
+    """Kills the job's process group once ``timeout`` seconds have passed."""
+
+    def __init__(self, pid: int, timeout: float | None) -> None:
+        self.pid = pid
+        self.fired = False
+        self._timer = None
+        if timeout:
+            self._timer = threading.Timer(timeout, self._kill)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _kill(self) -> None:
+        self.fired = True
+        for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 0)):
+            try:
+                os.killpg(self.pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.time() + wait
+            while time.time() < deadline:
+                try:
+                    os.killpg(self.pid, 0)
+                except ProcessLookupError:
+                    return
+                time.sleep(0.05)
+
+    def cancel(self) -> None:
+        if self._timer:
+            self._timer.cancel()
+
+
+def _environment_wrapper(spec: JobSpec) -> list[str]:
+    """``conda run``/``apptainer exec`` in front of the command, when asked for."""
+    prefix: list[str] = []
+    if spec.use_apptainer and spec.container:
+        exe = shutil.which("apptainer") or shutil.which("singularity")
+        if not exe:
+            raise JobFailedError(
+                f"--use-apptainer: apptainer is not installed on {HOST}; cannot run rule "
+                f"{spec.rule!r} in container {spec.container}",
+                hint="Install apptainer on the workers, or run without --use-apptainer (the "
+                     "container is recorded in provenance either way).")
+        prefix = [exe, "exec", "--bind", spec.workdir, "--pwd", spec.workdir, spec.container]
+    if spec.use_conda and spec.conda:
+        exe = shutil.which("conda") or shutil.which("mamba") or shutil.which("micromamba")
+        if not exe:
+            raise JobFailedError(
+                f"--use-conda: conda is not installed on {HOST}; cannot run rule "
+                f"{spec.rule!r} in environment {spec.conda}",
+                hint="Install conda (or mamba) on the workers, or run without --use-conda "
+                     "(the environment is recorded in provenance either way).")
+        env = spec.conda
+        if env.endswith((".yaml", ".yml")):
+            env = _conda_env_from_file(exe, env, spec.workdir)
+        where = ["-p", env] if (os.sep in env or os.path.isdir(env)) else ["-n", env]
+        prefix = [exe, "run", "--no-capture-output", *where] + prefix
+    return prefix
+
+
+def _conda_env_from_file(exe: str, env_file: str, workdir: str) -> str:
+    """Create (once) the environment an ``environment.yaml`` describes; return its prefix."""
+    import hashlib
+    path = env_file if os.path.isabs(env_file) else os.path.join(workdir, env_file)
+    with open(path, "rb") as fh:
+        digest = hashlib.sha256(fh.read()).hexdigest()[:16]
+    prefix = os.path.join(workdir, ".sciflow", "conda", digest)
+    if not os.path.isdir(os.path.join(prefix, "conda-meta")):
+        proc = subprocess.run([exe, "env", "create", "--yes", "-p", prefix, "-f", path],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise JobFailedError(f"cannot create conda environment from {env_file}",
+                                 log_tail="\n".join(proc.stderr.splitlines()[-LOG_TAIL_LINES:]))
+    return prefix
+
+
+@contextlib.contextmanager
+def _cwd(path: str):
+    old = os.getcwd()
+    if old == path:
+        yield
+        return
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+@contextlib.contextmanager
+def _capture_python_output(raw: io.RawIOBase):
+    """``print()`` in a ``run:`` block goes to the job's log, not the worker's terminal."""
+    text = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)  # type: ignore[arg-type]
+    try:
+        with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+            yield
+    finally:
+        text.flush()
+        text.detach()
+
+
+# --------------------------------------------------------------------------- run: functions
+_WORKFLOWS: dict[tuple, Any] = {}
+
+
+def _workflow_function(spec: JobSpec) -> Callable[..., Any]:
+    """The rule's ``run:`` function, from the workflow loaded once per worker process."""
+    try:
+        mtime = os.stat(spec.workflow_path).st_mtime_ns
+    except OSError:
+        raise JobFailedError(f"workflow file not found on worker {HOST}: "
+                             f"{spec.workflow_path}") from None
+    key = (spec.workflow_path, mtime, json.dumps(spec.config, sort_keys=True, default=str))
+    workflow = _WORKFLOWS.get(key)
+    if workflow is None:
+        from sciflow.parse import load_workflow
+        with _cwd(spec.workdir):
+            workflow = load_workflow(spec.workflow_path, config_overrides=spec.config)
+        _WORKFLOWS.clear()  # one workflow per process is plenty
+        _WORKFLOWS[key] = workflow
+    rule = workflow.rules.get(spec.rule)
+    if rule is None or rule.action is None or not rule.action.func_name:
+        raise JobFailedError(f"rule {spec.rule!r} has no run: block in {spec.workflow_path}")
+    func = workflow.globals.get(rule.action.func_name)
+    if func is None:
+        raise JobFailedError(f"the run: function of rule {spec.rule!r} was not defined")
+    return func
+
+
+def _user_traceback(err: BaseException, spec: JobSpec) -> str | None:
+    """The traceback frames that belong to the user's code (not sciflow's)."""
+    if spec.action != "run" or err.__traceback__ is None:
+        return None
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if not os.path.abspath(f.filename).startswith(here)]
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(err), err)
+    return "".join(lines).rstrip()[-4000:] or None
+
+
+# --------------------------------------------------------------------------- software
+@functools.lru_cache(maxsize=1)
+def _distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+@functools.lru_cache(maxsize=4096)
+def _dist_version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _versions(modules: Any) -> dict[str, str]:
+    """``{distribution: version}`` for top-level module names, plus ``python``."""
+    found = {"python": ".".join(map(str, sys.version_info[:3]))}
+    stdlib = sys.stdlib_module_names
+    for name in sorted({m.split(".")[0] for m in modules}):
+        if not name or name in stdlib or name.startswith("_"):
+            continue
+        for dist in _distributions().get(name, ()):
+            version = _dist_version(dist)
+            if version:
+                found[dist] = version
+    return found
+
+
+_SEEN_MODULES: dict[Any, frozenset[str]] = {}
+
+
+def _call_recording_software(func: Callable[..., Any], args: tuple) -> dict[str, str]:
+    """Call a ``run:`` function; return the distributions it used.
+
+    Modules imported during the call (the ``sys.modules`` diff, remembered per function since
+    a second call in the same process imports nothing new) plus modules the function's code
+    names from the workflow namespace (``pd.read_csv`` → pandas)."""
+    before = set(sys.modules)
+    func(*args)
+    code = getattr(func, "__code__", None)
+    new = frozenset(m.split(".")[0] for m in set(sys.modules) - before)
+    seen = _SEEN_MODULES.get(code, frozenset()) | new
+    _SEEN_MODULES[code] = seen
+    return _versions(seen | _referenced_modules(func))
+
+
+def _referenced_modules(func: Callable[..., Any]) -> set[str]:
+    names: set[str] = set()
+    code = getattr(func, "__code__", None)
+    scope = getattr(func, "__globals__", {})
+    stack = [code] if code is not None else []
+    while stack:
+        co = stack.pop()
+        names.update(co.co_names)
+        stack.extend(c for c in co.co_consts if isinstance(c, types.CodeType))
+    found = set()
+    for name in names:
+        value = scope.get(name)
+        if isinstance(value, types.ModuleType):
+            found.add(value.__name__.split(".")[0])
+        elif value is not None and getattr(value, "__module__", None):
+            found.add(str(value.__module__).split(".")[0])
+    return found
+
+
+# --------------------------------------------------------------------------- benchmark
+BENCHMARK_COLUMNS = ("s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in",
+                     "io_out", "mean_load", "cpu_time")
+
+
+class _Monitor:
+    """Polls a process tree with psutil: peak memory (MB), I/O (MB) and CPU seconds."""
+
+    def __init__(self, pid: int, full: bool = True) -> None:
+        import psutil
+        self._psutil = psutil
+        self.full = full
+        try:
+            self.root = psutil.Process(pid)
+        except psutil.Error:
+            self.root = None
+        self.samples = 0
+        self.max = {"rss": 0.0, "vms": 0.0, "uss": 0.0, "pss": 0.0}
+        self.cpu: dict[int, float] = {}
+        self.io_in: dict[int, float] = {}
+        self.io_out: dict[int, float] = {}
+        own = pid == os.getpid() and self.root is not None
+        self._start_cpu = self._cpu_of(self.root) if own else 0.0
+        self._start_io = self._io_of(self.root) if own else (0.0, 0.0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _cpu_of(self, proc: Any) -> float:
+        try:
+            t = proc.cpu_times()
+            return t.user + t.system
+        except Exception:
+            return 0.0
+
+    def _io_of(self, proc: Any) -> tuple[float, float]:
+        try:
+            io_ = proc.io_counters()
+            return io_.read_bytes / 2**20, io_.write_bytes / 2**20
+        except Exception:
+            return 0.0, 0.0
+
+    def _loop(self) -> None:
+        interval = 0.02
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(interval)
+            interval = min(interval * 2, 0.5)
+
+    def sample(self) -> None:
+        if self.root is None:
+            return
+        try:
+            procs = [self.root] + self.root.children(recursive=True)
+        except self._psutil.Error:
+            return
+        if not self.full:  # cheap: resident memory only
+            total = 0.0
+            for proc in procs:
+                try:
+                    total += proc.memory_info().rss / 2**20
+                except self._psutil.Error:
+                    pass
+            if total:
+                self.samples += 1
+                self.max["rss"] = max(self.max["rss"], total)
+            return
+        totals = {"rss": 0.0, "vms": 0.0, "uss": 0.0, "pss": 0.0}
+        got = False
+        for proc in procs:
+            try:
+                mem = proc.memory_full_info()
+            except self._psutil.Error:
+                continue
+            got = True
+            for field in totals:
+                totals[field] += getattr(mem, field, 0) / 2**20
+            self.cpu[proc.pid] = self._cpu_of(proc)
+            self.io_in[proc.pid], self.io_out[proc.pid] = self._io_of(proc)
+        if got:
+            self.samples += 1
+            for field, value in totals.items():
+                self.max[field] = max(self.max[field], value)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def record(self, seconds: float) -> dict[str, Any]:
+        """A benchmark row; like Snakemake, ``NA`` when the job ended before any sample."""
+        if not self.samples:
+            return _empty_record(seconds)
+        cpu = max(0.0, sum(self.cpu.values()) - self._start_cpu)
+        return {
+            "s": seconds, "max_rss": self.max["rss"], "max_vms": self.max["vms"],
+            "max_uss": self.max["uss"], "max_pss": self.max["pss"],
+            "io_in": max(0.0, sum(self.io_in.values()) - self._start_io[0]),
+            "io_out": max(0.0, sum(self.io_out.values()) - self._start_io[1]),
+            "mean_load": 100.0 * cpu / seconds if seconds > 0 else 0.0,
+            "cpu_time": cpu,
+        }
+
+
+def _empty_record(seconds: float) -> dict[str, Any]:
+    return {"s": seconds, **{c: "NA" for c in BENCHMARK_COLUMNS[2:]}}
+
+
+def _write_benchmark(path: str, record: dict[str, Any]) -> None:
+    """Snakemake's benchmark TSV: a header line and one record (floats with 2 decimals)."""
+    seconds = record["s"]
+    whole = int(seconds)
+    values = {**record, "s": round(seconds, 4),
+              "h:m:s": f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"}
+    cells = []
+    for column in BENCHMARK_COLUMNS:
+        value = values.get(column, "NA")
+        cells.append(f"{value:.2f}" if isinstance(value, float) else str(value))
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\t".join(BENCHMARK_COLUMNS) + "\n" + "\t".join(cells) + "\n")

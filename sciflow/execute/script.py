@@ -1,0 +1,130 @@
+"""The ``snakemake`` object that ``script:`` and ``notebook:`` code receives.
+
+Snakemake runs a Python script by prepending a one-line preamble that unpickles a
+``Snakemake`` object (``snakemake.input``, ``.output``, ``.params``, ``.wildcards``,
+``.threads``, ``.resources``, ``.log``, ``.config``, ``.rule``...). We do the same, with our
+own picklable class offering the same attributes and methods, so existing scripts run
+unchanged. The preamble also records, at exit, which top-level modules the script imported
+(the job's software, for provenance).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+from typing import Any
+
+from sciflow.model import NamedList, Wildcards
+
+PREAMBLE_START = "######## sciflow preamble start (automatically inserted, do not edit) ########"
+PREAMBLE_END = "######## sciflow preamble end #########"
+MODULES_ENV = "SCIFLOW_MODULES_FILE"
+
+
+class Snakemake:
+    """What ``snakemake.<name>`` gives inside a script, as in Snakemake's ``iocontainers``."""
+
+    def __init__(self, input: NamedList, output: NamedList, params: NamedList,
+                 wildcards: Wildcards, threads: int, resources: NamedList, log: NamedList,
+                 config: dict, rule: str, bench_iteration: int | None = None,
+                 scriptdir: str | None = None) -> None:
+        self.input = input
+        self.output = output
+        self.params = params
+        self.wildcards = wildcards
+        self.threads = threads
+        self.resources = resources
+        self.log = log
+        self.config = config
+        self.rule = rule
+        self.bench_iteration = bench_iteration
+        self.scriptdir = scriptdir
+
+    def log_fmt_shell(self, stdout: bool = True, stderr: bool = True, append: bool = False) -> str:
+        """A shell redirection to the rule's log ("" without a log), as Snakemake's."""
+        log = str(self.log)
+        if not log:
+            return ""
+        redirect = {
+            (True, True, True): " >> {0} 2>&1", (True, False, True): " >> {0}",
+            (False, True, True): " 2>> {0}", (True, True, False): " > {0} 2>&1",
+            (True, False, False): " > {0}", (False, True, False): " 2> {0}",
+        }
+        return redirect[(stdout, stderr, append)].format(log)
+
+
+def preamble(obj: Snakemake, script_path: str) -> str:
+    """One line of Python that defines ``snakemake`` (and ``__file__`` as the real script)."""
+    import sciflow
+
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(sciflow.__file__)))
+    data = pickle.dumps(obj, protocol=4)
+    lines = [
+        "import sys, pickle; ",
+        f"sys.path.append({package_root!r}); ",
+        f"sys.path.append({os.path.dirname(script_path)!r}); ",
+        f"snakemake = pickle.loads({data!r}); ",
+        f"__real_file__ = __file__; __file__ = {script_path!r}; ",
+        "import sciflow.execute.script as __sciflow_script; __sciflow_script.record_modules_at_exit(); ",
+    ]
+    return "\n".join([PREAMBLE_START, "".join(lines), PREAMBLE_END, ""])
+
+
+def script_source(obj: Snakemake, script_path: str) -> str:
+    """The script as it runs: the preamble, after any ``from __future__`` imports."""
+    with open(script_path, encoding="utf-8") as fh:
+        source = fh.read()
+    head, body = _split_future_imports(source)
+    return head + preamble(obj, script_path) + body
+
+
+def _split_future_imports(source: str) -> tuple[str, str]:
+    """``from __future__`` imports must stay first; keep them (and the docstring) before us."""
+    if "from __future__" not in source:
+        return "", source
+    lines = source.splitlines(keepends=True)
+    last = max(i for i, line in enumerate(lines) if line.lstrip().startswith("from __future__"))
+    return "".join(lines[: last + 1]), "".join(lines[last + 1:])
+
+
+def record_modules_at_exit() -> None:
+    """At interpreter exit, write the top-level modules the script imported (one a line)."""
+    target = os.environ.get(MODULES_ENV)
+    if not target:
+        return
+    before = set(sys.modules)
+
+    def _write() -> None:
+        names = sorted({m.split(".")[0] for m in set(sys.modules) - before} - {"__sciflow_script"})
+        try:
+            with open(target, "w", encoding="utf-8") as fh:
+                fh.write("\n".join(names))
+        except OSError:
+            pass
+
+    import atexit
+    atexit.register(_write)
+
+
+def make_snakemake(spec: Any, output: NamedList, scriptdir: str | None) -> Snakemake:
+    """The object for one job attempt (``output`` already mapped to temp paths)."""
+    resources = NamedList((), {"_cores": spec.threads, "_nodes": 1,
+                               "tmpdir": os.environ.get("TMPDIR", "/tmp"),
+                               **spec.resources}, flatten=False)
+    return Snakemake(
+        input=spec.input if spec.input is not None else NamedList(),
+        output=output, params=spec.params if spec.params is not None else NamedList(),
+        wildcards=Wildcards(spec.wildcards), threads=spec.threads, resources=resources,
+        log=spec.log if spec.log is not None else NamedList(), config=spec.config,
+        rule=spec.rule, scriptdir=scriptdir,
+    )
+
+
+def notebook_preamble(obj: Snakemake, notebook_path: str) -> str:
+    """The first cell injected into a ``notebook:``: defines ``snakemake`` in the kernel."""
+    import sciflow
+
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(sciflow.__file__)))
+    data = pickle.dumps(obj, protocol=4)
+    return (f"# {PREAMBLE_START}\nimport sys, pickle\nsys.path.append({package_root!r})\n"
+            f"snakemake = pickle.loads({data!r})\n# {PREAMBLE_END}\n")

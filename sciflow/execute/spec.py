@@ -1,0 +1,148 @@
+"""Turn a planned ``Job`` into a plain, picklable ``JobSpec`` for a worker.
+
+Everything that needs the live workflow namespace happens here, on the client: the shell
+command is formatted (so an unknown ``{name}`` is a ``RuleError`` at the rule's line before
+anything runs), script paths are resolved relative to the file that declared the rule, and
+``runtime`` becomes a timeout. The worker only ever sees strings, numbers and NamedLists.
+
+Outputs are written atomically: the command that actually runs (``JobSpec.exec_command``)
+names each output by its temp path ``<dir>/.sciflow-tmp.<key>/<basename>`` (same directory, so
+``os.replace`` is atomic and tools that append extensions to ``{output}`` prefixes still work);
+``JobSpec.command`` keeps the real paths for logs and provenance.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from typing import Any
+
+from sciflow.execute.base import JobSpec
+from sciflow.execute.shell import format_shell, shell
+from sciflow.jobs import Job
+from sciflow.model import NamedList, Workflow
+
+TEMP_PREFIX = ".sciflow-tmp."
+
+
+def temp_path(path: str, key: str) -> str:
+    """Where a job attempt writes ``path`` before it is moved into place."""
+    head, tail = os.path.split(path.rstrip("/") or path)
+    return os.path.join(head, TEMP_PREFIX + key, tail)
+
+
+def job_key(job: Job, attempt: int = 1) -> str:
+    """``sciflow-<rule>-<short hash of outputs>-a<attempt>``: unique per job and attempt."""
+    outputs = [str(f) for f in job.output]
+    if not outputs:  # jobs without outputs: the wildcards and id make them distinct
+        outputs = [f"#{job.jobid}", *(f"{k}={v}" for k, v in job.wildcards.items())]
+    digest = hashlib.sha1("\0".join([job.rule.name, *outputs]).encode()).hexdigest()[:12]
+    return f"sciflow-{job.rule.name}-{digest}-a{attempt}"
+
+
+def runtime_seconds(value: Any) -> float | None:
+    """Snakemake's ``runtime`` resource (minutes, or a string like ``"90s"``, ``"2h"``) in seconds."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) * 60 if value > 0 else None
+    match = re.fullmatch(r"\s*([\d.]+)\s*([smhd]?)\w*\s*", str(value))
+    if not match:
+        return None
+    scale = {"": 60, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return float(match.group(1)) * scale
+
+
+def _flags_of(job: Job, index: int, value: Any) -> frozenset[str]:
+    flags = getattr(value, "flags", None)
+    if flags:
+        return frozenset(flags)
+    patterns = job.rule.output
+    if len(patterns) == len(job.output):
+        return frozenset(getattr(patterns[index], "flags", ()) or ())
+    return frozenset()
+
+
+def _resolve_script(source: str, workflow: Workflow, job: Job, workdir: str) -> str:
+    """A ``script:`` path is relative to the directory of the file that declared the rule."""
+    if os.path.isabs(source):
+        return source
+    declared = job.rule.loc.path or workflow.path
+    candidates = [os.path.join(os.path.dirname(os.path.abspath(declared)), source)]
+    if not os.path.isabs(declared):  # the path may be relative to the working directory
+        candidates.append(os.path.join(workdir, os.path.dirname(declared), source))
+    candidates.append(os.path.join(os.path.dirname(os.path.abspath(workflow.path)), source))
+    for candidate in candidates:
+        if os.path.exists(candidate):
+            return os.path.normpath(candidate)
+    return os.path.normpath(candidates[0])
+
+
+def _resources(job: Job) -> NamedList:
+    """Resources as a NamedList (``{resources.mem_mb}``, ``resources.tmpdir``)."""
+    values = {"tmpdir": tempfile.gettempdir(), **dict(job.resources)}
+    return NamedList((), values, flatten=False)
+
+
+def namespace(job: Job, workflow: Workflow, output: NamedList | None = None) -> dict[str, Any]:
+    """The names a ``shell:`` command (or a script path) is formatted with."""
+    return {
+        "input": job.input, "output": job.output if output is None else output,
+        "params": job.params, "wildcards": job.wildcards, "threads": job.threads,
+        "resources": _resources(job), "log": job.log, "config": workflow.config,
+        "rule": job.rule.name, "jobid": job.jobid,
+    }
+
+
+def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
+              use_conda: bool = False, use_apptainer: bool = False) -> JobSpec:
+    """Describe one attempt of ``job`` for a worker (see the module docstring)."""
+    rule = job.rule
+    key = job_key(job, attempt)
+    directory_outputs, touch_outputs = [], []
+    for i, value in enumerate(job.output):
+        flags = _flags_of(job, i, value)
+        if "directory" in flags:
+            directory_outputs.append(str(value))
+        if "touch" in flags:
+            touch_outputs.append(str(value))
+    action = rule.action.kind if rule.action else None
+    action = getattr(action, "value", action)
+    command = exec_command = script = None
+    if action == "shell":
+        source = rule.action.source
+        loc = rule.action.loc or rule.loc
+        command = format_shell(source, namespace(job, workflow), loc, rule.name)
+        temp_output = job.output.map(lambda f: temp_path(str(f), key))
+        exec_command = shell.wrap(format_shell(source, namespace(job, workflow, temp_output),
+                                               loc, rule.name))
+    elif action in ("script", "notebook"):
+        source = rule.action.source
+        if "{" in source:
+            source = format_shell(source, namespace(job, workflow), rule.action.loc or rule.loc,
+                                  rule.name)
+        script = _resolve_script(source, workflow, job, workdir)
+        command = script
+    elif action == "run":
+        command = rule.action.source
+    return JobSpec(
+        jobid=job.jobid, rule=rule.name, key=key, workdir=os.path.abspath(workdir),
+        workflow_path=os.path.abspath(workflow.path), action=action, command=command,
+        script=script, input=_plain(job.input), output=_plain(job.output),
+        params=job.params, log=_plain(job.log), wildcards=job.wildcards.as_dict(),
+        threads=int(job.threads or 1), resources=dict(job.resources), benchmark=job.benchmark,
+        config=workflow.config, directory_outputs=tuple(directory_outputs),
+        touch_outputs=tuple(touch_outputs), attempt=attempt,
+        timeout_s=runtime_seconds(job.resources.get("runtime")),
+        env={name: os.environ[name] for name in workflow.envvars if name in os.environ},
+        conda=rule.conda, container=rule.container, exec_command=exec_command,
+        use_conda=use_conda, use_apptainer=use_apptainer,
+    )
+
+
+def _plain(files: NamedList | None) -> NamedList:
+    """The same NamedList with plain ``str`` items (flags travel separately)."""
+    if files is None:
+        return NamedList()
+    return files.map(lambda f: str(f) if isinstance(f, str) else f)
