@@ -137,7 +137,8 @@ class _Loader:
         code = self.compile_file(path, _decode(raw, path))
         self.ctx.files.append(path)
         try:
-            exec(code, self.workflow.globals)
+            for chunk in code:
+                exec(chunk, self.workflow.globals)
         except SciflowError as err:
             if err.loc is None:
                 err.loc = _user_frame(err.__traceback__, self.seen)
@@ -149,7 +150,7 @@ class _Loader:
         finally:
             self.ctx.files.pop()
 
-    def compile_file(self, path: str, text: str) -> types.CodeType:
+    def compile_file(self, path: str, text: str) -> list[types.CodeType]:
         parsed = parse_text(text, path)
         rel = os.path.relpath(os.path.abspath(path), self.main_dir)
         compiled = compile_parsed(parsed, file_tag(rel))
@@ -159,7 +160,7 @@ class _Loader:
             with warnings.catch_warnings():  # e.g. "invalid escape sequence" in user code
                 warnings.simplefilter("ignore", SyntaxWarning)
                 warnings.simplefilter("ignore", DeprecationWarning)
-                code = compile(compiled.source, path, "exec", dont_inherit=True)
+                code = compiled.to_code(path)
         except SyntaxError as exc:
             problems.extend(syntax_problems(compiled, exc, path))
         except (ValueError, RecursionError, MemoryError) as exc:  # e.g. null bytes
