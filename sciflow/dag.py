@@ -94,7 +94,6 @@ class DAG:
         self._path: list[Job] = []                   # the DFS path (for cycle messages)
         self._on_path: set[Job] = set()
         self._speculative = 0  # > 0 while trying one of several candidate producers
-        self._added: list[Job] = []                  # jobs in the order they were finished
         self._order: list[Job] | None = []
         self.targets: list[Job] = []
         self._next_id = 1
@@ -460,7 +459,6 @@ class DAG:
                 error._cyclic = True  # type: ignore[attr-defined]
             raise error
         self._deps[job] = list(deps)
-        self._added.append(job)
 
     # ---- error messages
     def _cycle_error(self, job: Job, path: str) -> CyclicDependencyError:
