@@ -107,7 +107,10 @@ class ShellCommandError(JobFailedError, subprocess.CalledProcessError):
     """A ``shell()`` command exited non-zero; also a ``CalledProcessError`` as in Snakemake."""
 
     def __init__(self, returncode: int, cmd: str, output: bytes | None = None) -> None:
-        JobFailedError.__init__(self, f"shell command exited with status {returncode}: {cmd}")
+        message = f"shell command exited with status {returncode}: {cmd}"
+        Exception.__init__(self, message)  # (both bases' __init__ chain into each other)
+        self.message, self.loc, self.hint, self._source_line = message, None, None, None
+        self.rule, self.wildcards, self.log_tail = None, {}, None
         self.returncode = returncode
         self.cmd = cmd
         self.output = output

@@ -1,0 +1,276 @@
+"""run_job on real files and real processes: atomic outputs, logs, timeouts, scripts, benchmarks."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from sciflow.execute.runner import run_job
+from sciflow.execute.spec import TEMP_PREFIX, make_spec, runtime_seconds
+from sciflow.model import IOFile
+
+
+def run(jobs, *args, **kwargs):
+    job = jobs(*args, **kwargs)
+    spec = make_spec(job, jobs.workflow, str(jobs.root))
+    return spec, run_job(spec)
+
+
+def leftovers(root: Path) -> list[str]:
+    return [str(p) for p in root.rglob(f"{TEMP_PREFIX}*")]
+
+
+def test_success_moves_output_into_place_and_records_result(jobs):
+    spec, res = run(jobs, "shell", "echo {config[greeting]} {wildcards.s} > {output}",
+                    output=["out/a.txt"], wildcards={"s": "x"})
+    assert res.ok and res.exit_code == 0 and res.error is None
+    assert (jobs.root / "out/a.txt").read_text() == "hello x\n"
+    assert res.command == "echo hello x > out/a.txt"
+    assert TEMP_PREFIX in spec.exec_command and res.host
+    assert res.started <= res.ended and not leftovers(jobs.root)
+
+
+def test_failing_command_leaves_no_partial_output(jobs):
+    spec, res = run(jobs, "shell", "echo partial > {output}; echo oops >&2; exit 3",
+                    output=["out/b.txt"])
+    assert not res.ok and res.exit_code == 3
+    assert "exited with status 3" in res.error
+    assert not (jobs.root / "out/b.txt").exists() and not leftovers(jobs.root)
+    assert "oops" in res.log_tail  # captured stderr
+    assert Path(res.extra["stdout_log"]).read_text().strip() == "oops"
+
+
+def test_failure_keeps_the_previous_output_untouched(jobs):
+    (jobs.root / "out").mkdir()
+    (jobs.root / "out/c.txt").write_text("old\n")
+    old = os.stat(jobs.root / "out/c.txt").st_mtime
+    time.sleep(0.1)
+    _, res = run(jobs, "shell", "echo new > {output}; false", output=["out/c.txt"])
+    assert not res.ok and (jobs.root / "out/c.txt").read_text() == "old\n"
+    assert os.stat(jobs.root / "out/c.txt").st_mtime == old
+
+
+def test_missing_output_is_named(jobs):
+    _, res = run(jobs, "shell", "echo {output.a} > {output.a}",
+                 output=[("a", "out/a.txt"), ("b", "out/b.txt")])
+    assert not res.ok and res.extra["error_type"] == "MissingOutputError"
+    assert "out/b.txt" in res.error and "out/a.txt" not in res.error.split("missing:")[1]
+
+
+def test_command_writing_final_path_itself_is_accepted(jobs):
+    (jobs.root / "res").mkdir()
+    (jobs.root / "res/s.bam").write_text("stale")
+    _, res = run(jobs, "shell", "echo fresh > {params.prefix}.bam",
+                 output=["res/s.bam"], params={"prefix": "res/s"})
+    assert res.ok and (jobs.root / "res/s.bam").read_text() == "fresh\n"
+
+
+def test_stale_output_not_rewritten_is_missing(jobs):
+    (jobs.root / "res").mkdir()
+    (jobs.root / "res/old.txt").write_text("stale")
+    past = time.time() - 100
+    os.utime(jobs.root / "res/old.txt", (past, past))
+    _, res = run(jobs, "shell", "true", output=["res/old.txt"])
+    assert not res.ok and "res/old.txt" in res.error
+
+
+def test_undeclared_sidecar_files_move_along(jobs):
+    _, res = run(jobs, "shell", "echo x > {output}; echo i > {output}.bai",
+                 output=["aln/s.bam"])
+    assert res.ok
+    assert (jobs.root / "aln/s.bam.bai").read_text() == "i\n" and not leftovers(jobs.root)
+
+
+def test_directory_output_replaces_old_directory(jobs):
+    (jobs.root / "d/old").mkdir(parents=True)
+    (jobs.root / "d/old/stale.txt").write_text("x")
+    job = jobs("shell", "mkdir -p {output}; echo 1 > {output}/a.txt",
+               output=[IOFile("d/old", {"directory"})])
+    spec = make_spec(job, jobs.workflow, str(jobs.root))
+    assert spec.directory_outputs == ("d/old",)
+    res = run_job(spec)
+    assert res.ok, res.error
+    assert sorted(os.listdir(jobs.root / "d/old")) == ["a.txt"]
+
+
+def test_touch_output_is_created(jobs):
+    job = jobs("shell", "true", output=[IOFile("flags/done", {"touch"})])
+    res = run_job(make_spec(job, jobs.workflow, str(jobs.root)))
+    assert res.ok and (jobs.root / "flags/done").exists()
+
+
+def test_timeout_kills_the_whole_process_group(jobs):
+    pids = jobs.root / "pids"
+    spec, res = run(jobs, "shell", f"sleep 60 & echo $! > {pids}; sleep 60; touch {{output}}",
+                    output=["t.txt"], resources={"runtime": "1s"})
+    assert spec.timeout_s == 1.0
+    assert not res.ok and res.extra["error_type"] == "JobTimeoutError"
+    assert (res.ended - res.started).total_seconds() < 30
+    child = int(pids.read_text())
+    deadline = time.time() + 5
+    while psutil.pid_exists(child) and psutil.Process(child).status() != psutil.STATUS_ZOMBIE \
+            and time.time() < deadline:
+        time.sleep(0.05)
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+    assert not (jobs.root / "t.txt").exists()
+
+
+def test_runtime_units():
+    assert runtime_seconds(2) == 120 and runtime_seconds("90s") == 90
+    assert runtime_seconds("2h") == 7200 and runtime_seconds(None) is None
+
+
+def test_logs_get_parent_dirs_and_tail_on_failure(jobs):
+    _, res = run(jobs, "shell", "for i in $(seq 1 50); do echo line$i; done > {log} 2>&1; false",
+                 output=["o.txt"], log=["logs/deep/x.log"])
+    assert not res.ok and (jobs.root / "logs/deep/x.log").exists()
+    tail = res.log_tail.splitlines()
+    assert tail[-1] == "line50" and len(tail) <= 20
+
+
+def test_benchmark_tsv_has_snakemake_columns(jobs):
+    from snakemake.benchmark import BenchmarkRecord
+    _, res = run(jobs, "shell", "python3 -c 'b = bytearray(80 * 2**20); import time; "
+                 "time.sleep(0.6)'; touch {output}", output=["b.txt"], benchmark="bench/b.tsv")
+    assert res.ok
+    header, row = (jobs.root / "bench/b.tsv").read_text().splitlines()
+    assert header.split("\t") == BenchmarkRecord.get_header()
+    values = dict(zip(header.split("\t"), row.split("\t")))
+    assert float(values["s"]) >= 0.6 and re.fullmatch(r"0:00:\d\d", values["h:m:s"])
+    assert float(values["max_rss"]) >= 80  # the bytearray was seen by the sampler
+    assert res.max_rss_mb and res.max_rss_mb >= 80
+
+
+SCRIPT = '''\
+from __future__ import annotations
+import json, os
+data = {
+    "input": list(snakemake.input), "ref": snakemake.input.ref,
+    "output0": os.path.basename(snakemake.output[0]), "k": snakemake.params.k,
+    "kk": snakemake.params["k"], "sample": snakemake.wildcards.sample,
+    "sample2": snakemake.wildcards["sample"], "threads": snakemake.threads,
+    "mem": snakemake.resources.mem_mb, "log": list(snakemake.log),
+    "greeting": snakemake.config["greeting"], "rule": snakemake.rule,
+    "fmt": snakemake.log_fmt_shell(), "file": os.path.basename(__file__),
+}
+with open(snakemake.output[0], "w") as fh:
+    json.dump(data, fh)
+'''
+
+
+def test_python_script_gets_the_snakemake_object(jobs):
+    import json
+    (jobs.root / "scripts").mkdir()
+    (jobs.root / "scripts/report.py").write_text(SCRIPT)
+    (jobs.root / "in.txt").write_text("x")
+    job = jobs("script", "scripts/report.py", output=["out/report.json"],
+               wildcards={"sample": "S1"}, threads=2, resources={"mem_mb": 300},
+               params={"k": 7}, log=["logs/r.log"])
+    job.input = type(job.input)(["in.txt"], {"ref": "ref.fa"})
+    spec = make_spec(job, jobs.workflow, str(jobs.root))
+    assert spec.script == str(jobs.root / "scripts/report.py")
+    res = run_job(spec)
+    assert res.ok, (res.error, res.log_tail)
+    data = json.loads((jobs.root / "out/report.json").read_text())
+    assert data == {"input": ["in.txt", "ref.fa"], "ref": "ref.fa", "output0": "report.json",
+                    "k": 7, "kk": 7, "sample": "S1", "sample2": "S1", "threads": 2,
+                    "mem": 300, "log": ["logs/r.log"], "greeting": "hello",
+                    "rule": job.rule.name, "fmt": " > logs/r.log 2>&1", "file": "report.py"}
+    assert res.software.get("python") and not leftovers(jobs.root)
+
+
+def test_script_that_imports_a_package_records_its_version(jobs):
+    import importlib.metadata
+    (jobs.root / "s.py").write_text("import yaml\nopen(snakemake.output[0], 'w').write('y')\n")
+    _, res = run(jobs, "script", "s.py", output=["y.txt"])
+    assert res.ok and res.software.get("PyYAML") == importlib.metadata.version("PyYAML")
+
+
+def test_failing_script_reports_traceback(jobs):
+    (jobs.root / "bad.py").write_text("raise ValueError('broken input')\n")
+    _, res = run(jobs, "script", "bad.py", output=["z.txt"])
+    assert not res.ok and "broken input" in res.log_tail
+
+
+def test_unsupported_script_type(jobs):
+    (jobs.root / "plot.R").write_text("x <- 1\n")
+    _, res = run(jobs, "script", "plot.R", output=["p.pdf"])
+    assert not res.ok and "unsupported script type .R" in res.error
+
+
+@pytest.mark.skipif(shutil.which("conda") or shutil.which("mamba") or shutil.which("micromamba"),
+                    reason="conda is installed here")
+def test_use_conda_without_conda_is_a_clear_error(jobs):
+    job = jobs("shell", "touch {output}", output=["c.txt"])
+    job.rule.conda = "envs/tools.yaml"
+    spec = make_spec(job, jobs.workflow, str(jobs.root), use_conda=True)
+    res = run_job(spec)
+    assert not res.ok and "conda is not installed" in res.error
+    # without --use-conda the environment is only recorded
+    spec = make_spec(job, jobs.workflow, str(jobs.root))
+    assert spec.conda == "envs/tools.yaml" and run_job(spec).ok
+
+
+@pytest.mark.skipif(shutil.which("apptainer") or shutil.which("singularity"),
+                    reason="apptainer is installed here")
+def test_use_apptainer_without_apptainer_is_a_clear_error(jobs):
+    job = jobs("shell", "touch {output}", output=["c.txt"])
+    job.rule.container = "docker://alpine:3"
+    res = run_job(make_spec(job, jobs.workflow, str(jobs.root), use_apptainer=True))
+    assert not res.ok and "apptainer is not installed" in res.error
+
+
+def test_notebook_gets_the_snakemake_object(jobs):
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "open(snakemake.output[0], 'w').write(snakemake.wildcards.sample)"))
+    nbformat.write(nb, str(jobs.root / "nb.ipynb"))
+    _, res = run(jobs, "notebook", "nb.ipynb", output=["nb.txt"], wildcards={"sample": "S9"})
+    assert res.ok, (res.error, res.log_tail)
+    assert (jobs.root / "nb.txt").read_text() == "S9"
+
+
+RUN_SNAKEFILE = textwrap.dedent('''\
+    import json
+
+    rule all:
+        input: "out/a.json"
+
+    rule make:
+        output: "out/{name}.json"
+        params: k=3
+        run:
+            data = {"name": wildcards.name, "k": params.k, "greeting": config["greeting"]}
+            with open(output[0], "w") as fh:
+                json.dump(data, fh)
+            shell("echo from-shell > {output[0]}.txt")
+            print("printed")
+    ''')
+
+
+def test_run_block_from_a_real_snakefile(tmp_path):
+    parse = pytest.importorskip("sciflow.parse", reason="the parser has not landed yet")
+    import json
+    from sciflow.jobs import Job
+    from sciflow.model import NamedList, Wildcards
+    (tmp_path / "Snakefile").write_text(RUN_SNAKEFILE)
+    wf = parse.load_workflow(str(tmp_path / "Snakefile"), config_overrides={"greeting": "hi"})
+    rule = wf.rules["make"]
+    job = Job(jobid=2, rule=rule, wildcards=Wildcards({"name": "a"}), input=NamedList(),
+              output=NamedList(["out/a.json"]), params=rule.params)
+    spec = make_spec(job, wf, str(tmp_path))
+    res = run_job(spec)
+    assert res.ok, (res.error, res.log_tail)
+    assert json.loads((tmp_path / "out/a.json").read_text()) == {
+        "name": "a", "k": 3, "greeting": "hi"}
+    assert (tmp_path / "out/a.json.txt").read_text() == "from-shell\n"
+    assert "printed" in Path(res.extra["stdout_log"]).read_text()
+    assert res.software["python"] and not leftovers(tmp_path)
