@@ -27,7 +27,7 @@ from sciflow import scidata
 from sciflow.events import JobResult, Listener, RunInfo
 from sciflow.provenance import vocab as V
 from sciflow.provenance.hashing import FileDigest, HashCache
-from sciflow.provenance.store import hash_db_path, open_writable
+from sciflow.provenance.store import BackgroundWriter, hash_db_path, open_writable
 
 _N = ox.NamedNode
 
@@ -120,9 +120,18 @@ def roles(named_list: Any) -> list[tuple[str, Any]]:
 class Quads:
     """The quads of one transaction, all in one named graph."""
 
-    def __init__(self, graph: str) -> None:
+    def __init__(self, graph: str, described: set[str] | None = None) -> None:
         self.graph = _N(graph)
         self.items: list[ox.Quad] = []
+        self.known = described if described is not None else set()  # already in the graph
+        self.described: set[str] = set()  # described by this transaction
+
+    def first_time(self, iri: str) -> bool:
+        """True once per transaction for a node the run's graph does not describe yet."""
+        if iri in self.known or iri in self.described:
+            return False
+        self.described.add(iri)
+        return True
 
     def add(self, s: Any, p: ox.NamedNode, o: Any) -> None:
         s = s if isinstance(s, ox.NamedNode) else _N(s)
@@ -140,26 +149,32 @@ class ProvenanceRecorder(Listener):
     ``stamp`` writes the job's IRI into HDF5/NetCDF outputs (attributes ``sciflow_job``,
     ``sciflow_run``) before hashing them."""
 
-    def __init__(self, workdir: str | os.PathLike, *, stamp: bool = True) -> None:
+    def __init__(self, workdir: str | os.PathLike, *, stamp: bool = True,
+                 background: bool = True) -> None:
         self.workdir = Path(workdir).resolve()
         self.stamp = stamp
+        self.background = background
         self._store: ox.Store | None = None
+        self._writer: BackgroundWriter | None = None
         self._hashes: HashCache | None = None
         self._producer: dict[str, int] = {}      # absolute output path -> jobid (this run)
         self._inputs: dict[int, list[tuple[str, str, FileDigest | None]]] = {}
         self._rules_written: set[str] = set()
+        self._described: set[str] = set()  # roles, agents, hosts already in this run's graph
         self.jobs_recorded = 0
 
     # ------------------------------------------------------------------ listener hooks
     def run_started(self, run: RunInfo, jobs: Sequence[Any]) -> None:
         self._store = open_writable(self.workdir)
+        self._writer = BackgroundWriter(self._store) if self.background else None
         self._hashes = HashCache(hash_db_path(self.workdir))
         self._producer.clear()
         self._rules_written.clear()
+        self._described.clear()
         self.jobs_added(run, jobs)
-        q = Quads(V.graph_iri(run.run_id))
+        q = Quads(V.graph_iri(run.run_id), self._described)
         self._describe_run(q, run)
-        self._store.extend(q.items)
+        self._commit(q)
 
     def jobs_added(self, run: RunInfo, jobs: Sequence[Any]) -> None:
         for job in jobs:
@@ -185,12 +200,23 @@ class ProvenanceRecorder(Listener):
         r = V.run_iri(run.run_id)
         q.add(r, P.endedAtTime, lit(run.ended or datetime.now(timezone.utc)))
         q.add(r, sf("status"), "succeeded" if ok else "failed")
-        self._store.extend(q.items)
-        self._store.flush()
-        self.close()
+        self._commit(q)
+        try:
+            self.drain()
+            self._store.flush()
+        finally:
+            self.close()
+
+    def drain(self) -> None:
+        """Wait until every finished job's triples are committed (background mode)."""
+        if self._writer is not None:
+            self._writer.drain()
 
     def close(self) -> None:
         """Release the store (and its lock) and the hash cache."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         self._store = None
         if self._hashes is not None:
             self._hashes.close()
@@ -276,7 +302,7 @@ class ProvenanceRecorder(Listener):
         if self._store is None:  # a listener used without run_started (should not happen)
             self.run_started(run, [job])
         rid = run.run_id
-        q = Quads(V.graph_iri(rid))
+        q = Quads(V.graph_iri(rid), self._described)
         a = V.job_iri(rid, job.jobid)
         r = V.run_iri(rid)
         q.iri(a, RDF_TYPE, V.PROV + "Activity")
@@ -336,17 +362,27 @@ class ProvenanceRecorder(Listener):
         for n, (name, value) in enumerate(param_items(job.params)):
             value = _plain(value)
             ent = V.param_iri(job.rule.name, name, V.canonical_json(value))
-            q.iri(ent, RDF_TYPE, V.PROV + "Entity")
-            q.iri(ent, RDF_TYPE, V.SF + "Parameter")
-            q.add(ent, sf("name"), name)
-            q.add(ent, sf("ruleName"), job.rule.name)
-            q.add(ent, P.value, lit(value))
+            if q.first_time(ent):
+                q.iri(ent, RDF_TYPE, V.PROV + "Entity")
+                q.iri(ent, RDF_TYPE, V.SF + "Parameter")
+                q.add(ent, sf("name"), name)
+                q.add(ent, sf("ruleName"), job.rule.name)
+                q.add(ent, P.value, lit(value))
             self._use(q, a, f"{a}:usage:param:{n}", ent, name, result.started, kind="param",
                       rule=job.rule.name)
         if ok:
             self._generate(q, run, job, result, a, used)
-        self._store.extend(q.items)  # one transaction per job
+        self._commit(q)  # one transaction per job
         self.jobs_recorded += 1
+
+    def _commit(self, q: Quads) -> None:
+        """One transaction: now, or queued to the writer thread (which keeps the order, so a
+        node described by an earlier batch is committed before batches that only refer to it)."""
+        if self._writer is not None:
+            self._writer.submit(q.items)
+        else:
+            self._store.extend(q.items)
+        self._described |= q.described
 
     def _generate(self, q: Quads, run: RunInfo, job: Any, result: JobResult, a: str,
                   used: list[str]) -> None:
@@ -407,11 +443,12 @@ class ProvenanceRecorder(Listener):
 
     def _file(self, q: Quads, run: RunInfo, path: Any, digest: FileDigest | None) -> str:
         rel = self._rel(run, path)
+        ent = V.missing_file_iri(run.run_id, rel) if digest is None else V.file_iri(digest.sha256, rel)
+        if not q.first_time(ent):  # described earlier in this run's graph
+            return ent
         if digest is None:
-            ent = V.missing_file_iri(run.run_id, rel)
             q.add(ent, sf("status"), "missing")
         else:
-            ent = V.file_iri(digest.sha256, rel)
             q.add(ent, sf("sha256"), digest.sha256)
             q.add(ent, sf("size"), int(digest.size))
             if digest.is_dir:
@@ -432,6 +469,8 @@ class ProvenanceRecorder(Listener):
 
     def _role(self, q: Quads, scope: str, kind: str, name: str) -> str:
         iri = f"urn:sciflow:role:{V.quote(scope, safe='')}:{kind}:{V.quote(name, safe='')}"
+        if not q.first_time(iri):
+            return iri
         q.iri(iri, RDF_TYPE, V.PROV + "Role")
         q.add(iri, RDFS_LABEL, name)
         q.add(iri, sf("roleKind"), kind)
@@ -447,6 +486,8 @@ class ProvenanceRecorder(Listener):
 
     def _software(self, q: Quads, name: str, version: str) -> str:
         iri = V.software_iri(name, version)
+        if not q.first_time(iri):
+            return iri
         q.iri(iri, RDF_TYPE, V.PROV + "Agent")
         q.iri(iri, RDF_TYPE, V.PROV + "SoftwareAgent")
         q.add(iri, sf("name"), name)
@@ -456,6 +497,8 @@ class ProvenanceRecorder(Listener):
 
     def _host(self, q: Quads, host: str) -> str:
         iri = V.host_iri(host)
+        if not q.first_time(iri):
+            return iri
         q.iri(iri, RDF_TYPE, V.PROV + "Location")
         q.add(iri, RDFS_LABEL, host)
         return iri

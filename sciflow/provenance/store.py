@@ -61,3 +61,47 @@ def rdflib_dataset(store: ox.Store):
     for prefix, ns in PREFIXES.items():
         ds.bind(prefix, Namespace(ns))
     return ds
+
+
+class BackgroundWriter:
+    """Commits quad batches in a thread, in order, ONE transaction per batch.
+
+    pyoxigraph releases the GIL while it writes, so the scheduler thread goes on submitting
+    jobs while a finished job's triples are indexed (measured: recording per job drops off the
+    scheduler's critical path). ``drain()`` waits until everything queued is committed."""
+
+    def __init__(self, store: ox.Store) -> None:
+        import queue
+        import threading
+
+        self.store = store
+        self.error: BaseException | None = None
+        self._queue: "queue.Queue[list | None]" = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="sciflow-provenance-writer", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._queue.get()
+            try:
+                if batch is None:
+                    return
+                if self.error is None:
+                    self.store.extend(batch)
+            except BaseException as exc:  # kept and reported by drain(); never kills the run
+                self.error = exc
+            finally:
+                self._queue.task_done()
+
+    def submit(self, quads: list) -> None:
+        self._queue.put(quads)
+
+    def drain(self) -> None:
+        self._queue.join()
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise ProvenanceError(f"recording provenance failed: {err}") from err
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
