@@ -21,46 +21,55 @@ from sciflow.model import (ACTIONS, Action, Args, Rule, SourceLoc, Unpack, Workf
 
 
 # ------------------------------------------------------------------------------ flags
+def _paths_to_str(value: Any) -> Any:
+    """``pathlib.Path`` patterns become strings (Snakemake accepts both), also inside lists."""
+    if isinstance(value, os.PathLike) and not isinstance(value, str):
+        return os.fspath(value)
+    if isinstance(value, (list, tuple)):
+        return [_paths_to_str(v) for v in value]
+    return value
+
+
 def temp(value: Any) -> Any:
     """Output deleted once no job needs it any more."""
-    return flag(value, "temp")
+    return flag(_paths_to_str(value), "temp")
 
 
 def protected(value: Any) -> Any:
     """Output made read-only after it is created."""
-    return flag(value, "protected")
+    return flag(_paths_to_str(value), "protected")
 
 
 def directory(value: Any) -> Any:
     """The output (or input) is a directory."""
-    return flag(value, "directory")
+    return flag(_paths_to_str(value), "directory")
 
 
 def ancient(value: Any) -> Any:
     """Input whose modification time never triggers a re-run."""
-    return flag(value, "ancient")
+    return flag(_paths_to_str(value), "ancient")
 
 
 def touch(value: Any) -> Any:
     """Output created (touched) by sciflow when the job succeeds."""
-    return flag(value, "touch")
+    return flag(_paths_to_str(value), "touch")
 
 
 def pipe(value: Any) -> Any:
-    return flag(value, "pipe")
+    return flag(_paths_to_str(value), "pipe")
 
 
 def service(value: Any) -> Any:
-    return flag(value, "service")
+    return flag(_paths_to_str(value), "service")
 
 
 def ensure(value: Any, non_empty: bool = False, sha256: str | None = None, **_: Any) -> Any:
-    return flag(value, "ensure_non_empty") if non_empty else flag(value, "ensure")
+    return flag(_paths_to_str(value), "ensure_non_empty" if non_empty else "ensure")
 
 
 def report(value: Any, *_args: Any, **_kwargs: Any) -> Any:
     """Snakemake's report flag; kept as a flag (sciflow's report uses provenance)."""
-    return flag(value, "report")
+    return flag(_paths_to_str(value), "report")
 
 
 def local(value: Any) -> Any:
@@ -231,6 +240,11 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
             if named or len(pos) != 1 or not isinstance(pos[0], str):
                 raise RuleError("'name:' takes one string", loc_map.get("name", loc))
             name = pos[0]
+        for key in _FILE_DIRECTIVES:
+            if key in directives:
+                pos, named = directives[key]
+                directives[key] = (tuple(_paths_to_str(v) for v in pos),
+                                   {k: _paths_to_str(v) for k, v in named.items()})
         builder.add_rule(name, loc, checkpoint=checkpoint, action=action, locs=loc_map,
                          **directives)
         return _keep
@@ -248,8 +262,11 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
             orig, name=alias, loc=loc, locs={**orig.locs, **{k: here(l, c) for k, l, c in locs}},
             resources=dict(orig.resources), wildcard_constraints=dict(orig.wildcard_constraints),
             extra=dict(orig.extra), default_target=False)
-        for key, args in directives.items():
-            _apply_directive(rule, key, args, rule.locs.get(key, loc))
+        for key, (pos, named) in directives.items():
+            if key in _FILE_DIRECTIVES:
+                pos = tuple(_paths_to_str(v) for v in pos)
+                named = {k: _paths_to_str(v) for k, v in named.items()}
+            _apply_directive(rule, key, (pos, named), rule.locs.get(key, loc))
         wf.rules[alias] = rule
         if rule.checkpoint:
             wf.checkpoints.register(alias)
@@ -303,6 +320,9 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
         "_sf_args": _sf_args, "_sf_rule": _sf_rule, "_sf_use_rule": _sf_use_rule,
         "_sf_keyword": _sf_keyword,
     }
+
+
+_FILE_DIRECTIVES = ("input", "output", "log", "benchmark")
 
 
 def _keep(func: Callable[..., Any]) -> Callable[..., Any]:
