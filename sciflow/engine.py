@@ -30,11 +30,11 @@ from sciflow.errors import (ConfigError, ExecutorError, RunFailedError, SciflowE
 from sciflow.events import Broadcast, JobResult, Listener, RunInfo
 from sciflow.jobs import Job
 from sciflow.lock import RunLock, unlock
-from sciflow.metadata import MetadataStore, fingerprint, records_for
+from sciflow.metadata import MetadataStore, fingerprint, input_checksums, records_for
 from sciflow.plan import Plan, PlanOptions, make_plan
 
 CLUSTERS = ("slurm", "pbs", "sge", "lsf", "kubernetes")
-WORKFLOW_FILES = ("Sciflowfile", "Snakefile", "workflow/Snakefile", "workflow/Sciflowfile")
+WORKFLOW_FILES = ("Sciflowfile", "Snakefile", "workflow/Snakefile")  # as sciflow.parse
 
 
 @dataclass(slots=True)
@@ -171,17 +171,6 @@ def find_workflow(options: RunOptions, workdir: str) -> str:
             if os.path.isfile(candidate):
                 return os.path.abspath(candidate)
         raise UsageError(f"workflow file not found: {options.snakefile}")
-    try:
-        from sciflow.parse import find_workflow_file  # the parser's lookup, when present
-    except ImportError:
-        find_workflow_file = None
-    if find_workflow_file is not None:
-        try:
-            found = find_workflow_file(workdir)
-        except TypeError:
-            found = None
-        if found:
-            return os.path.abspath(os.path.join(workdir, found)) if not os.path.isabs(found) else found
     for name in WORKFLOW_FILES:
         path = os.path.join(workdir, name)
         if os.path.isfile(path):
@@ -277,7 +266,8 @@ def _touch(plan: Plan, meta: MetadataStore, workdir: str, run_id: str) -> int:
             mtimes[str(o)] = os.stat(path).st_mtime
             touched += 1
         if mtimes:
-            meta.record(records_for(job, fingerprint(job, wf_dir, code), mtimes, run_id))
+            meta.record(records_for(job, fingerprint(job, wf_dir, code), mtimes, run_id,
+                                    input_checksums(job, workdir)))
     return touched
 
 

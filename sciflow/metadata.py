@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -31,7 +32,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 if TYPE_CHECKING:  # pragma: no cover
     from sciflow.jobs import Job
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# As Snakemake: an input newer than the outputs does not trigger a rerun if its content is
+# unchanged, judged by checksums recorded for inputs up to this size.
+MAX_CHECKSUM_FILE_SIZE = 1_000_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outputs (
@@ -43,7 +47,8 @@ CREATE TABLE IF NOT EXISTS outputs (
     inputs TEXT NOT NULL,          -- sorted input paths, one per line
     software TEXT NOT NULL,
     mtime REAL,
-    run_id TEXT NOT NULL
+    run_id TEXT NOT NULL,
+    input_checksums TEXT NOT NULL DEFAULT ''  -- "path\tsha256" lines, small inputs only
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS incomplete (
     path TEXT PRIMARY KEY,
@@ -66,10 +71,18 @@ class OutputRecord:
     software: str
     mtime: float | None
     run_id: str
+    input_checksums: tuple[tuple[str, str], ...] = ()  # (input path, sha256) of small inputs
 
     def _row(self) -> tuple[Any, ...]:
         return (self.path, self.rule, self.job_key, self.params_hash, self.code_hash,
-                "\n".join(self.inputs), self.software, self.mtime, self.run_id)
+                "\n".join(self.inputs), self.software, self.mtime, self.run_id,
+                "\n".join(f"{p}\t{h}" for p, h in self.input_checksums))
+
+    def checksum_of(self, path: str) -> str | None:
+        for p, h in self.input_checksums:
+            if p == path:
+                return h
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +109,9 @@ class MetadataStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outputs)")}
+        if "input_checksums" not in columns:  # a database from an older sciflow
+            self._db.execute("ALTER TABLE outputs ADD COLUMN input_checksums TEXT NOT NULL DEFAULT ''")
         self._db.execute("INSERT OR IGNORE INTO info VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         self._cache: dict[str, OutputRecord] | None = None
         self._incomplete: dict[str, str] | None = None
@@ -105,11 +121,11 @@ class MetadataStore:
         """Every output record, by path, read with one query (cached until the next write)."""
         if self._cache is None:
             rows = self._db.execute(
-                "SELECT path, rule, job_key, params_hash, code_hash, inputs, software, mtime, run_id "
-                "FROM outputs").fetchall()
+                "SELECT path, rule, job_key, params_hash, code_hash, inputs, software, mtime, "
+                "run_id, input_checksums FROM outputs").fetchall()
             self._cache = {r[0]: OutputRecord(r[0], r[1], r[2], r[3], r[4],
                                               tuple(r[5].split("\n")) if r[5] else (),
-                                              r[6], r[7], r[8]) for r in rows}
+                                              r[6], r[7], r[8], _pairs(r[9])) for r in rows}
         return self._cache
 
     def get(self, path: str) -> OutputRecord | None:
@@ -128,7 +144,7 @@ class MetadataStore:
         if not rows:
             return
         with self._transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
             db.executemany("DELETE FROM incomplete WHERE path = ?", [(r[0],) for r in rows])
         self._invalidate()
 
@@ -251,7 +267,38 @@ def fingerprint(job: "Job", workflow_dir: str | os.PathLike[str] | None = None,
 
 
 def records_for(job: "Job", fp: JobFingerprint, mtimes: Mapping[str, float | None],
-                run_id: str) -> list[OutputRecord]:
+                run_id: str, input_checksums: Iterable[tuple[str, str]] = ()) -> list[OutputRecord]:
     """Records for each output of a finished job."""
+    sums = tuple(input_checksums)
     return [OutputRecord(str(o), job.rule.name, fp.job_key, fp.params_hash, fp.code_hash,
-                         fp.inputs, fp.software, mtimes.get(str(o)), run_id) for o in job.output]
+                         fp.inputs, fp.software, mtimes.get(str(o)), run_id, sums)
+            for o in job.output]
+
+
+def _pairs(text: str) -> tuple[tuple[str, str], ...]:
+    if not text:
+        return ()
+    return tuple(tuple(line.rsplit("\t", 1)) for line in text.split("\n"))  # type: ignore[misc]
+
+
+def file_checksum(path: str | os.PathLike[str]) -> str | None:
+    """sha256 of a regular file of at most ``MAX_CHECKSUM_FILE_SIZE`` bytes, else None."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_CHECKSUM_FILE_SIZE:
+            return None
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def input_checksums(job: "Job", workdir: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """Checksums of the job's small inputs, recorded so that a touched but unchanged input
+    does not rerun the job."""
+    out = []
+    for f in dict.fromkeys(map(str, job.input)):
+        h = file_checksum(os.path.join(workdir, f))
+        if h is not None:
+            out.append((f, h))
+    return out

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from sciflow.errors import WorkflowError
 from sciflow.jobs import Job, JobState, Reason, ReasonKind
-from sciflow.metadata import MetadataStore, fingerprint
+from sciflow.metadata import MetadataStore, file_checksum, fingerprint
 
 if TYPE_CHECKING:  # pragma: no cover
     from sciflow.dag import DAG
@@ -137,6 +137,7 @@ class _Planner:
         self.upstream: dict[int, dict[str, None]] = {}
         self._inputs: dict[int, frozenset[str]] = {}
         self._ancient: dict[int, frozenset[str]] = {}
+        self._mintime: dict[int, float | None] = {}
 
     def input_set(self, job: Job) -> frozenset[str]:
         """The job's input paths as a set (cached: an aggregating job may have 100k inputs)."""
@@ -167,19 +168,15 @@ class _Planner:
                 return [Reason(ReasonKind.TARGET)]
             missing_in = tuple(str(f) for f in job.input if mtime(str(f)) is None)
             return [Reason(ReasonKind.UPSTREAM, missing_in)] if missing_in else []
-        is_target = job.jobid in self.targets
-        if is_target:
-            requested = list(job.output)
-        else:  # only the outputs some dependent consumes (Snakemake: ``depending[job]``)
-            consumers = [self.input_set(d) for d in self.dag.dependents(job)]
-            requested = [o for o in job.output if any(str(o) in ins for ins in consumers)]
-        missing = [str(f) for f in requested
-                   if mtime(str(f)) is None and (is_target or not _flagged(f, "temp"))]
-        if missing:
-            return [Reason(ReasonKind.MISSING_OUTPUT, tuple(missing))]
-        times = [t for t in map(mtime, outputs) if t is not None]
-        if times:
-            oldest = min(times)
+        if job.jobid in self.targets:
+            # Snakemake checks missing outputs only for targets here; a missing intermediate
+            # is remade only when a job that needs it runs (propagate), so a deleted temp()
+            # or intermediate file under up-to-date results does not trigger anything.
+            missing = [f for f in outputs if mtime(f) is None]
+            if missing:
+                return [Reason(ReasonKind.MISSING_OUTPUT, tuple(missing))]
+        oldest = self.output_mintime(job)
+        if oldest is not None:
             newer = []
             for f in job.input:
                 if _flagged(f, "ancient"):
@@ -187,11 +184,51 @@ class _Planner:
                 t = mtime(str(f))
                 if t is not None and t > oldest:
                     newer.append(str(f))
+            if newer and self.records:
+                newer = [f for f in newer if not self.same_checksum(job, f, outputs)]
             if newer:
                 return [Reason(ReasonKind.UPDATED_INPUT, tuple(newer))]
         if self.records:
             return self.metadata_reasons(job, outputs)
         return []
+
+    def output_mintime(self, job: Job) -> float | None:
+        """The oldest existing output of ``job`` or, when none exists, of the first dependent
+        that has one (Snakemake's ``update_output_mintime``). Filled in reverse topological
+        order by ``fill_mintimes`` so this never recurses deeply."""
+        try:
+            return self._mintime[job.jobid]
+        except KeyError:
+            pass
+        times = [t for t in map(self.stats.mtime, map(str, job.output)) if t is not None]
+        value = min(times) if times else None
+        if value is None:
+            for dep in self.dag.dependents(job):
+                value = self._mintime.get(dep.jobid)
+                if value is None and dep.jobid not in self._mintime:
+                    value = self.output_mintime(dep)
+                if value is not None:
+                    break
+        self._mintime[job.jobid] = value
+        return value
+
+    def fill_mintimes(self, jobs: Sequence[Job], candidates: set[int] | None) -> None:
+        for job in reversed(jobs):
+            if candidates is None or job.jobid in candidates:
+                self.output_mintime(job)
+
+    def same_checksum(self, job: Job, path: str, outputs: Sequence[str]) -> bool:
+        """A newer input whose content equals what every output was made from (Snakemake 9
+        compares checksums of inputs up to 1 MB)."""
+        recorded = set()
+        for o in outputs:
+            rec = self.records.get(o)
+            if rec is None:
+                return False
+            recorded.add(rec.checksum_of(path))
+        if len(recorded) != 1 or None in recorded:
+            return False
+        return file_checksum(os.path.join(self.options.workdir, path)) == recorded.pop()
 
     def metadata_reasons(self, job: Job, outputs: Sequence[str]) -> list[Reason]:
         recs = [self.records.get(o) for o in outputs]
@@ -295,6 +332,10 @@ class _Planner:
             reasons.append(Reason(ReasonKind.MISSING_OUTPUT, tuple(missing)))
         upstream = self.upstream.get(jid)
         if upstream is not None and not any(r.kind is ReasonKind.FORCED for r in reasons):
+            mine = [r for r in reasons if r.kind is ReasonKind.UPSTREAM]
+            if mine:  # a target whose inputs are missing: one reason with all the files
+                reasons.remove(mine[0])
+                upstream = {**dict.fromkeys(mine[0].files), **upstream}
             reasons.append(Reason(ReasonKind.UPSTREAM, tuple(upstream)))
         if not reasons:
             reasons.append(Reason(ReasonKind.UPSTREAM))
@@ -351,14 +392,18 @@ def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | Non
     with _no_gc():
         try:
             candidates: set[int] | None = None
+            until_ids: set[int] | None = None
             if options.until:
                 roots = [j for j in jobs if _matches(j, options.until)]
                 if not roots:
                     raise WorkflowError(f"--until {', '.join(sorted(options.until))}: no job of the "
                                         "workflow matches",
                                         hint="Name a rule (or an output file) of the DAG.")
-                candidates = _upstream_closure(dag, roots)
+                # As Snakemake: plan as usual, then keep only jobs upstream of (and including)
+                # the --until jobs (``set_until_jobs`` runs after ``update_needrun``).
+                until_ids = _upstream_closure(dag, roots)
             needrun: set[int] = set()
+            planner.fill_mintimes(jobs, candidates)
             planner.propagate(planner.first_pass(jobs, candidates), candidates, needrun)
             incomplete = planner.incomplete_jobs(jobs, candidates, needrun)
             if incomplete:
@@ -375,6 +420,8 @@ def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | Non
         finally:
             planner.stats.close()
         torun, skipped = [], []
+        if until_ids is not None:
+            needrun &= until_ids
         for job in jobs:
             if job.jobid in needrun:
                 job.reasons = planner.reasons_of(job)
@@ -397,6 +444,7 @@ def plan_added_jobs(dag: "DAG", new_jobs: Sequence[Job], meta: MetadataStore | N
     try:
         new_ids = {j.jobid for j in new_jobs}
         needrun: set[int] = set()
+        planner.fill_mintimes(new_jobs, new_ids)
         seeds = planner.first_pass(new_jobs, new_ids, running=ran_ids)
         planner.propagate(seeds, new_ids, needrun, running=ran_ids, ran=ran)
         incomplete = planner.incomplete_jobs(new_jobs, new_ids, needrun)

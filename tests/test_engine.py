@@ -64,3 +64,181 @@ def test_run_options_aliases_and_profile(tmp_path):
         RunOptions(cluster="condor")
     import re
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", new_run_id())
+
+
+# ------------------------------------------------------------------------------ end to end
+SNAKEFILE = '''
+SAMPLES = ["x", "y"]
+
+onsuccess:
+    shell("echo ok > handler.txt")
+
+onerror:
+    shell("echo failed > handler.txt")
+
+rule all:
+    input: expand("up/{s}.txt", s=SAMPLES)
+
+rule copy:
+    input: "raw/{s}.txt"
+    output: "mid/{s}.txt"
+    params: tag=config.get("tag", "t1")
+    shell: "echo {params.tag} | cat {input} - > {output}"
+
+rule upper:
+    input: "mid/{s}.txt"
+    output: "up/{s}.txt"
+    shell: "tr a-z A-Z < {input} > {output}"
+'''
+
+
+def _workflow(tmp_path, text=SNAKEFILE):
+    (tmp_path / "raw").mkdir(exist_ok=True)
+    for s in ("x", "y"):
+        (tmp_path / "raw" / f"{s}.txt").write_text(f"sample {s}\n")
+    (tmp_path / "Snakefile").write_text(text)
+    return tmp_path
+
+
+def _run(tmp_path, **kw):
+    from sciflow.engine import RunOptions, run
+    kw.setdefault("cores", 2)
+    return run(RunOptions(directory=str(tmp_path), **kw))
+
+
+def _plan(tmp_path, **kw):
+    summary = _run(tmp_path, dry_run=True, **kw)
+    return {(j.rule.name, j.wildcards.get("s")): [r.kind.value for r in j.reasons] for j in summary.plan.jobs}
+
+
+def test_run_then_nothing_to_do_then_incremental_reruns(tmp_path):
+    _workflow(tmp_path)
+    summary = _run(tmp_path)
+    assert summary.ok and (tmp_path / "up" / "x.txt").read_text() == "SAMPLE X\nT1\n"
+    assert (tmp_path / "handler.txt").read_text() == "ok\n"  # onsuccess ran in the workdir
+    assert len(summary.results) == 5 and all(r.ok for r in summary.results.values())
+    assert (tmp_path / ".sciflow" / "meta.sqlite").exists()
+    assert not list((tmp_path / ".sciflow" / "lock").glob("*.json"))  # released
+
+    t0 = time.perf_counter()
+    again = _run(tmp_path)
+    assert again.ok and again.plan.jobs == [] and again.results == {}
+    assert time.perf_counter() - t0 < 5  # no cluster is started for a no-op
+
+    # touching an input without changing it reruns nothing (Snakemake 9 compares checksums)
+    time.sleep(0.05)
+    os.utime(tmp_path / "raw" / "x.txt")  # now: newer than the outputs
+    assert _plan(tmp_path) == {}
+    # changing an input reruns exactly its dependents
+    (tmp_path / "raw" / "x.txt").write_text("sample x, revised\n")
+    assert _plan(tmp_path) == {("copy", "x"): ["updated-input"], ("upper", "x"): ["upstream"],
+                               ("all", None): ["upstream"]}
+    assert _run(tmp_path).ok
+
+    # change a param through --config: the copy jobs rerun with PARAMS_CHANGED
+    assert _plan(tmp_path, config={"tag": "t2"}) == {
+        ("copy", "x"): ["params-changed"], ("copy", "y"): ["params-changed"],
+        ("upper", "x"): ["upstream"], ("upper", "y"): ["upstream"], ("all", None): ["upstream"]}
+
+    # change shell text: CODE_CHANGED for that rule's jobs only (and what is downstream)
+    (tmp_path / "Snakefile").write_text(SNAKEFILE.replace("tr a-z A-Z", "tr 'a-z' 'A-Z'"))
+    assert _plan(tmp_path) == {("upper", "x"): ["code-changed"], ("upper", "y"): ["code-changed"],
+                               ("all", None): ["upstream"]}
+    assert _run(tmp_path).ok and _plan(tmp_path) == {}
+
+    # forcerun / until through the engine
+    assert set(_plan(tmp_path, forcerun=["upper"])) == {("upper", "x"), ("upper", "y"), ("all", None)}
+    assert set(_plan(tmp_path, forceall=True, until=["copy"])) == {("copy", "x"), ("copy", "y")}
+
+
+def test_failed_job_raises_with_summary_and_runs_onerror(tmp_path):
+    text = SNAKEFILE.replace('shell: "tr a-z A-Z < {input} > {output}"',
+                             'shell: "echo half > {output}; echo boom >&2; exit 4"')
+    _workflow(tmp_path, text)
+    with pytest.raises(RunFailedError) as info:
+        _run(tmp_path, keep_going=True)
+    err = info.value
+    assert len(err.failures) == 2 and {f.rule for f in err.failures} == {"upper"}
+    text = err.format()
+    assert "exit status: 4" in text and "boom" in text
+    assert err.summary.ok is False
+    assert not (tmp_path / "up" / "x.txt").exists()  # removed, not left half-written
+    assert (tmp_path / "mid" / "x.txt").exists()     # the good upstream job's output stays
+    assert (tmp_path / "handler.txt").read_text() == "failed\n"
+
+
+def test_touch_marks_outputs_up_to_date(tmp_path):
+    _workflow(tmp_path)
+    assert _run(tmp_path).ok
+    time.sleep(0.05)
+    (tmp_path / "raw" / "y.txt").write_text("sample y, revised\n")
+    assert _plan(tmp_path) != {}
+    summary = _run(tmp_path, touch=True)
+    assert summary.touched == 2  # mid/y.txt and up/y.txt; 'all' has no outputs
+    assert _plan(tmp_path) == {}
+    assert (tmp_path / "up" / "y.txt").read_text() == "SAMPLE Y\nT1\n"  # not rerun
+
+
+def test_lock_refuses_a_second_run_on_the_same_outputs(tmp_path):
+    from sciflow.engine import RunOptions, run
+    _workflow(tmp_path)
+    with RunLock(tmp_path, "other-run", ["mid/x.txt"]):
+        with pytest.raises(LockError, match="other-run"):
+            _run(tmp_path)
+    assert not (tmp_path / "mid" / "x.txt").exists()
+    assert _run(tmp_path, unlock=True).unlocked == 0
+
+
+@pytest.mark.snakemake
+def test_incremental_plans_match_snakemake(tmp_path):
+    """Snakemake is the oracle: after the same edits, both plan the same jobs per rule."""
+    import shutil
+    from collections import Counter
+    snakemake = Path(sys.executable).parent / "snakemake"
+    if not snakemake.exists():
+        pytest.skip("snakemake not installed")
+
+    def sm(d, *args):
+        res = subprocess.run([str(snakemake), "-c1", *args], cwd=d, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stdout + res.stderr
+        return res.stdout + res.stderr
+
+    def sm_counts(d, *args):
+        text = sm(d, "-n", *args)
+        if "Job stats:" not in text:
+            return Counter()
+        counts = Counter()
+        for line in text.split("Job stats:", 1)[1].splitlines()[3:]:
+            parts = line.split()
+            if len(parts) != 2 or parts[0] == "total":
+                break
+            counts[parts[0]] = int(parts[1])
+        return counts
+
+    def sf_counts(d, **kw):
+        return Counter(_run(d, dry_run=True, **kw).plan.counts_by_rule())
+
+    dirs = []
+    for name in ("sm", "sf"):
+        d = tmp_path / name
+        d.mkdir()
+        _workflow(d)
+        dirs.append(d)
+    smd, sfd = dirs
+    assert sm_counts(smd) == sf_counts(sfd)
+    sm(smd)
+    assert _run(sfd).ok
+    assert sm_counts(smd) == sf_counts(sfd) == Counter()
+    time.sleep(0.05)
+    for d in dirs:
+        os.utime(d / "raw" / "y.txt")  # touched, same content: nothing to do for both
+    assert sm_counts(smd) == sf_counts(sfd) == Counter()
+    for d in dirs:
+        (d / "raw" / "y.txt").write_text("sample y, revised\n")
+    assert sm_counts(smd) == sf_counts(sfd) != Counter()
+    for d in dirs:
+        (d / "mid" / "x.txt").unlink()
+    assert sm_counts(smd) == sf_counts(sfd)
+    assert sm_counts(smd, "--config", "tag=t9") == sf_counts(sfd, config={"tag": "t9"})
+    assert sm_counts(smd, "--forcerun", "copy") == sf_counts(sfd, forcerun=["copy"])
+    assert sm_counts(smd, "--until", "copy") == sf_counts(sfd, until=["copy"])

@@ -32,7 +32,7 @@ from sciflow.errors import JobError, JobFailedError, MissingOutputError, RunFail
 from sciflow.events import JobResult, Listener, RunInfo
 from sciflow.execute.base import Executor, JobSpec
 from sciflow.jobs import FINAL_STATES, Job, JobState
-from sciflow.metadata import MetadataStore, fingerprint, records_for
+from sciflow.metadata import MetadataStore, fingerprint, input_checksums, records_for
 
 if TYPE_CHECKING:  # pragma: no cover
     from sciflow.plan import Plan, PlanOptions
@@ -266,7 +266,8 @@ class Scheduler:
                 mtimes[str(o)] = None
         if self.meta is not None and job.output:
             fp = fingerprint(job, self._workflow_dir(), self._code_cache)
-            self.meta.record(records_for(job, fp, mtimes, self.run_info.run_id))
+            sums = input_checksums(job, self.workdir)
+            self.meta.record(records_for(job, fp, mtimes, self.run_info.run_id, sums))
         for path in flagged_outputs(job, "protected"):
             _make_read_only(self._path(path))
         job.state = JobState.DONE
