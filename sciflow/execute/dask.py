@@ -48,7 +48,7 @@ class DaskExecutor(Executor):
 
     def __init__(self, cores: int | None = None, scheduler_address: str | None = None,
                  cluster: str | None = None, cluster_options: dict[str, Any] | None = None,
-                 quiet: bool = True) -> None:
+                 quiet: bool = True, connect_timeout: float = 20.0) -> None:
         if scheduler_address and cluster:
             raise ExecutorError("choose either a scheduler address or a cluster type, not both")
         self.cores = cores or os.cpu_count() or 1
@@ -56,6 +56,7 @@ class DaskExecutor(Executor):
         self.cluster_kind = cluster
         self.cluster_options = dict(cluster_options or {})
         self.quiet = quiet
+        self.connect_timeout = connect_timeout
         self.client: Any = None
         self.cluster: Any = None
         self._owns_cluster = False
@@ -80,7 +81,7 @@ class DaskExecutor(Executor):
             _silence_dask_logging()
         try:
             if self.scheduler_address:
-                self.client = Client(self.scheduler_address, timeout="20s",
+                self.client = Client(self.scheduler_address, timeout=self.connect_timeout,
                                      set_as_default=False)
             else:
                 with dask.config.set(_DASK_CONFIG):

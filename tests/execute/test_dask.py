@@ -1,0 +1,120 @@
+"""DaskExecutor on real Dask: a loopback LocalCluster, and external scheduler/worker processes."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sciflow.errors import ExecutorError
+from sciflow.execute.dask import DaskExecutor
+from sciflow.execute.spec import make_spec
+
+
+def run_all(executor, specs, timeout=120):
+    for spec in specs:
+        executor.submit(spec)
+    results, deadline = {}, time.time() + timeout
+    while len(results) < len(specs) and time.time() < deadline:
+        for res in executor.wait(timeout=5):
+            results[res.jobid] = res
+    assert len(results) == len(specs), "timed out waiting for jobs"
+    return results
+
+
+@pytest.fixture(scope="module")
+def local():
+    ex = DaskExecutor(cores=2, cluster_options={"resources": {"mem_mb": 1000}})
+    ex.start()
+    yield ex
+    ex.shutdown()
+
+
+def test_local_cluster_is_loopback_only_and_runs_jobs(local, jobs):
+    assert local.address.startswith("tcp://127.0.0.1:")
+    info = local.client.scheduler_info()
+    assert all(addr.startswith("tcp://127.0.0.1:") for addr in info["workers"])
+    assert len(info["workers"]) == 2
+    specs = [make_spec(jobs("shell", "echo {wildcards.i} > {output}", output=[f"o/{i}.txt"],
+                            wildcards={"i": str(i)}), jobs.workflow, str(jobs.root))
+             for i in range(20)]
+    results = run_all(local, specs)
+    assert all(r.ok for r in results.values()), [r.error for r in results.values()]
+    assert {r.worker for r in results.values()} <= set(info["workers"])
+    for i in range(20):
+        assert (jobs.root / f"o/{i}.txt").read_text() == f"{i}\n"
+
+
+def test_failed_job_comes_back_as_a_result(local, jobs):
+    spec = make_spec(jobs("shell", "exit 7", output=["f.txt"]), jobs.workflow, str(jobs.root))
+    (res,) = run_all(local, [spec]).values()
+    assert not res.ok and res.exit_code == 7 and "status 7" in res.error
+
+
+def test_wait_with_timeout_returns_empty_when_nothing_finished(local, jobs):
+    spec = make_spec(jobs("shell", "sleep 1.5; touch {output}", output=["s.txt"]),
+                     jobs.workflow, str(jobs.root))
+    local.submit(spec)
+    t0 = time.time()
+    assert local.wait(timeout=0.2) == []
+    assert time.time() - t0 < 1.0
+    assert local.wait(timeout=0) == []
+    results = []
+    while not results:
+        results = local.wait(timeout=10)
+    assert results[0].ok and results[0].jobid == spec.jobid
+
+
+def test_unsatisfiable_resources_fail_fast(local, jobs):
+    spec = make_spec(jobs("shell", "touch {output}", output=["m.txt"],
+                          resources={"mem_mb": 5000}), jobs.workflow, str(jobs.root))
+    t0 = time.time()
+    local.submit(spec)
+    (res,) = local.wait(timeout=30)
+    assert time.time() - t0 < 5
+    assert not res.ok and "mem_mb=5000" in res.error and "1000" in res.error
+    # a request that fits runs (and an unknown resource is not a constraint)
+    spec = make_spec(jobs("shell", "touch {output}", output=["m2.txt"],
+                          resources={"mem_mb": 800, "gpu_hours": 3}), jobs.workflow, str(jobs.root))
+    (res,) = run_all(local, [spec]).values()
+    assert res.ok
+
+
+def test_killed_worker_becomes_a_failed_result(jobs):
+    ex = DaskExecutor(cores=1)
+    with ex:
+        spec = make_spec(jobs("shell", "kill -9 $PPID; sleep 5", output=["k.txt"]),
+                         jobs.workflow, str(jobs.root))
+        (res,) = run_all(ex, [spec]).values()
+        assert not res.ok and res.extra["error_type"] == "KilledWorker"
+        assert "died" in res.error
+        # the cluster recovers: the nanny restarts the worker and the next job runs
+        spec = make_spec(jobs("shell", "touch {output}", output=["after.txt"]),
+                         jobs.workflow, str(jobs.root))
+        (res,) = run_all(ex, [spec]).values()
+        assert res.ok
+
+
+def test_external_scheduler_runs_jobs_and_is_left_running(external_scheduler, jobs):
+    ex = DaskExecutor(scheduler_address=external_scheduler)
+    with ex:
+        assert ex.address == external_scheduler
+        spec = make_spec(jobs("shell", "echo $$ > {output}", output=["e.txt"], threads=2),
+                         jobs.workflow, str(jobs.root))
+        (res,) = run_all(ex, [spec]).values()
+        assert res.ok and res.worker.startswith("tcp://127.0.0.1:")
+        assert (jobs.root / "e.txt").exists()
+        too_big = make_spec(jobs("shell", "true", output=["t.txt"], threads=64),
+                            jobs.workflow, str(jobs.root))
+        (res,) = run_all(ex, [too_big]).values()  # threads are capped, as Snakemake caps them
+        assert not res.ok and "outputs are missing" in res.error
+    # shutting down our client left the external scheduler alive: a new client connects
+    with DaskExecutor(scheduler_address=external_scheduler) as again:
+        spec = make_spec(jobs("shell", "touch {output}", output=["e2.txt"]),
+                         jobs.workflow, str(jobs.root))
+        assert run_all(again, [spec])[spec.jobid].ok
+
+
+def test_unreachable_scheduler_is_an_executor_error():
+    ex = DaskExecutor(scheduler_address="tcp://127.0.0.1:9", connect_timeout=2)
+    with pytest.raises(ExecutorError, match="cannot connect"):
+        ex.start()
