@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Iterator, Union
@@ -374,10 +375,18 @@ def parser() -> Lark:
                      cache=True)
 
 
+_LOCK = threading.Lock()  # the postlexer keeps the text being parsed: one parse at a time
+
+
 def parse_text(text: str, path: str) -> Parsed:
     """Parse ``text`` (the content of ``path``); raise ``ParseError`` with a location."""
     if not text.endswith("\n"):
         text += "\n"
+    with _LOCK:
+        return _parse_locked(text, path)
+
+
+def _parse_locked(text: str, path: str) -> Parsed:
     _INDENTER.text = text
     _INDENTER.comments = comments = []
     try:
@@ -393,11 +402,28 @@ def parse_text(text: str, path: str) -> Parsed:
 
 
 # ------------------------------------------------------------------------------ error messages
-_KEYWORD_TOKENS = {"RULE_HEAD", "KEYWORD", "MODULE_HEAD", "USE_KW"}
-_NAMES = {
-    "_COLON": "':'", "_NL": "end of line", "_INDENT": "an indented block",
-    "_DEDENT": "end of block", "NAME": "a name",
-    "STRING": "a string", "$END": "end of file",
+# Parse errors the postlexer does not catch itself, labelled by example (lark's
+# ``UnexpectedInput.match_examples``: an error is given the label of the example that fails
+# in the same parser state).
+_EXAMPLES: dict[str, list[str]] = {
+    "expected an indented block": [
+        "rule a:\nx = 1\n", "checkpoint a:\nrule b:\n", "module m:\nx = 1\n",
+        "rule a:\n", "onstart:\nx = 1\n", "rule a:\n    input:\nx = 1\n",
+    ],
+    "the directives of a rule go on the next lines, indented": [
+        "rule a: 'x'\n", "rule a: (1)\n",
+    ],
+    "unexpected indent": [
+        "rule a:\n    'doc'\n        'more'\n",
+    ],
+    "a docstring must stand on its own line": [
+        "rule a:\n    'doc' + x\n",
+    ],
+}
+_HINTS = {
+    "expected an indented block": "Indent the body on the next lines.",
+    "the directives of a rule go on the next lines, indented":
+        "Write 'rule NAME:' alone on its line, then one directive per line, indented.",
 }
 
 
@@ -406,45 +432,42 @@ def _describe(exc: UnexpectedInput, text: str, path: str) -> ParseError:
     line = getattr(exc, "line", None) or 1
     col = getattr(exc, "column", None) or 1
     if isinstance(exc, UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
-        allowed = set(exc.allowed or ())
-        prev = _previous_word(text, exc.pos_in_stream)
+        pos = exc.pos_in_stream
+        ch = text[pos] if pos < len(text) else ""
         if ch in "\"'":
-            return ParseError("unterminated string", SourceLoc(path, line, col))
-        if "_COLON" in allowed:
-            return ParseError(f"expected ':' after '{prev}'", SourceLoc(path, line, col),
-                              hint=f"Write '{prev}:' followed by its value.")
-        if allowed and allowed <= {"NAME", "STRING", "_NL"} | _KEYWORD_TOKENS:
-            return ParseError("expected a directive such as 'input:' or 'shell:'",
-                              SourceLoc(path, line, col))
-        if allowed and allowed <= {"NAME", "_COLON"}:
-            return ParseError("expected a name or ':'", SourceLoc(path, line, col))
+            while pos > 0 and text[pos - 1] == ch and col > 1:  # the start of '"""'
+                pos, col = pos - 1, col - 1
+            return ParseError("unterminated string", SourceLoc(path, line, col),
+                              hint="Close the string on the same line (or use triple quotes).")
         return ParseError(f"unexpected character {ch!r}", SourceLoc(path, line, col))
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
-        expected = set(exc.expected or ())
+        if tok.type == "$END":
+            line, col = text.count("\n", 0, len(text.rstrip())) + 1, 1
+        else:
+            line, col = tok.line or line, tok.column or col
+        label = _match(exc)
+        if label:
+            return ParseError(label, SourceLoc(path, line, col), hint=_HINTS.get(label))
         if tok.type == "_INDENT":
-            return ParseError("unexpected indent", SourceLoc(path, tok.line, tok.column),
-                              hint="Indent this line like the lines around it.")
-        if "_COLON" in expected and len(expected) <= 2:
-            prev = _previous_word(text, tok.start_pos if tok.start_pos is not None else 0)
-            loc = SourceLoc(path, tok.line, tok.column)
-            if tok.type == "_NL":  # point right after the word, where the colon belongs
-                loc = SourceLoc(path, tok.line, tok.column)
-            return ParseError(f"expected ':' after '{prev}'", loc,
-                              hint=f"Write '{prev}:' followed by its value.")
-        if "_INDENT" in expected and tok.type != "_INDENT":
-            return ParseError("expected an indented block", SourceLoc(path, tok.line, tok.column),
-                              hint="Indent the body of the rule (or statement) on the next lines.")
+            return ParseError("unexpected indent", SourceLoc(path, line, col))
         if tok.type == "$END":
             return ParseError("unexpected end of file", SourceLoc(path, line, col))
-        want = ", ".join(sorted(_NAMES.get(e, e) for e in expected)[:4])
-        return ParseError(f"unexpected {_NAMES.get(tok.type, repr(str(tok)))}" +
-                          (f" (expected {want})" if want else ""),
-                          SourceLoc(path, tok.line, tok.column))
-    if isinstance(exc, UnexpectedEOF):
-        return ParseError("unexpected end of file", SourceLoc(path, line, col))
+        return ParseError(f"unexpected {str(tok).strip()!r}", SourceLoc(path, line, col))
     return ParseError(str(exc).splitlines()[0], SourceLoc(path, line, col))
+
+
+def _match(exc: UnexpectedInput) -> str | None:
+    def parse(example: str):
+        _INDENTER.text = example
+        return parser().parse(example)
+    saved = _INDENTER.text, _INDENTER.comments
+    try:
+        return exc.match_examples(parse, _EXAMPLES, use_accepts=True)
+    except Exception:  # an example failing differently (postlexer error): no label
+        return None
+    finally:
+        _INDENTER.text, _INDENTER.comments = saved
 
 
 def _previous_word(text: str, pos: int) -> str:
