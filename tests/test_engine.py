@@ -242,3 +242,23 @@ def test_incremental_plans_match_snakemake(tmp_path):
     assert sm_counts(smd, "--config", "tag=t9") == sf_counts(sfd, config={"tag": "t9"})
     assert sm_counts(smd, "--forcerun", "copy") == sf_counts(sfd, forcerun=["copy"])
     assert sm_counts(smd, "--until", "copy") == sf_counts(sfd, until=["copy"])
+
+
+def test_console_progress_shows_counts_and_failures(tmp_path):
+    from rich.console import Console
+    from sciflow.engine import RunOptions, run
+    from sciflow.progress import ConsoleProgress
+
+    text = SNAKEFILE.replace('shell: "tr a-z A-Z < {input} > {output}"',
+                             'shell: "echo oops >&2; exit 9"')
+    _workflow(tmp_path, text)
+    console = Console(record=True, force_terminal=True, width=120)
+    progress = ConsoleProgress(console)
+    with pytest.raises(RunFailedError):
+        run(RunOptions(directory=str(tmp_path), cores=2, keep_going=True), listeners=[progress])
+    out = console.export_text()
+    assert "job failed" in out and "rule upper" in out and "s=x" in out
+    assert "exit status: 9" in out and "oops" in out
+    assert "FAILED: 2 of 5 jobs done, 2 failed" in out
+    quiet = Console(record=True, force_terminal=False)
+    assert ConsoleProgress(quiet).enabled is False  # not a terminal: stays quiet
