@@ -187,18 +187,22 @@ class _Attempt:
             except FileNotFoundError as err:
                 raise JobFailedError(f"cannot start {argv[0]!r}: {err.strerror}") from None
             killer = _GroupKiller(proc.pid, self.spec.timeout_s)
-            monitor = _Monitor(proc.pid, full=bool(self.spec.benchmark))
+            monitor = _Monitor(proc.pid) if self.spec.benchmark else None
+            peak = _RssWatch.watch(proc.pid)
             try:
                 _, status = os.waitpid(proc.pid, 0)
             finally:
                 killer.cancel()
-                monitor.stop()
+                _RssWatch.unwatch(proc.pid)
+                if monitor:
+                    monitor.stop()
             proc.returncode = os.waitstatus_to_exitcode(status)
         result.exit_code = proc.returncode
         # (not wait4's ru_maxrss: a forked child is charged its parent's pages until exec)
-        result.max_rss_mb = monitor.max["rss"] if monitor.samples else None
-        if self.spec.benchmark:
+        result.max_rss_mb = peak[0] or None
+        if monitor:
             self.benchmark_record = monitor.record(time.time() - self.t0)
+            result.max_rss_mb = max(result.max_rss_mb or 0.0, monitor.max["rss"]) or None
         if killer.fired:
             raise JobTimeoutError(
                 f"job exceeded its runtime of {self.spec.timeout_s:g} s and was killed",
@@ -569,6 +573,53 @@ def _referenced_modules(func: Callable[..., Any]) -> set[str]:
 # --------------------------------------------------------------------------- benchmark
 BENCHMARK_COLUMNS = ("s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in",
                      "io_out", "mean_load", "cpu_time")
+
+
+class _RssWatch:
+    """Peak resident memory (MB) of running jobs' process trees, sampled by ONE thread per
+    worker process: starting a thread per job would cost more than a trivial job."""
+
+    _lock = threading.Lock()
+    _watched: dict[int, list[float]] = {}
+    _wake = threading.Event()
+    _thread: threading.Thread | None = None
+    INTERVAL_S = 0.1
+
+    @classmethod
+    def watch(cls, pid: int) -> list[float]:
+        peak = [0.0]
+        with cls._lock:
+            cls._watched[pid] = peak
+            if cls._thread is None:
+                cls._thread = threading.Thread(target=cls._loop, daemon=True,
+                                               name="sciflow-rss")
+                cls._thread.start()
+        cls._wake.set()
+        return peak
+
+    @classmethod
+    def unwatch(cls, pid: int) -> None:
+        with cls._lock:
+            cls._watched.pop(pid, None)
+
+    @classmethod
+    def _loop(cls) -> None:
+        import psutil
+        while True:
+            cls._wake.wait()
+            with cls._lock:
+                watched = list(cls._watched.items())
+                if not watched:
+                    cls._wake.clear()
+                    continue
+            for pid, peak in watched:
+                try:
+                    root = psutil.Process(pid)
+                    total = sum(p.memory_info().rss for p in [root, *root.children(True)])
+                except psutil.Error:
+                    continue
+                peak[0] = max(peak[0], total / 2**20)
+            time.sleep(cls.INTERVAL_S)
 
 
 class _Monitor:
