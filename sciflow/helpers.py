@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from sciflow import wildcards
-from sciflow.errors import ConfigError, IncludeError, RuleError, WorkflowError
+from sciflow.errors import ConfigError, RuleError, WorkflowError
 from sciflow.model import (ACTIONS, Action, Args, Rule, SourceLoc, Unpack, Workflow,
                            WorkflowBuilder, _apply_directive, flag)
 
@@ -79,6 +79,50 @@ def local(value: Any) -> Any:
 def unpack(func: Callable[..., Any]) -> Unpack:
     """The input function returns a dict (named inputs) or a list."""
     return Unpack(func)
+
+
+def exists(path: str | os.PathLike) -> bool:
+    """Snakemake's ``exists``: whether the path exists (at load time)."""
+    return os.path.exists(path)
+
+
+def evaluate(expression: str) -> Callable[..., bool]:
+    """Snakemake's ``evaluate("{sample} == 'a'")``: an input function evaluating the
+    expression with each ``{wildcard}`` replaced by the repr of its value."""
+    def check(wildcards: Any, **_: Any) -> bool:
+        items = wildcards.items() if hasattr(wildcards, "items") else dict(wildcards).items()
+        text = expression.format(**{k: repr(v) for k, v in items})
+        try:
+            return eval(text, {})  # noqa: S307 - the workflow's own expression
+        except Exception as exc:
+            raise WorkflowError(f"evaluate({expression!r}) failed: {exc}") from None
+    return check
+
+
+def branch(condition: Any, then: Any = None, otherwise: Any = None,
+           cases: Mapping | None = None) -> Any:
+    """Snakemake's ``branch``: ``then`` if the condition holds, else ``otherwise``; with
+    ``cases``, the case chosen by the condition's value. Any callable argument makes the
+    result an input function (evaluated once wildcards are known). None becomes []."""
+    if cases is not None and then is not None:
+        raise WorkflowError("branch() cannot use 'cases' together with 'then'")
+
+    def value_of(item: Any, wildcards: Any) -> Any:
+        return (item(wildcards) if callable(item) else item) or []
+
+    def choose(wildcards: Any) -> Any:
+        if cases is None:
+            return value_of(then if value_of(condition, wildcards) else otherwise, wildcards)
+        key = value_of(condition, wildcards)
+        if key in cases:
+            return value_of(cases[key], wildcards)
+        if otherwise is not None:
+            return value_of(otherwise, wildcards)
+        raise WorkflowError(f"branch(): no case for {key!r}")
+
+    if any(callable(x) for x in (condition, then, otherwise)):
+        return lambda wildcards, **_: choose(wildcards)
+    return choose(None)
 
 
 def min_version(_version: str) -> None:
@@ -316,6 +360,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
         "temp": temp, "temporary": temp, "protected": protected, "directory": directory,
         "ancient": ancient, "touch": touch, "unpack": unpack, "pipe": pipe, "service": service,
         "ensure": ensure, "report": report, "local": local, "min_version": min_version,
+        "exists": exists, "evaluate": evaluate, "branch": branch,
         "shell": _shell_function(), "Path": Path, "os": os,
         "_sf_args": _sf_args, "_sf_rule": _sf_rule, "_sf_use_rule": _sf_use_rule,
         "_sf_keyword": _sf_keyword,
@@ -339,4 +384,4 @@ def _action_source(kind: str, args: Args, loc: SourceLoc) -> str:
 
 __all__ = ["build_namespace", "LoadContext", "WorkflowContext", "update_config",
            "read_config_file", "temp", "protected", "directory", "ancient", "touch", "unpack",
-           "IncludeError", "WorkflowError"]
+           "branch", "evaluate", "exists"]

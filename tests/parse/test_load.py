@@ -195,3 +195,22 @@ def test_iofile_flags_are_strings(corpus):
     wf = load_workflow("features.smk")
     out = wf.rules["trim"].output.r1
     assert isinstance(out, IOFile) and out == "trimmed/{sample}_1.fq"
+
+
+def test_branch_evaluate_exists_match_snakemake(tmp_path):
+    ioutils = pytest.importorskip("snakemake.ioutils")
+    from snakemake.iocontainers import Wildcards as SmWildcards
+
+    from sciflow.helpers import branch, evaluate, exists
+    from sciflow.model import Wildcards
+    ours_w, their_w = Wildcards({"sample": "a", "n": "3"}), SmWildcards(fromdict={"sample": "a", "n": "3"})
+    cases = [((True,), dict(then="t")), ((False,), dict(then="t", otherwise="o")),
+             ((False,), dict(then="t")), (("b",), dict(cases={"a": "A", "b": "B"}))]
+    for args, kwargs in cases:
+        assert branch(*args, **kwargs) == ioutils.branch(*args, **kwargs)
+    for expr in ["{sample} == 'a'", "int({n}) > 5"]:
+        assert evaluate(expr)(ours_w) == ioutils.evaluate(expr)(their_w)
+    f = branch(evaluate("{sample} == 'a'"), then="x.txt", otherwise="y.txt")
+    assert f(ours_w) == "x.txt"
+    assert branch(lambda w: w.sample, cases={"a": "A"})(ours_w) == "A"
+    assert exists(tmp_path) and not exists(tmp_path / "nope")
