@@ -26,6 +26,7 @@ def test_generated_file_loads_with_every_rule(tmp_path, monkeypatch):
     assert wf.rules["r7"].params.k == 7
 
 
+@pytest.mark.slow
 @pytest.mark.snakemake
 def test_benchmark_compares_with_snakemake(capsys):
     bench = _load()
