@@ -245,10 +245,6 @@ class LoadContext:
     overwrite_config: dict
     include: Callable[[str, SourceLoc], None]  # parse + compile + exec another file
 
-    @property
-    def builder(self) -> WorkflowBuilder:
-        return WorkflowBuilder(self.workflow)
-
 
 def build_namespace(load: LoadContext) -> dict[str, Any]:
     wf, ctx = load.workflow, load.ctx

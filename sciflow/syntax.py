@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Union
 
 from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.indenter import Indenter
 
 from sciflow.errors import ParseError
