@@ -60,6 +60,9 @@ class Compiled:
     problems: list[SciflowError] = field(default_factory=list)
     checks: list[ValueCheck] = field(default_factory=list)
     breaks: list[int] = field(default_factory=list)  # lines where top-level statements start
+    # Directive lines start with generated code (", input=_sf_args("): add this to a column of
+    # the compiled line to get the column in the file.
+    col_shift: dict[int, int] = field(default_factory=dict)
 
     def to_code(self, path: str, lines_per_chunk: int = 400) -> list[types.CodeType]:
         """Byte-compile ``source`` as a few code objects, each a run of whole top-level
@@ -133,6 +136,7 @@ class _Compiler:
         self.problems: list[SciflowError] = []
         self.checks: list[ValueCheck] = []
         self.breaks: list[int] = []
+        self.col_shift: dict[int, int] = {}
 
     # -------------------------------------------------------------------------- helpers
     def loc(self, line: int, col: int) -> SourceLoc:
@@ -206,7 +210,9 @@ class _Compiler:
                 continue
             self.out.at(item.head.line)
             code = self.check(f"'{item.name}' of {label}", item.head, item.value)
-            self.out.write(f", {item.name}=_sf_args({code})")
+            prefix = f", {item.name}=_sf_args("
+            self.col_shift[item.head.end_line] = item.head.end_column - 1 - len(prefix)
+            self.out.write(f"{prefix}{code})")
 
     def validate_items(self, items, label: str, allow_actions: bool = True) -> list:
         """Drop (and report) unknown/duplicate directives; check the action rules."""
@@ -317,7 +323,7 @@ def compile_parsed(parsed: Parsed, tag: str) -> Compiled:
     c = _Compiler(parsed, tag)
     c.statements(parsed.statements)
     breaks = [_first_line(node) for node in parsed.statements]
-    return Compiled(c.out.text(), c.problems, c.checks, breaks)
+    return Compiled(c.out.text(), c.problems, c.checks, breaks, c.col_shift)
 
 
 def _first_line(node: Node) -> int:

@@ -122,6 +122,7 @@ class _Loader:
         self.ctx = ctx
         self.main_dir = os.path.dirname(os.path.abspath(main_path))
         self.seen: set[str] = set()
+        self.col_shifts: dict[str, dict[int, int]] = {}  # per file: see Compiled.col_shift
 
     def include(self, path: str, loc: SourceLoc) -> None:
         if not os.path.isabs(path):
@@ -141,10 +142,10 @@ class _Loader:
                 exec(chunk, self.workflow.globals)
         except SciflowError as err:
             if err.loc is None:
-                err.loc = _user_frame(err.__traceback__, self.seen)
+                err.loc = _user_frame(err.__traceback__, self.col_shifts)
             raise
         except Exception as exc:  # the user's own code failed while the file was loading
-            loc = _user_frame(exc.__traceback__, self.seen)
+            loc = _user_frame(exc.__traceback__, self.col_shifts)
             raise WorkflowError(f"{type(exc).__name__}: {exc}", loc,
                                 hint="This happened while loading the workflow.") from None
         finally:
@@ -154,6 +155,7 @@ class _Loader:
         parsed = parse_text(text, path)
         rel = os.path.relpath(os.path.abspath(path), self.main_dir)
         compiled = compile_parsed(parsed, file_tag(rel))
+        self.col_shifts[os.path.abspath(path)] = compiled.col_shift
         problems = list(compiled.problems)
         code = None
         try:
@@ -172,13 +174,22 @@ class _Loader:
         return code
 
 
-def _user_frame(tb: Any, files: set[str]) -> SourceLoc | None:
-    """The innermost traceback frame that is in a workflow file."""
+def _user_frame(tb: Any, col_shifts: dict[str, dict[int, int]]) -> SourceLoc | None:
+    """Where in a workflow file the innermost traceback frame of that file is (line and,
+    from the bytecode positions, column)."""
     loc = None
     while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if os.path.abspath(filename) in files:
-            loc = SourceLoc(filename, tb.tb_lineno, 1)
+        code = tb.tb_frame.f_code
+        shifts = col_shifts.get(os.path.abspath(code.co_filename))
+        if shifts is not None:
+            line, col = tb.tb_lineno, 1
+            try:
+                pos = list(code.co_positions())[tb.tb_lasti // 2]
+                if pos[0] == line and pos[2] is not None:
+                    col = max(pos[2] + 1 + shifts.get(line, 0), 1)
+            except (IndexError, ValueError):
+                pass
+            loc = SourceLoc(code.co_filename, line, col)
         tb = tb.tb_next
     return loc
 
