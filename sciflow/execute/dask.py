@@ -155,8 +155,18 @@ class DaskExecutor(Executor):
                 error=problem, extra={"error_type": "UnsatisfiableResources",
                                       "key": spec.key}))
             return
-        future = self.client.submit(run_job, spec, key=spec.key, pure=False,
-                                    priority=priority, resources=request or None, retries=0)
+        try:
+            future = self.client.submit(run_job, spec, key=spec.key, pure=False,
+                                        priority=priority, resources=request or None,
+                                        retries=0)
+        except Exception as err:  # e.g. a params value that cannot be pickled
+            self._failed_now.append(JobResult(
+                jobid=spec.jobid, ok=False, started=submitted, ended=submitted,
+                attempt=spec.attempt, exit_code=None, command=spec.command,
+                error=(f"job {spec.jobid} ({spec.rule}) cannot be sent to a worker: "
+                       f"{type(err).__name__}: {err}"),
+                extra={"error_type": "SerializationError", "key": spec.key}))
+            return
         self._pending[future.key] = (spec, submitted)
         self._completed.add(future)
 

@@ -17,6 +17,7 @@ the ``snakemake`` object injected, see ``sciflow.execute.script``) and ``noteboo
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import importlib.metadata
 import io
@@ -454,14 +455,49 @@ def _cwd(path: str):
         os.chdir(old)
 
 
+class _RoutedStream(io.TextIOBase):
+    """Stands in for ``sys.stdout``/``sys.stderr`` in a worker: writes from a thread running a
+    ``run:`` block go to that job's log, everything else to the original stream. (Swapping
+    ``sys.stdout`` per job would mix up jobs running in parallel threads of one worker.)"""
+
+    target: contextvars.ContextVar[Any] = contextvars.ContextVar("sciflow_py_output",
+                                                                 default=None)
+
+    def __init__(self, original: Any) -> None:
+        self.original = original
+
+    def write(self, text: str) -> int:
+        out = self.target.get()
+        return (out or self.original).write(text)
+
+    def flush(self) -> None:
+        out = self.target.get()
+        (out or self.original).flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> Any:  # fileno(), encoding, isatty()...
+        return getattr(self.original, name)
+
+
+_ROUTING_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _capture_python_output(raw: io.RawIOBase):
     """``print()`` in a ``run:`` block goes to the job's log, not the worker's terminal."""
+    with _ROUTING_LOCK:
+        if not isinstance(sys.stdout, _RoutedStream):
+            sys.stdout = _RoutedStream(sys.stdout)
+        if not isinstance(sys.stderr, _RoutedStream):
+            sys.stderr = _RoutedStream(sys.stderr)
     text = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)  # type: ignore[arg-type]
+    token = _RoutedStream.target.set(text)
     try:
-        with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
-            yield
+        yield
     finally:
+        _RoutedStream.target.reset(token)
         text.flush()
         text.detach()
 

@@ -79,6 +79,16 @@ def _resolve_script(source: str, workflow: Workflow, job: Job, workdir: str) -> 
     return os.path.normpath(candidates[0])
 
 
+def _resolve_conda(env: Any, workflow: Workflow, job: Job, workdir: str) -> str | None:
+    """An environment file is relative to the rule's file, as a script; names stay names."""
+    if not env:
+        return None
+    env = str(env)
+    if env.endswith((".yaml", ".yml")):
+        return _resolve_script(env, workflow, job, workdir)
+    return env
+
+
 def _resources(job: Job) -> NamedList:
     """Resources as a NamedList (``{resources.mem_mb}``, ``resources.tmpdir``)."""
     values = {"tmpdir": tempfile.gettempdir(), **dict(job.resources)}
@@ -136,7 +146,8 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
         touch_outputs=tuple(touch_outputs), attempt=attempt,
         timeout_s=runtime_seconds(job.resources.get("runtime")),
         env={name: os.environ[name] for name in workflow.envvars if name in os.environ},
-        conda=rule.conda, container=rule.container, exec_command=exec_command,
+        conda=_resolve_conda(rule.conda, workflow, job, workdir), container=rule.container,
+        exec_command=exec_command,
         use_conda=use_conda, use_apptainer=use_apptainer,
     )
 

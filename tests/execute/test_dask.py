@@ -79,6 +79,34 @@ def test_unsatisfiable_resources_fail_fast(local, jobs):
     assert res.ok
 
 
+def test_unpicklable_params_fail_the_job_not_the_run(local, jobs):
+    import threading
+    spec = make_spec(jobs("shell", "touch {output}", output=["p.txt"],
+                          params={"lock": threading.Lock()}), jobs.workflow, str(jobs.root))
+    local.submit(spec)
+    (res,) = local.wait(timeout=30)
+    assert not res.ok and "cannot be sent to a worker" in res.error
+
+
+def test_print_in_run_blocks_goes_to_the_job_log_per_thread(jobs, capsys):
+    """Two run: jobs printing in parallel threads of one process each log only their own."""
+    from concurrent.futures import ThreadPoolExecutor
+    from sciflow.execute import runner
+
+    def fake_job(name):
+        path = jobs.root / f"{name}.log"
+        with open(path, "ab", buffering=0) as raw, runner._capture_python_output(raw):
+            for _ in range(200):
+                print(name)
+        return path.read_text().split()
+
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(fake_job, ["alpha", "beta"])
+    assert set(a) == {"alpha"} and set(b) == {"beta"} and len(a) == len(b) == 200
+    print("after")
+    assert "after" in capsys.readouterr().out
+
+
 def test_killed_worker_becomes_a_failed_result(jobs):
     ex = DaskExecutor(cores=1)
     with ex:

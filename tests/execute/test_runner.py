@@ -214,7 +214,7 @@ def test_use_conda_without_conda_is_a_clear_error(jobs):
     assert not res.ok and "conda is not installed" in res.error
     # without --use-conda the environment is only recorded
     spec = make_spec(job, jobs.workflow, str(jobs.root))
-    assert spec.conda == "envs/tools.yaml" and run_job(spec).ok
+    assert spec.conda == str(jobs.root / "envs/tools.yaml") and run_job(spec).ok
 
 
 @pytest.mark.skipif(shutil.which("apptainer") or shutil.which("singularity"),
