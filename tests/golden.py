@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 CASES_DIR = Path(__file__).parent / "workflows"
+EXAMPLES_DIR = Path(__file__).parent.parent / "workflows"  # the real example workflows
 # Bookkeeping directories and files of either tool, never part of a case's outputs.
 IGNORED_DIRS = {".snakemake", ".sciflow", "__pycache__"}
 IGNORED_FILES = {".snakemake_timestamp"}
@@ -51,16 +52,16 @@ class Case:
         return args
 
 
-def load_case(name: str) -> Case:
-    path = CASES_DIR / name
+def load_case(name: str, root: Path = CASES_DIR) -> Case:
+    path = root / name
     meta = yaml.safe_load((path / "case.yaml").read_text()) if (path / "case.yaml").exists() else {}
     return Case(name, path, targets=list(meta.get("targets", [])),
                 config=dict(meta.get("config", {})), cores=int(meta.get("cores", 2)),
                 existence_only=list(meta.get("existence_only", [])))
 
 
-def case_names() -> list[str]:
-    return sorted(p.name for p in CASES_DIR.iterdir() if (p / "Snakefile").exists())
+def case_names(root: Path = CASES_DIR) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if (p / "Snakefile").exists())
 
 
 def copy_case(case: Case, dest: Path) -> Path:

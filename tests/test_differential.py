@@ -80,3 +80,29 @@ def test_same_plan_and_outputs_as_snakemake(name, tmp_path):
     # And both agree that nothing is left to do.
     assert snakemake_counts(case, sm) == Counter()
     assert sciflow_counts(case, sf) == Counter()
+
+
+def _examples():
+    from golden import EXAMPLES_DIR
+
+    for name in case_names(EXAMPLES_DIR):
+        # Snakemake needs ~25 s on the climate example (an interpreter per run: job).
+        marks = [pytest.mark.slow] if name == "climate" else []
+        yield pytest.param(name, id=f"example-{name}", marks=marks)
+
+
+@pytest.mark.parametrize("name", list(_examples()))
+def test_example_workflow_same_as_snakemake(name, tmp_path):
+    """The example workflows in workflows/ give Snakemake's files, byte for byte."""
+    from golden import EXAMPLES_DIR
+
+    case = load_case(name, EXAMPLES_DIR)
+    sm = copy_case(case, tmp_path / "snakemake")
+    sf = copy_case(case, tmp_path / "sciflow")
+    assert sciflow_counts(case, sf) == snakemake_counts(case, sm)
+    res = run_snakemake(case, sm)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run(sciflow_args(case), cwd=sf, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    problems = compare_outputs(case, sf, reference=sm)
+    assert not problems, "outputs differ from Snakemake's:\n" + "\n".join(problems)

@@ -11,7 +11,7 @@ import stat
 
 import pytest
 
-from golden import case_names, load_case
+from golden import EXAMPLES_DIR, case_names, load_case
 
 
 CASES = case_names()
@@ -53,3 +53,23 @@ def test_every_case_has_expected_outputs():
     for name in CASES:
         case = load_case(name)
         assert case.expected.is_dir() and any(case.expected.rglob("*")), name
+
+
+@pytest.mark.parametrize("example", case_names(EXAMPLES_DIR))
+def test_example_workflow_runs_quickly(example, tmp_path):
+    """workflows/<example> runs end to end on the local cluster in under 30 s."""
+    import time
+
+    from conftest import run_sciflow
+    from golden import copy_case
+
+    case = load_case(example, EXAMPLES_DIR)
+    work = copy_case(case, tmp_path / example)
+    start = time.monotonic()
+    summary = run_sciflow(work, cores=2)
+    elapsed = time.monotonic() - start
+    assert summary.ok
+    final = {"climate": "results/report.txt", "genomics": "results/samples.tsv"}.get(example)
+    if final:
+        assert (work / final).stat().st_size > 0
+    assert elapsed < 30, f"{example} took {elapsed:.1f} s"
