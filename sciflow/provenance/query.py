@@ -85,12 +85,17 @@ def named_queries() -> dict[str, NamedQuery]:
     return {p.stem: NamedQuery.load(p) for p in sorted((vocab_dir() / "queries").glob("*.rq"))}
 
 
+_XSD_STRING = V.XSD + "string"
+
+
 def to_python(term: Any) -> Any:
     """An Oxigraph term as a plain Python value (IRIs as strings, typed literals converted)."""
     if term is None:
         return None
     if isinstance(term, ox.Literal):
         dt = term.datatype.value
+        if dt == _XSD_STRING:
+            return term.value
         try:
             if dt == V.XSD + "integer":
                 return int(term.value)
@@ -137,7 +142,8 @@ class Provenance:
             return bool(result)
         if isinstance(result, ox.QuerySolutions):
             names = [v.value for v in result.variables]
-            rows = [[to_python(sol[i]) for i in range(len(names))] for sol in result]
+            width = range(len(names))
+            rows = [[to_python(sol[i]) for i in width] for sol in result]
             return pd.DataFrame(rows, columns=names)
         return list(result)
 
@@ -175,7 +181,22 @@ class Provenance:
 
     # ------------------------------------------------------------------ the audit questions
     def lineage(self, path: str | os.PathLike) -> pd.DataFrame:
-        return self.run_named("lineage", {"path": path})
+        """One row per file version behind ``path`` (itself included): path, sha256, the job
+        and rule that generated it (none for raw inputs: ``raw``), its run, and
+        ``derived_from``: the space-separated IRIs of the files it was derived from."""
+        edges = self.run_named("lineage", {"path": path})
+        cols = ["file", "path", "sha256", "job", "rule", "run_id", "raw", "derived_from"]
+        if edges.empty:
+            return pd.DataFrame(columns=cols)
+        parents: dict[str, dict[str, None]] = {}
+        for file, parent in zip(edges["file"], edges["parent"]):
+            bucket = parents.setdefault(file, {})
+            if isinstance(parent, str):
+                bucket[parent] = None
+        nodes = edges.drop(columns="parent").drop_duplicates("file")
+        nodes["derived_from"] = [" ".join(parents[f]) for f in nodes["file"]]
+        nodes = nodes.sort_values(["raw", "path"], kind="stable")
+        return nodes[cols].reset_index(drop=True)
 
     def params_of(self, path: str | os.PathLike) -> pd.DataFrame:
         return self.run_named("params-of", {"path": path})
