@@ -35,7 +35,7 @@ import functools
 import os
 from typing import Any, Generator, Iterable, Sequence
 
-from sciflow.dag_index import JobFactory, RuleIndex, RuleInfo, rule_label
+from sciflow.dag_index import JobFactory, RuleIndex, RuleInfo, check_periodic, rule_label
 from sciflow.errors import (AmbiguousRuleError, CyclicDependencyError, DAGError, ErrorGroup,
                             MissingDependencyError, MissingInputError, SciflowError, UnknownTargetError, WildcardError,
                             WorkflowError)
@@ -358,6 +358,7 @@ class DAG:
                 continue
             try:
                 if job not in self._deps:
+                    check_periodic(job)
                     failed = self._failed.get(job)
                     if failed is not None:
                         raise failed
@@ -430,6 +431,7 @@ class DAG:
                         if producer in self._on_path or path in producer.input:
                             raise self._cycle_error(producer, path)
                         if producer not in self._deps:
+                            check_periodic(producer)
                             failed = self._failed.get(producer)
                             if failed is not None:
                                 raise failed

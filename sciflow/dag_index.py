@@ -15,8 +15,10 @@ the name tables of their ``NamedList``s, which keeps a job at a few hundred byte
 """
 from __future__ import annotations
 
+import collections
 import inspect
 import os
+import re
 import types
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -108,6 +110,44 @@ class RuleInfo:
         list.extend(w, [values[n] for n in self.wc_names])
         w._names = self.wc_table
         return w
+
+
+# ------------------------------------------------------------------------------ periodic values
+_MIN_REPEAT, _MAX_REPEAT = 20, 100
+_PERIODIC = re.compile(f"((?P<value>.+)(?P=value){{{_MIN_REPEAT - 1},{_MAX_REPEAT - 1}}})$")
+
+
+def periodic_substring(value: str) -> str | None:
+    """The substring ``value`` ends by repeating at least 20 times, if any (Snakemake's
+    ``PeriodicityDetector``): such a wildcard value means a rule keeps feeding on its own
+    output (``{s}.txt`` from ``{s}_x.txt``...), which would never end."""
+    if len(value) < _MIN_REPEAT:
+        return None
+    counts = collections.Counter(value)
+    last = value[-1]
+    if counts[last] < _MIN_REPEAT:
+        return None
+    pos = 2
+    while value[-pos] != last:
+        if len(value) < pos * _MIN_REPEAT or counts[value[-pos]] < _MIN_REPEAT:
+            return None
+        pos += 1
+    m = _PERIODIC.search(value)
+    return m.group("value") if m else None
+
+
+def check_periodic(job: Job) -> None:
+    """Raise ``WildcardError`` if a wildcard value of ``job`` is periodic."""
+    for name, value in job.wildcards.items():
+        if len(value) >= _MIN_REPEAT:
+            part = periodic_substring(value)
+            if part is not None:
+                raise WildcardError(
+                    f"the value {part!r} of wildcard {name} of rule {rule_label(job.rule)} is "
+                    f"periodically repeated ({value}); this would lead to an infinite "
+                    "recursion", job.rule.loc,
+                    hint="Restrict the wildcards of this rule to certain values, e.g. with "
+                         "wildcard_constraints.")
 
 
 # ------------------------------------------------------------------------------ the index

@@ -328,3 +328,23 @@ def test_deep_chain_needs_no_recursion(in_tmp):
            output="s/{i}")
     dag = build_dag(f.wf)
     assert len(dag.jobs) == depth + 2
+
+
+def test_periodic_wildcard_stops_endless_self_feeding(in_tmp):
+    # a/k.txt <- a/k_x.txt <- a/k_x_x.txt <- ... : Snakemake's PeriodicWildcardError
+    f = (Flow().rule("all", 1, input="a/k.txt")
+         .rule("grow", 3, input="a/{s}_x.txt", output="a/{s}.txt"))
+    with pytest.raises(WildcardError) as err:
+        build_dag(f.wf)
+    assert "periodically repeated" in str(err.value) and "grow (Snakefile:3)" in str(err.value)
+
+
+def test_periodic_wildcard_candidate_is_skipped_when_file_exists(in_tmp):
+    touch("b/k.txt")
+    f = (Flow().rule("all", 1, input="a/k.txt")
+         .rule("grow", 3, input="a/{s}_x.txt", output="a/{s}.txt")
+         .rule("base", 5, input="b/{s}.txt", output="a/{s}_x.txt"))
+    # a/k.txt <- grow(k) <- a/k_x.txt: candidates grow(k_x) and base(k); base runs, so the
+    # ambiguity-free choice is found without descending forever
+    dag = build_dag(f.wf)
+    assert dag.producer("a/k_x.txt").rule.name == "base"

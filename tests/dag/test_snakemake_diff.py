@@ -191,6 +191,20 @@ CASES: dict[str, dict] = {
                 shell: "touch {output}"
         ''',
         files=[], targets=["final/3.txt", "pre/z.txt"]),
+    "periodic_wildcards": dict(
+        snakefile='''
+            rule all:
+                input: "a/k.txt"
+            rule grow:
+                input: "a/{s}_x.txt"
+                output: "a/{s}.txt"
+                shell: "cp {input} {output}"
+            rule base:
+                input: "b/{s}.txt"
+                output: "a/{s}_x.txt"
+                shell: "cp {input} {output}"
+        ''',
+        files=["b/k.txt"]),
     "checkpoint_already_run": dict(
         snakefile='''
             checkpoint split:
