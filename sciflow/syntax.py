@@ -319,6 +319,11 @@ class Parsed:
         return "".join(out)
 
 
+def _empty(head: Token) -> Span:
+    """The (empty) value of ``name:`` with nothing after it."""
+    return Span(head.end_pos, head.end_pos, head.end_line, head.end_column, head.end_line)
+
+
 class _Build(Transformer):
     """Runs inside the LALR parser (``transformer=``): children → nodes, no tree."""
 
@@ -332,6 +337,8 @@ class _Build(Transformer):
         return _span(c[0], c[-1])
 
     def value(self, c):
+        if not c:  # nothing after the colon
+            return None
         return _span(c[0], c[-1])
 
     def python_stmt(self, c):
@@ -339,20 +346,22 @@ class _Build(Transformer):
 
     def directive(self, c):
         head, value = c
-        return DirectiveNode(head.value[:-1].rstrip(), head, value)
+        return DirectiveNode(head.value[:-1].rstrip(), head, value or _empty(head))
 
     def docstring(self, c):
         return DocstringNode(_span(c[0], c[-1]))
 
     def rule(self, c):
         items = c[1:]
+        if not items:
+            return RuleNode(c[0], items, c[0].end_line)
         last = items[-1]
         end_line = last.value.end_line if isinstance(last, DirectiveNode) else last.span.end_line
         return RuleNode(c[0], items, end_line)
 
     def keyword_stmt(self, c):
         head, value = c
-        return KeywordNode(head.value[:-1].rstrip(), head, value)
+        return KeywordNode(head.value[:-1].rstrip(), head, value or _empty(head))
 
     def use_rule(self, c):
         head = c[0]

@@ -214,3 +214,11 @@ def test_branch_evaluate_exists_match_snakemake(tmp_path):
     assert f(ours_w) == "x.txt"
     assert branch(lambda w: w.sample, cases={"a": "A"})(ours_w) == "A"
     assert exists(tmp_path) and not exists(tmp_path / "nope")
+
+
+def test_empty_rules_and_values_are_accepted_like_snakemake(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "Snakefile", 'rule a:\nrule b:\n    input:\n    output: "x"\n    params:\n')
+    wf = load_workflow("Snakefile")
+    assert list(wf.rules) == ["a", "b"]
+    assert list(wf.rules["b"].input) == [] and wf.rules["b"].output == ["x"]
