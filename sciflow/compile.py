@@ -240,6 +240,12 @@ class _Compiler:
                     f"'{name}' given twice in {label} (first at line {first.head.line})", loc,
                     hint="Merge the two into one directive."))
                 continue
+            if name in ACTION_NAMES and item.value.start == item.value.end:
+                self.problems.append(RuleError(
+                    f"'{name}:' in {label} has no value", loc,
+                    hint="Write the command/path after the colon, or the code of 'run:' in an "
+                         "indented block below it."))
+                continue
             if name in ACTION_NAMES:
                 if not allow_actions:
                     self.problems.append(RuleError(
