@@ -136,6 +136,9 @@ class _Loader:
     def run_file(self, path: str, raw: bytes, include_loc: SourceLoc | None) -> None:
         self.seen.add(os.path.abspath(path))
         code = self.compile_file(path, _decode(raw, path))
+        folder = os.path.dirname(os.path.abspath(path))
+        if folder not in sys.path:  # as Snakemake: modules next to the Snakefile import
+            sys.path.insert(0, folder)
         self.ctx.files.append(path)
         try:
             for chunk in code:

@@ -222,3 +222,11 @@ def test_empty_rules_and_values_are_accepted_like_snakemake(tmp_path, monkeypatc
     wf = load_workflow("Snakefile")
     assert list(wf.rules) == ["a", "b"]
     assert list(wf.rules["b"].input) == [] and wf.rules["b"].output == ["x"]
+
+
+def test_modules_next_to_the_snakefile_import(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    write(tmp_path / "wf" / "helpers_for_sf_test.py", "VALUE = 42\n")
+    write(tmp_path / "wf" / "Snakefile", "from helpers_for_sf_test import VALUE\n")
+    assert load_workflow("wf/Snakefile").globals["VALUE"] == 42
