@@ -11,6 +11,7 @@ Quads are built as pyoxigraph terms (measured ~5x cheaper than going through rdf
 """
 from __future__ import annotations
 
+import atexit
 import getpass
 import os
 import platform
@@ -167,6 +168,8 @@ class ProvenanceRecorder(Listener):
     def run_started(self, run: RunInfo, jobs: Sequence[Any]) -> None:
         self._store = open_writable(self.workdir)
         self._writer = BackgroundWriter(self._store) if self.background else None
+        if self._writer is not None:  # an interpreter exiting mid-run still commits the queue
+            atexit.register(self._drain_at_exit)
         self._hashes = HashCache(hash_db_path(self.workdir))
         self._producer.clear()
         self._rules_written.clear()
@@ -212,9 +215,16 @@ class ProvenanceRecorder(Listener):
         if self._writer is not None:
             self._writer.drain()
 
+    def _drain_at_exit(self) -> None:
+        try:
+            self.drain()
+        except Exception:  # noqa: BLE001 - nothing left to report to at exit
+            pass
+
     def close(self) -> None:
         """Release the store (and its lock) and the hash cache."""
         if self._writer is not None:
+            atexit.unregister(self._drain_at_exit)
             self._writer.close()
             self._writer = None
         self._store = None

@@ -150,3 +150,18 @@ def test_failed_job_is_recorded_without_outputs(tmp_path):
     assert ask(p, f"<{a}> sf:status 'failed' ; sf:exitCode 3 ; sf:error 'boom' ; prov:used ?x")
     assert not ask(p, f"?x prov:wasGeneratedBy <{a}>")
     assert ask(p, f"<{V.run_iri('rf')}> sf:status 'failed'")
+
+
+def test_fast_lineage_agrees_with_the_portable_named_query(tmp_path):
+    golden.run_golden(tmp_path, "r1")
+    golden.run_golden(tmp_path, "r2", only={3})  # lineage crossing two runs' graphs
+    p = sp.open(tmp_path)
+    fast = p.lineage("results/cube.h5")
+    named = p.run_named("lineage", {"path": "results/cube.h5"})
+    edges_fast = {(r.file, parent) for r in fast.itertuples() for parent in (r.derived_from.split() or [None])}
+    edges_named = {(r.file, r.parent if isinstance(r.parent, str) else None) for r in named.itertuples()}
+    assert edges_fast == edges_named
+    cols = ["file", "path", "sha256", "rule", "run_id", "raw"]
+    a = fast[cols].sort_values("file").reset_index(drop=True)
+    b = named.drop_duplicates("file")[cols].sort_values("file").reset_index(drop=True)
+    assert a.fillna("-").astype(str).equals(b.fillna("-").astype(str))
