@@ -51,6 +51,7 @@ class JobSpec:
     exec_command: str | None = None
     use_conda: bool = False                   # --use-conda: run through `conda run -p`
     use_apptainer: bool = False               # --use-apptainer: run through `apptainer exec`
+    temp_outputs: bool = False                # outputs go to temp paths, os.replace'd on success
 
 
 class Executor(ABC):

@@ -1,10 +1,15 @@
 """Run one job attempt inside a Dask worker process: ``run_job(spec) -> JobResult``.
 
-The one rule here is that a job's outputs appear all at once or not at all. The action writes
-each output to a temp path in the output's own directory (``<dir>/.sciflow-tmp.<key>/<name>``,
-see ``sciflow.execute.spec``); on success every temp file is fsync'ed and ``os.replace``d into
-place, on failure the temp files are removed. A command that ignored ``{output}`` and wrote the
-final path itself is accepted if that file changed after the job started.
+Outputs, two modes (see ``sciflow.execute.spec``):
+
+* default, as Snakemake: existing outputs are removed before the action runs with the real
+  paths; afterwards each output must exist (and is fsync'ed). A failed job's outputs are left
+  for the scheduler, which removes them unless ``--keep-incomplete``.
+* ``spec.temp_outputs``: outputs appear all at once or not at all. The action writes each
+  output to a temp path in the output's own directory (``<dir>/.sciflow-tmp.<key>/<name>``);
+  on success every temp file is fsync'ed and ``os.replace``d into place, on failure the temp
+  files are removed. A command that ignored ``{output}`` and wrote the final path itself is
+  accepted if that file changed after the job started.
 
 ``run_job`` never raises: whatever goes wrong becomes a ``JobResult`` with ``ok=False``, a
 user-facing ``error`` and the tail of the job's log, so the client can report it.
@@ -114,10 +119,18 @@ class _Attempt:
     # --------------------------------------------------------------------- before the action
     def prepare(self) -> None:
         for out in self.outputs:
-            tmp = self.abs(temp_path(out, self.spec.key))
-            tmp_dir = os.path.dirname(tmp)
-            os.makedirs(tmp_dir, exist_ok=True)
-            self.temp_dirs.add(tmp_dir)
+            if self.spec.temp_outputs:
+                tmp = self.abs(temp_path(out, self.spec.key))
+                tmp_dir = os.path.dirname(tmp)
+                os.makedirs(tmp_dir, exist_ok=True)
+                self.temp_dirs.add(tmp_dir)
+            else:  # as Snakemake: old outputs go first, so nothing stale can pass as new
+                final = self.abs(out.rstrip("/") or out)
+                if os.path.lexists(final):
+                    _remove(final)
+                parent = os.path.dirname(final)
+                if parent:
+                    os.makedirs(parent, exist_ok=True)
         for log in self.spec.log or ():
             parent = os.path.dirname(self.abs(str(log)))
             if parent:
@@ -127,8 +140,10 @@ class _Attempt:
         os.makedirs(os.path.dirname(self.capture_log), exist_ok=True)
 
     def temp_output(self) -> NamedList:
-        """The output NamedList the action sees: every output at its temp path."""
+        """The output NamedList the action sees (at the temp paths in atomic mode)."""
         out = self.spec.output if self.spec.output is not None else NamedList()
+        if not self.spec.temp_outputs:
+            return out
         return out.map(lambda f: temp_path(str(f), self.spec.key))
 
     # --------------------------------------------------------------------- the action
@@ -269,7 +284,12 @@ class _Attempt:
         for out in self.outputs:
             final = self.abs(out.rstrip("/") or out)
             tmp = self.abs(temp_path(out, self.spec.key))
-            if os.path.lexists(tmp):
+            if not self.spec.temp_outputs:
+                if os.path.lexists(final):
+                    _fsync(final)
+                elif out not in self.spec.touch_outputs:
+                    missing.append(out)
+            elif os.path.lexists(tmp):
                 _fsync(tmp)
                 if os.path.isdir(final) and not os.path.islink(final):
                     shutil.rmtree(final)
@@ -316,7 +336,10 @@ class _Attempt:
                 os.replace(os.path.join(tmp_dir, name), target)
 
     def discard(self) -> None:
-        """A failed attempt leaves no output: temp files, and finals it wrote itself, go."""
+        """A failed attempt leaves no output: temp files, and finals it wrote itself, go.
+        (Without temp outputs the scheduler removes them, unless ``--keep-incomplete``.)"""
+        if not self.spec.temp_outputs:
+            return
         for out in self.outputs:
             final = self.abs(out.rstrip("/") or out)
             if os.path.lexists(final) and self._changed_since_start(final):

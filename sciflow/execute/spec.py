@@ -5,10 +5,19 @@ command is formatted (so an unknown ``{name}`` is a ``RuleError`` at the rule's 
 anything runs), script paths are resolved relative to the file that declared the rule, and
 ``runtime`` becomes a timeout. The worker only ever sees strings, numbers and NamedLists.
 
-Outputs are written atomically: the command that actually runs (``JobSpec.exec_command``)
-names each output by its temp path ``<dir>/.sciflow-tmp.<key>/<basename>`` (same directory, so
-``os.replace`` is atomic and tools that append extensions to ``{output}`` prefixes still work);
-``JobSpec.command`` keeps the real paths for logs and provenance.
+Two ways to write outputs:
+
+* default, as Snakemake: the command names the real output paths (so a command that writes
+  ``{output}`` into a file's content produces exactly Snakemake's file); existing outputs are
+  removed before the job and the scheduler removes a failed job's outputs (unless
+  ``--keep-incomplete``), with incomplete markers covering crashes.
+* ``atomic_outputs=True``: the command that actually runs (``JobSpec.exec_command``) names
+  each output by its temp path ``<dir>/.sciflow-tmp.<key>/<basename>`` (same directory, so
+  ``os.replace`` is atomic and tools that append extensions to ``{output}`` prefixes still
+  work); outputs appear all at once or not at all, even if Dask runs a task twice. The cost:
+  a command that prints ``{output}`` into a file writes the temp path there.
+
+``JobSpec.command`` always shows the real paths, for logs and provenance.
 """
 from __future__ import annotations
 
@@ -106,7 +115,8 @@ def namespace(job: Job, workflow: Workflow, output: NamedList | None = None) -> 
 
 
 def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
-              use_conda: bool = False, use_apptainer: bool = False) -> JobSpec:
+              use_conda: bool = False, use_apptainer: bool = False,
+              atomic_outputs: bool = False) -> JobSpec:
     """Describe one attempt of ``job`` for a worker (see the module docstring)."""
     rule = job.rule
     key = job_key(job, attempt)
@@ -124,9 +134,11 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
         source = rule.action.source
         loc = rule.action.loc or rule.loc
         command = format_shell(source, namespace(job, workflow), loc, rule.name)
-        temp_output = job.output.map(lambda f: temp_path(str(f), key))
-        exec_command = shell.wrap(format_shell(source, namespace(job, workflow, temp_output),
-                                               loc, rule.name))
+        exec_command = shell.wrap(command)
+        if atomic_outputs:
+            temp_output = job.output.map(lambda f: temp_path(str(f), key))
+            exec_command = shell.wrap(format_shell(source, namespace(job, workflow, temp_output),
+                                                   loc, rule.name))
     elif action in ("script", "notebook"):
         source = rule.action.source
         if "{" in source:
@@ -148,7 +160,7 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
         env={name: os.environ[name] for name in workflow.envvars if name in os.environ},
         conda=_resolve_conda(rule.conda, workflow, job, workdir), container=rule.container,
         exec_command=exec_command,
-        use_conda=use_conda, use_apptainer=use_apptainer,
+        use_conda=use_conda, use_apptainer=use_apptainer, temp_outputs=atomic_outputs,
     )
 
 

@@ -16,29 +16,50 @@ from sciflow.execute.spec import TEMP_PREFIX, make_spec, runtime_seconds
 from sciflow.model import IOFile
 
 
-def run(jobs, *args, **kwargs):
+def run(jobs, *args, atomic=False, **kwargs):
     job = jobs(*args, **kwargs)
-    spec = make_spec(job, jobs.workflow, str(jobs.root))
+    spec = make_spec(job, jobs.workflow, str(jobs.root), atomic_outputs=atomic)
     return spec, run_job(spec)
+
+
+both_modes = pytest.mark.parametrize("atomic", [False, True], ids=["direct", "atomic"])
 
 
 def leftovers(root: Path) -> list[str]:
     return [str(p) for p in root.rglob(f"{TEMP_PREFIX}*")]
 
 
-def test_success_moves_output_into_place_and_records_result(jobs):
+@both_modes
+def test_success_puts_output_in_place_and_records_result(jobs, atomic):
     spec, res = run(jobs, "shell", "echo {config[greeting]} {wildcards.s} > {output}",
-                    output=["out/a.txt"], wildcards={"s": "x"})
+                    output=["out/a.txt"], wildcards={"s": "x"}, atomic=atomic)
     assert res.ok and res.exit_code == 0 and res.error is None
     assert (jobs.root / "out/a.txt").read_text() == "hello x\n"
     assert res.command == "echo hello x > out/a.txt"
-    assert TEMP_PREFIX in spec.exec_command and res.host
+    assert (TEMP_PREFIX in spec.exec_command) == atomic and res.host
     assert res.started <= res.ended and not leftovers(jobs.root)
+
+
+def test_default_mode_writes_the_files_snakemake_writes(jobs):
+    """A command that prints {output} into the file, and one that appends to an old output."""
+    (jobs.root / "out").mkdir()
+    (jobs.root / "out/app.txt").write_text("old line\n")
+    _, res = run(jobs, "shell", "for f in {output}; do echo $f >> $f; done",
+                 output=["out/app.txt", "out/b.txt"])
+    assert res.ok
+    assert (jobs.root / "out/app.txt").read_text() == "out/app.txt\n"  # old output was removed
+    assert (jobs.root / "out/b.txt").read_text() == "out/b.txt\n"
+
+
+def test_default_mode_failure_leaves_outputs_for_the_scheduler(jobs):
+    _, res = run(jobs, "shell", "echo partial > {output}; exit 2", output=["out/p.txt"])
+    assert not res.ok and res.exit_code == 2
+    assert (jobs.root / "out/p.txt").exists()  # removed by the scheduler unless --keep-incomplete
 
 
 def test_failing_command_leaves_no_partial_output(jobs):
     spec, res = run(jobs, "shell", "echo partial > {output}; echo oops >&2; exit 3",
-                    output=["out/b.txt"])
+                    output=["out/b.txt"], atomic=True)
     assert not res.ok and res.exit_code == 3
     assert "exited with status 3" in res.error
     assert not (jobs.root / "out/b.txt").exists() and not leftovers(jobs.root)
@@ -51,57 +72,63 @@ def test_failure_keeps_the_previous_output_untouched(jobs):
     (jobs.root / "out/c.txt").write_text("old\n")
     old = os.stat(jobs.root / "out/c.txt").st_mtime
     time.sleep(0.1)
-    _, res = run(jobs, "shell", "echo new > {output}; false", output=["out/c.txt"])
+    _, res = run(jobs, "shell", "echo new > {output}; false", output=["out/c.txt"], atomic=True)
     assert not res.ok and (jobs.root / "out/c.txt").read_text() == "old\n"
     assert os.stat(jobs.root / "out/c.txt").st_mtime == old
 
 
-def test_missing_output_is_named(jobs):
+@both_modes
+def test_missing_output_is_named(jobs, atomic):
     _, res = run(jobs, "shell", "echo {output.a} > {output.a}",
-                 output=[("a", "out/a.txt"), ("b", "out/b.txt")])
+                 output=[("a", "out/a.txt"), ("b", "out/b.txt")], atomic=atomic)
     assert not res.ok and res.extra["error_type"] == "MissingOutputError"
     assert "out/b.txt" in res.error and "out/a.txt" not in res.error.split("missing:")[1]
 
 
-def test_command_writing_final_path_itself_is_accepted(jobs):
+@both_modes
+def test_command_writing_final_path_itself_is_accepted(jobs, atomic):
     (jobs.root / "res").mkdir()
     (jobs.root / "res/s.bam").write_text("stale")
     _, res = run(jobs, "shell", "echo fresh > {params.prefix}.bam",
-                 output=["res/s.bam"], params={"prefix": "res/s"})
+                 output=["res/s.bam"], params={"prefix": "res/s"}, atomic=atomic)
     assert res.ok and (jobs.root / "res/s.bam").read_text() == "fresh\n"
 
 
-def test_stale_output_not_rewritten_is_missing(jobs):
+@both_modes
+def test_stale_output_not_rewritten_is_missing(jobs, atomic):
     (jobs.root / "res").mkdir()
     (jobs.root / "res/old.txt").write_text("stale")
     past = time.time() - 100
     os.utime(jobs.root / "res/old.txt", (past, past))
-    _, res = run(jobs, "shell", "true", output=["res/old.txt"])
+    _, res = run(jobs, "shell", "true", output=["res/old.txt"], atomic=atomic)
     assert not res.ok and "res/old.txt" in res.error
 
 
-def test_undeclared_sidecar_files_move_along(jobs):
+@both_modes
+def test_undeclared_sidecar_files_move_along(jobs, atomic):
     _, res = run(jobs, "shell", "echo x > {output}; echo i > {output}.bai",
-                 output=["aln/s.bam"])
+                 output=["aln/s.bam"], atomic=atomic)
     assert res.ok
     assert (jobs.root / "aln/s.bam.bai").read_text() == "i\n" and not leftovers(jobs.root)
 
 
-def test_directory_output_replaces_old_directory(jobs):
+@both_modes
+def test_directory_output_replaces_old_directory(jobs, atomic):
     (jobs.root / "d/old").mkdir(parents=True)
     (jobs.root / "d/old/stale.txt").write_text("x")
-    job = jobs("shell", "mkdir -p {output}; echo 1 > {output}/a.txt",
+    job = jobs("shell", "mkdir {output}; echo 1 > {output}/a.txt",
                output=[IOFile("d/old", {"directory"})])
-    spec = make_spec(job, jobs.workflow, str(jobs.root))
+    spec = make_spec(job, jobs.workflow, str(jobs.root), atomic_outputs=atomic)
     assert spec.directory_outputs == ("d/old",)
     res = run_job(spec)
     assert res.ok, res.error
     assert sorted(os.listdir(jobs.root / "d/old")) == ["a.txt"]
 
 
-def test_touch_output_is_created(jobs):
+@both_modes
+def test_touch_output_is_created(jobs, atomic):
     job = jobs("shell", "true", output=[IOFile("flags/done", {"touch"})])
-    res = run_job(make_spec(job, jobs.workflow, str(jobs.root)))
+    res = run_job(make_spec(job, jobs.workflow, str(jobs.root), atomic_outputs=atomic))
     assert res.ok and (jobs.root / "flags/done").exists()
 
 
@@ -164,7 +191,8 @@ with open(snakemake.output[0], "w") as fh:
 '''
 
 
-def test_python_script_gets_the_snakemake_object(jobs):
+@both_modes
+def test_python_script_gets_the_snakemake_object(jobs, atomic):
     import json
     (jobs.root / "scripts").mkdir()
     (jobs.root / "scripts/report.py").write_text(SCRIPT)
@@ -173,7 +201,7 @@ def test_python_script_gets_the_snakemake_object(jobs):
                wildcards={"sample": "S1"}, threads=2, resources={"mem_mb": 300},
                params={"k": 7}, log=["logs/r.log"])
     job.input = type(job.input)(["in.txt"], {"ref": "ref.fa"})
-    spec = make_spec(job, jobs.workflow, str(jobs.root))
+    spec = make_spec(job, jobs.workflow, str(jobs.root), atomic_outputs=atomic)
     assert spec.script == str(jobs.root / "scripts/report.py")
     res = run_job(spec)
     assert res.ok, (res.error, res.log_tail)
@@ -256,7 +284,8 @@ RUN_SNAKEFILE = textwrap.dedent('''\
     ''')
 
 
-def test_run_block_from_a_real_snakefile(tmp_path):
+@both_modes
+def test_run_block_from_a_real_snakefile(tmp_path, atomic):
     parse = pytest.importorskip("sciflow.parse", reason="the parser has not landed yet")
     import json
     from sciflow.jobs import Job
@@ -266,7 +295,7 @@ def test_run_block_from_a_real_snakefile(tmp_path):
     rule = wf.rules["make"]
     job = Job(jobid=2, rule=rule, wildcards=Wildcards({"name": "a"}), input=NamedList(),
               output=NamedList(["out/a.json"]), params=rule.params)
-    spec = make_spec(job, wf, str(tmp_path))
+    spec = make_spec(job, wf, str(tmp_path), atomic_outputs=atomic)
     res = run_job(spec)
     assert res.ok, (res.error, res.log_tail)
     assert json.loads((tmp_path / "out/a.json").read_text()) == {
