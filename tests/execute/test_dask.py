@@ -146,3 +146,35 @@ def test_unreachable_scheduler_is_an_executor_error():
     ex = DaskExecutor(scheduler_address="tcp://127.0.0.1:9", connect_timeout=2)
     with pytest.raises(ExecutorError, match="cannot connect"):
         ex.start()
+
+
+RUN_SNAKEFILE = '''\
+import os
+rule make:
+    output: "out/{name}.txt"
+    run:
+        with open(output[0], "w") as fh:
+            fh.write(f"{wildcards.name} {os.getpid()}\\n")
+'''
+
+
+def test_run_blocks_execute_in_worker_processes_that_load_the_workflow(local, tmp_path):
+    """The worker never receives the live namespace: it loads the Snakefile itself, once."""
+    parse = pytest.importorskip("sciflow.parse")
+    import os
+    from sciflow.jobs import Job
+    from sciflow.model import NamedList, Wildcards
+    (tmp_path / "Snakefile").write_text(RUN_SNAKEFILE)
+    wf = parse.load_workflow(str(tmp_path / "Snakefile"))
+    rule = wf.rules["make"]
+    specs = [make_spec(Job(jobid=i, rule=rule, wildcards=Wildcards({"name": f"n{i}"}),
+                           input=NamedList(), output=NamedList([f"out/n{i}.txt"])),
+                       wf, str(tmp_path)) for i in range(8)]
+    results = run_all(local, specs)
+    assert all(r.ok for r in results.values()), [r.error for r in results.values()]
+    pids = set()
+    for i in range(8):
+        name, pid = (tmp_path / f"out/n{i}.txt").read_text().split()
+        assert name == f"n{i}"
+        pids.add(int(pid))
+    assert os.getpid() not in pids  # ran in worker processes, not here
