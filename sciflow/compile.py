@@ -145,12 +145,9 @@ class _Compiler:
     def indent_of(self, start: int, col: int) -> str:
         return self.parsed.text[start - (col - 1):start]
 
-    def value_code(self, head_end: int, value: Span) -> str:
-        return self.parsed.code(head_end, value.end)
-
-    def check(self, what: str, head, value: Span) -> str:
-        code = self.value_code(head.end_pos, value)
-        self.checks.append(ValueCheck(what, code, head.end_line, head.end_column, value.end_line))
+    def check(self, what: str, value: Span) -> str:
+        code = self.parsed.code(value.start, value.end)
+        self.checks.append(ValueCheck(what, code, value.line, value.col, value.end_line))
         return code
 
     # -------------------------------------------------------------------------- statements
@@ -185,7 +182,7 @@ class _Compiler:
         indent = self.indent_of(head.start_pos, head.column)
         call = f"_sf_rule({name!r}, {head.line}, {head.column}, {kind == 'checkpoint'}, {locs!r}"
         if run is not None:
-            body = self.parsed.text[run.head.end_pos:run.value.end]
+            body = self.parsed.text[run.value.start:run.value.end]
             source = textwrap.dedent(body.split("\n", 1)[1]) if body.lstrip(" \t").startswith(
                 ("\n", "\r")) else body.strip()
             func = run_function_name(self.tag, run.head.line)
@@ -196,7 +193,7 @@ class _Compiler:
         self.out.write(")")
         if run is not None:
             self.out.at(run.head.line)
-            code = self.parsed.code(run.head.end_pos, run.value.end)
+            code = self.parsed.code(run.value.start, run.value.end)
             self.out.write(f"{indent}def {func}({RUN_ARGS}):{code}")
 
     def directive_args(self, items, label: str, skip=None) -> None:
@@ -209,9 +206,9 @@ class _Compiler:
                 self.out.write(f", docstring=_sf_args({self.parsed.code(span.start, span.end)})")
                 continue
             self.out.at(item.head.line)
-            code = self.check(f"'{item.name}' of {label}", item.head, item.value)
+            code = self.check(f"'{item.name}' of {label}", item.value)
             prefix = f", {item.name}=_sf_args("
-            self.col_shift[item.head.end_line] = item.head.end_column - 1 - len(prefix)
+            self.col_shift[item.value.line] = item.value.col - 1 - len(prefix)
             self.out.write(f"{prefix}{code})")
 
     def validate_items(self, items, label: str, allow_actions: bool = True) -> list:
@@ -240,7 +237,8 @@ class _Compiler:
                     f"'{name}' given twice in {label} (first at line {first.head.line})", loc,
                     hint="Merge the two into one directive."))
                 continue
-            if name in ACTION_NAMES and item.value.start == item.value.end:
+            if name in ACTION_NAMES and not self.parsed.text[
+                    item.value.start:item.value.end].strip():
                 self.problems.append(RuleError(
                     f"'{name}:' in {label} has no value", loc,
                     hint="Write the command/path after the colon, or the code of 'run:' in an "
@@ -272,11 +270,11 @@ class _Compiler:
         indent = self.indent_of(head.start_pos, head.column)
         self.out.at(head.line)
         if name in HANDLERS:
-            code = self.parsed.code(head.end_pos, node.value.end)
+            code = self.parsed.code(node.value.start, node.value.end)
             self.out.write(f"{indent}def _sf_{name}(log=None):{code}")
             return
         if name in ("localrules", "ruleorder"):
-            text = self.parsed.code(head.end_pos, node.value.end)
+            text = self.parsed.code(node.value.start, node.value.end)
             parts = [p.strip() for p in re.split(r"[,\n]" if name == "localrules" else ">", text)]
             parts = [p for p in parts if p]
             bad = [p for p in parts if not _NAME.fullmatch(p)]
@@ -285,12 +283,12 @@ class _Compiler:
                     f"'{name}:' expects rule names" + (" separated by '>'" if name == "ruleorder"
                                                        else " separated by commas") +
                     (f", got {bad[0]!r}" if bad else ""),
-                    self.loc(node.value.line, node.value.col)))
+                    self.loc(node.value.line, node.value.col + len(text) - len(text.lstrip(" \t")))))
                 return
             args = ", ".join(repr(p) for p in parts)
             self.out.write(f"{indent}_sf_keyword({name!r}, {head.line}, {head.column}, {args})")
             return
-        code = self.check(f"'{name}:'", head, node.value)
+        code = self.check(f"'{name}:'", node.value)
         self.out.write(f"{indent}_sf_keyword({name!r}, {head.line}, {head.column}, {code})")
 
     def use_rule(self, node: UseRuleNode) -> None:

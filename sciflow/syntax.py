@@ -161,11 +161,12 @@ class SciflowIndenter(Indenter):
             if kind == "MODULE_HEAD":
                 return "module"
             if kind == "HEAD":
-                word = tok.value[:-1].rstrip()
+                word = _WORD.match(tok.value).group()
                 if word in KEYWORDS:
                     tok.type = "KEYWORD"
                     return "keyword"
-                if word in _RULE_ONLY and not _ANNOTATION.match(self.text, tok.end_pos):
+                after_colon = tok.start_pos + tok.value.index(":") + 1
+                if word in _RULE_ONLY and not _ANNOTATION.match(self.text, after_colon):
                     raise _IndentError(f"'{word}:' is a rule directive but stands outside a rule",
                                        tok.line, tok.column, hint="Indent it under a 'rule NAME:' "
                                        "line (or fix the indentation of the lines above).")
@@ -247,7 +248,8 @@ def _span(first: Token | Span, last: Token | Span) -> Span:
 
 @dataclass(slots=True)
 class DirectiveNode:
-    """``name: value`` inside a rule (or module); ``value`` starts right after the colon."""
+    """``name: value`` inside a rule (or module); ``value`` starts right after the colon
+    (``head`` is the token holding the name, and maybe the start of the value)."""
 
     name: str
     head: Token
@@ -320,9 +322,16 @@ class Parsed:
         return "".join(out)
 
 
-def _empty(head: Token) -> Span:
-    """The (empty) value of ``name:`` with nothing after it."""
-    return Span(head.end_pos, head.end_pos, head.end_line, head.end_column, head.end_line)
+def _head_value(head: Token, value: Span | None) -> tuple[str, Span]:
+    """The name of ``name: value`` and the value's span, from just after the colon (the head
+    token may hold the start of the value, see the grammar's HEAD)."""
+    colon = head.value.index(":")
+    name = head.value[:colon].rstrip()
+    start = head.start_pos + colon + 1
+    col = head.column + colon + 1
+    if value is None:  # all of the value (maybe nothing) is inside the head token
+        return name, Span(start, head.end_pos, head.line, col, head.end_line)
+    return name, Span(start, value.end, head.line, col, value.end_line)
 
 
 class _Build(Transformer):
@@ -347,7 +356,8 @@ class _Build(Transformer):
 
     def directive(self, c):
         head, value = c
-        return DirectiveNode(head.value[:-1].rstrip(), head, value or _empty(head))
+        name, span = _head_value(head, value)
+        return DirectiveNode(name, head, span)
 
     def docstring(self, c):
         return DocstringNode(_span(c[0], c[-1]))
@@ -362,7 +372,8 @@ class _Build(Transformer):
 
     def keyword_stmt(self, c):
         head, value = c
-        return KeywordNode(head.value[:-1].rstrip(), head, value or _empty(head))
+        name, span = _head_value(head, value)
+        return KeywordNode(name, head, span)
 
     def use_rule(self, c):
         head = c[0]
