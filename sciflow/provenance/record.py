@@ -7,7 +7,8 @@ time. Both the direct PROV-O relations (used, wasGeneratedBy, wasDerivedFrom,
 wasAssociatedWith, wasInformedBy) and their qualified forms (Usage, Generation, Association
 with a Plan) are written. The model is documented in provenance/README.md.
 
-Quads are built as pyoxigraph terms (measured ~5x cheaper than going through rdflib).
+Quads are built as pyoxigraph terms and written with ``Store.extend``: measured 0.75 ms CPU
+for a 64-quad job, against 1.3 ms through rdflib/oxrdflib ``addN`` and 1.8 ms with ``add``.
 """
 from __future__ import annotations
 
