@@ -435,9 +435,12 @@ def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | Non
 
 
 def plan_added_jobs(dag: "DAG", new_jobs: Sequence[Job], meta: MetadataStore | None,
-                    options: PlanOptions, ran: Iterable[Job]) -> list[Job]:
+                    options: PlanOptions, ran: Iterable[Job],
+                    pending: Iterable[Job] = ()) -> list[Job]:
     """After a checkpoint: which of the DAG's ``new_jobs`` run, given the jobs that ``ran``
-    in this run (their dependents always run). Incomplete outputs are simply rerun."""
+    in this run (their dependents always run) and the ``pending`` jobs still to run (what
+    they need and is missing is made, e.g. the chunks an aggregation now asks for).
+    Incomplete outputs are simply rerun."""
     planner = _Planner(dag, meta, options)
     ran = list(ran)
     ran_ids = {j.jobid for j in ran}
@@ -445,7 +448,7 @@ def plan_added_jobs(dag: "DAG", new_jobs: Sequence[Job], meta: MetadataStore | N
         new_ids = {j.jobid for j in new_jobs}
         needrun: set[int] = set()
         planner.fill_mintimes(new_jobs, new_ids)
-        seeds = planner.first_pass(new_jobs, new_ids, running=ran_ids)
+        seeds = list(pending) + planner.first_pass(new_jobs, new_ids, running=ran_ids)
         planner.propagate(seeds, new_ids, needrun, running=ran_ids, ran=ran)
         incomplete = planner.incomplete_jobs(new_jobs, new_ids, needrun)
         for job, fs in incomplete:

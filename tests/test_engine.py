@@ -262,3 +262,52 @@ def test_console_progress_shows_counts_and_failures(tmp_path):
     assert "FAILED: 2 of 5 jobs done, 2 failed" in out
     quiet = Console(record=True, force_terminal=False)
     assert ConsoleProgress(quiet).enabled is False  # not a terminal: stays quiet
+
+
+CHECKPOINT_SNAKEFILE = '''
+wildcard_constraints:
+    sample="[a-z]+",
+    i="[0-9]+",
+
+rule all:
+    input: "aggregated/a.txt", "aggregated/b.txt"
+
+checkpoint split:
+    output: directory("chunks/{sample}")
+    params: n=lambda wildcards: {"a": 3, "b": 2}[wildcards.sample]
+    shell: "mkdir -p {output}; for i in $(seq 1 {params.n}); do echo {wildcards.sample}-$i > {output}/c$i.txt; done"
+
+rule process:
+    input: "chunks/{sample}/c{i}.txt"
+    output: "processed/{sample}/c{i}.txt"
+    shell: "sleep 0.2; tr a-z A-Z < {input} > {output}"
+
+def processed_chunks(wildcards):
+    outdir = checkpoints.split.get(sample=wildcards.sample).output[0]
+    ids = glob_wildcards(os.path.join(outdir, "c{i}.txt")).i
+    return expand("processed/{sample}/c{i}.txt", sample=wildcards.sample, i=sorted(ids))
+
+rule aggregate:
+    input: processed_chunks
+    output: "aggregated/{sample}.txt"
+    shell: "cat {input} > {output}"
+'''
+
+
+def test_checkpoint_adds_jobs_that_run_before_the_aggregation(tmp_path):
+    from sciflow.engine import RunOptions, run
+    from sciflow.events import Listener
+
+    class Added(Listener):
+        added = []
+
+        def jobs_added(self, run, jobs):
+            self.added.extend(j.rule.name for j in jobs)
+
+    (tmp_path / "Snakefile").write_text(CHECKPOINT_SNAKEFILE)
+    listener = Added()
+    summary = run(RunOptions(directory=str(tmp_path), cores=2), listeners=[listener])
+    assert summary.ok and sorted(listener.added) == ["process"] * 5
+    assert (tmp_path / "aggregated" / "a.txt").read_text() == "A-1\nA-2\nA-3\n"
+    assert (tmp_path / "aggregated" / "b.txt").read_text() == "B-1\nB-2\n"
+    assert _run(tmp_path, dry_run=True).plan.jobs == []  # and then nothing to do

@@ -322,10 +322,9 @@ class Scheduler:
             for old in replaced:
                 self.waiting_on.pop(old, None)
                 old.state = JobState.SKIPPED
-        if not new_jobs:
-            return
         options = self.plan_options or PlanOptions(workdir=self.workdir)
-        planned = plan_added_jobs(self.dag, new_jobs, self.meta, options, self.ran | {job})
+        pending = [j for j in self.jobs if j.state not in FINAL_STATES and j.jobid not in self.running]
+        planned = plan_added_jobs(self.dag, new_jobs, self.meta, options, self.ran | {job}, pending)
         fresh = [j for j in planned if j not in self.scheduled]
         base = len(self.order)
         for i, j in enumerate(fresh):
