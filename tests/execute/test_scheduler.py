@@ -284,3 +284,33 @@ def test_temp_deleted_after_last_consumer_and_protected_read_only(tmp_path):
     tgt = g.job("make", "echo x > {output}", outputs=[IOFile("keep.txt", {"temp"})])
     _, _, _, err = g.run([tgt])
     assert err is None and (tmp_path / "t" / "keep.txt").exists()
+
+
+class InterruptingExecutor(SubprocessExecutor):
+    """Delivers Ctrl-C (KeyboardInterrupt) in the scheduler's wait, as a terminal would."""
+
+    def wait(self, timeout=None):
+        import time
+        time.sleep(0.5)  # the job is running and has written part of its output
+        raise KeyboardInterrupt
+
+    def shutdown(self):
+        self.shutdown_calls = getattr(self, "shutdown_calls", 0) + 1
+        super().shutdown()
+
+
+def test_ctrl_c_shuts_down_and_leaves_running_outputs_marked_incomplete(tmp_path):
+    f = Flow(tmp_path)
+    job = f.job("slow", "echo partial > {output}; sleep 1", outputs=["slow.txt"])
+    dag = FileDAG(f.wf, f.jobs, [job])
+    meta = MetadataStore(tmp_path)
+    plan = make_plan(dag, meta, PlanOptions(workdir=str(tmp_path)))
+    executor, listener = InterruptingExecutor(), Recorder()
+    run = RunInfo("ctrl-c", str(tmp_path), f.wf.path, datetime.now(timezone.utc))
+    sched = Scheduler(dag, plan, executor, meta, run, listener, SchedulerOptions(workdir=str(tmp_path)))
+    with pytest.raises(KeyboardInterrupt):
+        sched.run()
+    assert executor.shutdown_calls == 1
+    assert job.state is JobState.CANCELLED and listener.events[-1] == ("end", False)
+    assert not (tmp_path / "slow.txt").exists()
+    assert set(MetadataStore(tmp_path).incomplete()) == {"slow.txt"}
