@@ -230,3 +230,19 @@ def test_modules_next_to_the_snakefile_import(tmp_path, monkeypatch):
     write(tmp_path / "wf" / "helpers_for_sf_test.py", "VALUE = 42\n")
     write(tmp_path / "wf" / "Snakefile", "from helpers_for_sf_test import VALUE\n")
     assert load_workflow("wf/Snakefile").globals["VALUE"] == 42
+
+
+def test_run_function_is_callable_with_the_run_arguments(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "Snakefile", 'GREETING = "hello"\n'
+          'rule a:\n    output: "out.txt"\n    params: n=2\n    run:\n'
+          '        with open(output[0], "w") as fh:\n'
+          '            fh.write(GREETING * params.n + wildcards.get("x", ""))\n'
+          '        shell("echo {params.n} >> {output}")\n')
+    wf = load_workflow("Snakefile")
+    rule = wf.rules["a"]
+    func = wf.globals[rule.action.func_name]
+    from sciflow.model import NamedList, Wildcards
+    func(NamedList(), NamedList(["out.txt"]), rule.params, Wildcards({}), 1, {}, NamedList(),
+         wf.config, rule.name)
+    assert (tmp_path / "out.txt").read_text() == "hellohello2\n"
