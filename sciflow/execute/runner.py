@@ -242,8 +242,8 @@ class _Attempt:
             self.spec.config, self.spec.rule,
         )
         monitor = _Monitor(os.getpid(), full=True) if self.spec.benchmark else None
-        with open(self.capture_log, "ab", buffering=0) as raw, \
-                _capture_python_output(raw), _cwd(self.workdir):
+        _enter_workdir(self.workdir)
+        with open(self.capture_log, "ab", buffering=0) as raw, _capture_python_output(raw):
             token = _output_target.set(raw)
             try:
                 result.software = _call_recording_software(func, args)
@@ -465,17 +465,16 @@ def _conda_env_from_file(exe: str, env_file: str, workdir: str) -> str:
     return prefix
 
 
-@contextlib.contextmanager
-def _cwd(path: str):
-    old = os.getcwd()
-    if old == path:
-        yield
-        return
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
+_CWD_LOCK = threading.Lock()
+
+
+def _enter_workdir(path: str) -> None:
+    """``run:`` code uses relative paths, and the working directory is per process: move the
+    worker there and stay (restoring it would pull the floor from under a ``run:`` job still
+    running in another thread of this worker)."""
+    with _CWD_LOCK:
+        if os.getcwd() != path:
+            os.chdir(path)
 
 
 class _RoutedStream(io.TextIOBase):
@@ -527,6 +526,7 @@ def _capture_python_output(raw: io.RawIOBase):
 
 # --------------------------------------------------------------------------- run: functions
 _WORKFLOWS: dict[tuple, Any] = {}
+_LOAD_LOCK = threading.Lock()
 
 
 def _workflow_function(spec: JobSpec) -> Callable[..., Any]:
@@ -537,13 +537,15 @@ def _workflow_function(spec: JobSpec) -> Callable[..., Any]:
         raise JobFailedError(f"workflow file not found on worker {HOST}: "
                              f"{spec.workflow_path}") from None
     key = (spec.workflow_path, mtime, json.dumps(spec.config, sort_keys=True, default=str))
-    workflow = _WORKFLOWS.get(key)
-    if workflow is None:
-        from sciflow.parse import load_workflow
-        with _cwd(spec.workdir):
+    with _LOAD_LOCK:  # threads of one worker must not load (or evict) concurrently
+        workflow = _WORKFLOWS.get(key)
+        if workflow is None:
+            from sciflow.parse import load_workflow
+            _enter_workdir(spec.workdir)
             workflow = load_workflow(spec.workflow_path, config_overrides=spec.config)
-        _WORKFLOWS.clear()  # one workflow per process is plenty
-        _WORKFLOWS[key] = workflow
+            if len(_WORKFLOWS) >= 4:
+                _WORKFLOWS.pop(next(iter(_WORKFLOWS)))
+            _WORKFLOWS[key] = workflow
     rule = workflow.rules.get(spec.rule)
     if rule is None or rule.action is None or not rule.action.func_name:
         raise JobFailedError(f"rule {spec.rule!r} has no run: block in {spec.workflow_path}")
