@@ -215,10 +215,10 @@ def test_to_json_shape(tmp_path):
 
 
 def test_plan_time_is_linear_and_small(tmp_path):
-    """10k samples through the chain (20,001 jobs): well under 1 s on a busy 2-core box."""
-    c = Chain(tmp_path, samples=[f"s{i}" for i in range(10_000)])
+    """5k samples through the chain (10,001 jobs): well under 1 s even on a busy 2-core box."""
+    c = Chain(tmp_path, samples=[f"s{i}" for i in range(5_000)])
     t0 = time.process_time()
     plan = c.plan()
     cpu = time.process_time() - t0
-    assert len(plan.jobs) == 20_001
-    assert cpu < 2.0, cpu
+    assert len(plan.jobs) == 10_001
+    assert cpu < 1.0, cpu
