@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
+import logging
 import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -357,7 +364,11 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
         "ancient": ancient, "touch": touch, "unpack": unpack, "pipe": pipe, "service": service,
         "ensure": ensure, "report": report, "local": local, "min_version": min_version,
         "exists": exists, "evaluate": evaluate, "branch": branch,
-        "shell": _shell_function(), "Path": Path, "os": os,
+        "shell": _shell_function(), "Path": Path, "update_config": update_config,
+        # Snakefiles often use these without importing them: Snakemake's namespace has them.
+        "os": os, "re": re, "sys": sys, "subprocess": subprocess, "hashlib": hashlib,
+        "tempfile": tempfile, "platform": platform, "copy": copy,
+        "logger": logging.getLogger("sciflow.workflow"),
         "_sf_args": _sf_args, "_sf_rule": _sf_rule, "_sf_use_rule": _sf_use_rule,
         "_sf_keyword": _sf_keyword,
     }
