@@ -214,6 +214,7 @@ class WorkflowContext:
         self.files: list[str] = []  # include stack, as written (relative to cwd)
         self.cores = 1
         self.settings: dict[str, Args] = {}  # top-level container:, conda:, pepfile:, ...
+        self.global_container: str | None = None  # from a top-level container: statement
 
     @property
     def config(self) -> dict:
@@ -287,6 +288,13 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
             if named or len(pos) != 1 or not isinstance(pos[0], str):
                 raise RuleError("'name:' takes one string", loc_map.get("name", loc))
             name = pos[0]
+        if "docstring" in directives:
+            pos, named = directives["docstring"]
+            if len(pos) == 1 and isinstance(pos[0], str):
+                directives["docstring"] = ((pos[0].strip(),), named)  # as Snakemake
+        if "container" not in directives and "singularity" not in directives \
+                and ctx.global_container is not None:  # the workflow-wide container:
+            directives["container"] = ((ctx.global_container,), {})
         for key in _FILE_DIRECTIVES:
             if key in directives:
                 pos, named = directives[key]
@@ -343,6 +351,8 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
             wf.envvars.extend(str(a) for a in args)
         else:
             ctx.settings[name] = (args, kwargs)
+            if name in ("container", "containerized", "singularity") and len(args) == 1:
+                ctx.global_container = str(args[0])  # default for the rules defined below
 
     def _configfile(path: str, loc: SourceLoc) -> None:
         candidates = [path] if os.path.isabs(path) else [path, os.path.join(

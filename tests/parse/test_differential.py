@@ -1,4 +1,6 @@
-"""Differential test: sciflow reads the same rules as Snakemake from every corpus file."""
+"""Differential test: sciflow reads the same rules as Snakemake from every corpus file: names,
+input/output patterns, and the other directives (log, params, threads, resources, priority,
+retries, docstring, message, benchmark, conda, container)."""
 from __future__ import annotations
 
 import json
@@ -23,11 +25,32 @@ def _plain(pattern: str) -> str:
         if "{" in pattern else pattern
 
 
+def _value(value):
+    if callable(value):
+        return "<function>"
+    if isinstance(value, (list, tuple)):
+        return [_value(v) for v in value]
+    return value if isinstance(value, (int, float, bool, type(None))) else str(value)
+
+
+def _details(r) -> dict:
+    return {
+        "log": [str(f) for f in r.log], "log_names": r.log.keys(),
+        "params": [_value(p) for p in r.params], "param_names": r.params.keys(),
+        "threads": _value(r.threads),
+        "resources": {k: _value(v) for k, v in r.resources.items()},
+        "priority": r.priority, "retries": r.retries, "docstring": r.docstring,
+        "message": r.message, "benchmark": r.benchmark, "conda": r.conda,
+        "container": r.container,
+    }
+
+
 def _ours(path: Path) -> list[dict]:
     wf = load_workflow(path.name)
     return [{"name": r.name, "checkpoint": r.checkpoint,
              "input": [_plain(str(f)) for f in r.input if isinstance(f, str)],
-             "output": [_plain(str(f)) for f in r.output]} for r in wf]
+             "output": [_plain(str(f)) for f in r.output],
+             "details": _details(r)} for r in wf]
 
 
 @pytest.mark.snakemake
