@@ -41,6 +41,15 @@ def test_golden_case(case, executor, tmp_path, request):
     if case == "log_benchmark":  # a benchmark TSV with Snakemake's columns
         header = (run.workdir / "bench/x.tsv").read_text().splitlines()[0].split("\t")
         assert header[0] == "s" and "max_rss" in header
+    if executor.get("scheduler") is None and executor.get("cluster") is None:
+        # Provenance of every golden run satisfies the SHACL shapes of the contract.
+        from sciflow.provenance import open as open_provenance
+        from sciflow.provenance.shapes import validate
+
+        reports = validate(open_provenance(run.workdir))
+        assert reports, "no provenance recorded"
+        bad = [r for r in reports if not r.conforms]
+        assert not bad, bad[0].text
     if "scheduler" in executor:  # an external cluster is left running, workers intact
         from distributed import Client
 
