@@ -216,8 +216,7 @@ class _RunLog(Listener):
 
     def _write(self, text: str) -> None:
         stamp = datetime.now(timezone.utc).strftime("%H:%M:%S")
-        self._fh.write(f"[{stamp}] {text}\n")
-        self._fh.flush()
+        self._fh.write(f"[{stamp}] {text}\n")  # flushed on failures and at the end
 
     def run_started(self, run, jobs):
         self._write(f"run {run.run_id}: {len(jobs)} jobs planned")
@@ -235,6 +234,7 @@ class _RunLog(Listener):
         self._write(f"FAILED {job!r}: exit status {result.exit_code}; {result.error or ''}")
         if result.log_tail:
             self._fh.write(result.log_tail.rstrip() + "\n")
+        self._fh.flush()
 
     def run_finished(self, run, ok):
         self._write(f"run {run.run_id} {'finished' if ok else 'failed'}")

@@ -148,6 +148,22 @@ class MetadataStore:
             db.executemany("DELETE FROM incomplete WHERE path = ?", [(r[0],) for r in rows])
         self._invalidate()
 
+    def apply(self, records: Iterable[OutputRecord] = (), mark: Iterable[str] = (),
+              run_id: str = "") -> None:
+        """One transaction for a scheduler batch: store finished outputs' records (clearing
+        their markers) and set markers on outputs of jobs just submitted."""
+        rows = [r._row() for r in records]
+        marks = [(p, run_id) for p in mark]
+        if not rows and not marks:
+            return
+        with self._transaction() as db:
+            if rows:
+                db.executemany("INSERT OR REPLACE INTO outputs VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+                db.executemany("DELETE FROM incomplete WHERE path = ?", [(r[0],) for r in rows])
+            if marks:
+                db.executemany("INSERT OR REPLACE INTO incomplete VALUES (?, ?)", marks)
+        self._invalidate()
+
     def forget(self, paths: Iterable[str]) -> None:
         """Drop the records of outputs that were removed."""
         keys = [(p,) for p in paths]

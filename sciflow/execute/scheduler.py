@@ -117,6 +117,7 @@ class Scheduler:
                                        for o in t.output}
         self._code_cache: dict[str, str] = {}
         self._pending_marks: list[str] = []
+        self._pending_records: list[Any] = []
 
     # ------------------------------------------------------------------------------ the loop
     def run(self) -> dict[Job, JobResult]:
@@ -142,6 +143,7 @@ class Scheduler:
             raise
         finally:
             try:
+                self._flush_marks()  # finished jobs' records, running jobs' markers
                 if not interrupted:
                     self.executor.shutdown()
             finally:
@@ -218,9 +220,11 @@ class Scheduler:
         self.executor.submit(spec, priority=int(job.priority or 0))
 
     def _flush_marks(self) -> None:
-        if self._pending_marks and self.meta is not None:
-            self.meta.mark_incomplete(self._pending_marks, self.run_info.run_id)
+        """Write the batch's metadata (finished records, new incomplete markers) at once."""
+        if self.meta is not None and (self._pending_marks or self._pending_records):
+            self.meta.apply(self._pending_records, self._pending_marks, self.run_info.run_id)
         self._pending_marks = []
+        self._pending_records = []
 
     # ------------------------------------------------------------------------------ results
     def _handle(self, result: JobResult) -> None:
@@ -267,7 +271,7 @@ class Scheduler:
         if self.meta is not None and job.output:
             fp = fingerprint(job, self._workflow_dir(), self._code_cache)
             sums = input_checksums(job, self.workdir)
-            self.meta.record(records_for(job, fp, mtimes, self.run_info.run_id, sums))
+            self._pending_records.extend(records_for(job, fp, mtimes, self.run_info.run_id, sums))
         for path in flagged_outputs(job, "protected"):
             _make_read_only(self._path(path))
         job.state = JobState.DONE
@@ -307,6 +311,7 @@ class Scheduler:
                 continue
             _remove(self._path(key))
         if doomed and self.meta is not None:
+            self._flush_marks()
             self.meta.forget(k for k in doomed if k not in self.target_files)
 
     def _after_checkpoint(self, job: Job) -> None:
@@ -350,6 +355,7 @@ class Scheduler:
             for o in outputs:
                 _remove(self._path(o))
             if self.meta is not None:
+                self._flush_marks()
                 self.meta.clear_incomplete(outputs)
                 self.meta.forget(outputs)
         self.failures.append(self._job_error(job, result))
