@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from sciflow.model import FlaggedFunction, Unpack
 from sciflow.parse import find_workflow_file, load_workflow
 
 
@@ -22,12 +23,21 @@ def _describe(items) -> str:
             names[id(v)] = name
     out = []
     for v in items:
-        shown = v if isinstance(v, str) else getattr(v, "__name__", None) or type(v).__name__
-        if not isinstance(v, str):
-            shown = f"<function {shown}>"
+        shown = _show(v)
         name = names.get(id(v))
         out.append(f"{name}={shown}" if name else str(shown))
     return ", ".join(out) if out else "-"
+
+
+def _show(value) -> str:
+    """A pattern as written; input functions by name (``unpack(f)``, ``ancient(f)``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Unpack):
+        return f"unpack({_show(value.func)})"
+    if isinstance(value, FlaggedFunction):
+        return f"{value.flag_name}({_show(value.func)})"
+    return f"<function {getattr(value, '__name__', type(value).__name__)}>"
 
 
 def run(args: argparse.Namespace) -> int:

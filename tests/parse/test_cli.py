@@ -51,3 +51,12 @@ def test_rules_lists_locations_inputs_outputs(tmp_path, monkeypatch, capsys):
     assert out[1] == "    input:  reads/{s}.fq, ref=ref/genome.fa"
     assert out[2] == "    output: aligned/{s}.bam"
     assert "rule all  (Snakefile:5:1)" in out
+
+
+def test_rules_shows_input_functions_by_name(tmp_path, monkeypatch, capsys):
+    shutil.copy(CORPUS / "features.smk", tmp_path / "Snakefile")
+    monkeypatch.chdir(tmp_path)
+    assert main(["rules"]) == 0
+    out = capsys.readouterr().out
+    assert "    input:  unpack(<function reads_of>)" in out
+    assert "checkpoint split  (Snakefile:71:1)" in out
