@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Union
 
 from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.indenter import Indenter
 
 from sciflow.errors import ParseError
@@ -416,6 +416,8 @@ def _parse_locked(text: str, path: str) -> Parsed:
         raise ParseError(exc.message, SourceLoc(path, exc.line, exc.col), hint=exc.hint) from None
     except UnexpectedInput as exc:
         raise _describe(exc, text, path) from None
+    except LarkError as exc:  # e.g. an Indenter assertion: still a located, clean error
+        raise ParseError(f"cannot parse the file: {exc}", SourceLoc(path, 1, 1)) from None
     finally:
         _INDENTER.text = ""
         _INDENTER.comments = []
