@@ -40,7 +40,7 @@ def build_chain(workdir: Path, n: int) -> tuple[float, int]:
                 params=NamedList((), {"k": i % 7, "mode": "fast"})) for i in range(1, n + 1)]
     run = RunInfo("bench", str(workdir), "Sciflowfile", datetime.now(timezone.utc), workflow=wf,
                   command_line=["bench"], user="bench", host="bench")
-    rec = ProvenanceRecorder(workdir)
+    rec = ProvenanceRecorder(workdir, background=os.environ.get("SCIFLOW_PROV_SYNC") != "1")
     rec.run_started(run, jobs)
     spent = 0.0
     for job in jobs:
