@@ -202,6 +202,10 @@ class Scheduler:
                     break
                 continue
             job.threads = threads  # Snakemake scales threads down to the available cores
+            protected = self._write_protected(job)
+            if protected:
+                self._refuse(job, protected)
+                continue
             self._submit(job, 1)
         for item in deferred:
             heapq.heappush(self.ready, item)
@@ -218,6 +222,34 @@ class Scheduler:
         self.running[job.jobid] = (job, attempt)
         self.cores_in_use += job.threads
         self.executor.submit(spec, priority=int(job.priority or 0))
+
+    def _write_protected(self, job: Job) -> list[str]:
+        """Existing outputs without the owner's write bit (e.g. an earlier ``protected()``
+        result): Snakemake refuses to overwrite them, and so do we."""
+        found = []
+        for o in job.output:
+            try:
+                mode = os.stat(self._path(str(o))).st_mode
+            except OSError:
+                continue
+            if not mode & stat.S_IWUSR:
+                found.append(str(o))
+        return found
+
+    def _refuse(self, job: Job, files: list[str]) -> None:
+        """Fail ``job`` without running it and without touching its (protected) outputs."""
+        now = datetime.now(timezone.utc)
+        result = JobResult(job.jobid, False, now, now, exit_code=None,
+                           error="write-protected output files would be overwritten: "
+                                 + ", ".join(files)
+                                 + " (remove them or make them writable to rerun this job)")
+        job.state = JobState.FAILED
+        self.results[job] = result
+        self.failures.append(self._job_error(job, result))
+        self.listener.job_failed(self.run_info, job, result)
+        self._cancel_downstream(job)
+        if not self.options.keep_going:
+            self.stopping = True
 
     def _flush_marks(self) -> None:
         """Write the batch's metadata (finished records, new incomplete markers) at once."""

@@ -314,3 +314,19 @@ def test_ctrl_c_shuts_down_and_leaves_running_outputs_marked_incomplete(tmp_path
     assert job.state is JobState.CANCELLED and listener.events[-1] == ("end", False)
     assert not (tmp_path / "slow.txt").exists()
     assert set(MetadataStore(tmp_path).incomplete()) == {"slow.txt"}
+
+
+def test_write_protected_outputs_are_not_overwritten(tmp_path):
+    f = Flow(tmp_path)
+    job = f.job("redo", "echo new > {output}", outputs=["kept.txt"])
+    (tmp_path / "kept.txt").write_text("precious\n")
+    os.chmod(tmp_path / "kept.txt", 0o444)
+    dag = FileDAG(f.wf, f.jobs, [job])
+    plan = make_plan(dag, None, PlanOptions(workdir=str(tmp_path), forceall=True))
+    run = RunInfo("p", str(tmp_path), f.wf.path, datetime.now(timezone.utc))
+    sched = Scheduler(dag, plan, SubprocessExecutor(), MetadataStore(tmp_path), run, Recorder(),
+                      SchedulerOptions(workdir=str(tmp_path)))
+    with pytest.raises(RunFailedError) as info:
+        sched.run()
+    assert "write-protected output files would be overwritten: kept.txt" in info.value.format()
+    assert (tmp_path / "kept.txt").read_text() == "precious\n"
