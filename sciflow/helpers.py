@@ -300,8 +300,13 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
                 pos, named = directives[key]
                 directives[key] = (tuple(_paths_to_str(v) for v in pos),
                                    {k: _paths_to_str(v) for k, v in named.items()})
-        builder.add_rule(name, loc, checkpoint=checkpoint, action=action, locs=loc_map,
-                         **directives)
+        rule = builder.add_rule(name, loc, checkpoint=checkpoint, action=action, locs=loc_map,
+                                **directives)
+        try:
+            check_same_wildcards(rule)
+        except RuleError:
+            del wf.rules[rule.name]
+            raise
         return _keep
 
     def _sf_use_rule(source: str, alias: str, line: int, col: int, locs: tuple, /,
@@ -322,6 +327,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
                 pos = tuple(_paths_to_str(v) for v in pos)
                 named = {k: _paths_to_str(v) for k, v in named.items()}
             _apply_directive(rule, key, (pos, named), rule.locs.get(key, loc))
+        check_same_wildcards(rule)
         wf.rules[alias] = rule
         if rule.checkpoint:
             wf.checkpoints.register(alias)
@@ -385,6 +391,29 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
 
 
 _FILE_DIRECTIVES = ("input", "output", "log", "benchmark")
+
+
+def check_same_wildcards(rule: Rule) -> None:
+    """Every output, log and benchmark pattern of a rule must hold the same wildcards (else
+    two jobs could write the same file) — Snakemake's rule, checked when the rule is made."""
+    reference: set[str] | None = None
+    items = [("output", v) for v in rule.output] + [("log", v) for v in rule.log]
+    if rule.benchmark:
+        items.append(("benchmark", rule.benchmark))
+    for directive, pattern in items:
+        if not isinstance(pattern, str):
+            continue
+        names = set(wildcards.wildcard_names(pattern))
+        if reference is None:
+            reference = names
+        elif names != reference:
+            missing = sorted(reference ^ names)
+            raise RuleError(
+                f"not all output, log and benchmark files of rule {rule.name!r} contain the "
+                f"same wildcards: {pattern!r} differs by {', '.join(missing)}",
+                rule.loc_of(directive),
+                hint="Use the same wildcards in every output, log and benchmark pattern, so "
+                     "that two jobs never write the same file.")
 
 
 def _keep(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -59,6 +59,12 @@ CASES = [
     ("use_rule_from_module", 'use rule * from other as other_*\n', WorkflowError, 1, 1,
      "modules are not supported"),
     ("bad_localrules", 'localrules: a b\n', ParseError, 1, 13, "expects rule names"),
+    ("outputs_with_different_wildcards", 'rule a:\n    output: "{x}.a", "{y}.b"\n', RuleError,
+     2, 5, "not all output, log and benchmark files of rule 'a' contain the same wildcards"),
+    ("log_without_a_wildcard", 'rule a:\n    output: "{x}_{y}.a"\n    log: "{x}.log"\n',
+     RuleError, 3, 5, "'{x}.log' differs by y"),
+    ("benchmark_without_wildcards", 'rule a:\n    output: "{x}.a"\n    benchmark: "b.tsv"\n',
+     RuleError, 3, 5, "'b.tsv' differs by x"),
     ("use_unknown_rule", 'use rule nope as b with:\n    output: "x"\n', RuleError, 1, 1,
      "no rule named 'nope'"),
 ]
