@@ -202,8 +202,15 @@ def _call_handler(handler: Any, log_path: str, workdir: str) -> None:
         wants_log = bool(inspect.signature(handler).parameters)
     except (TypeError, ValueError):
         wants_log = False
-    with in_directory(workdir):
-        handler(log_path) if wants_log else handler()
+    name = getattr(handler, "__name__", "handler").replace("_sf_", "")
+    try:
+        with in_directory(workdir):
+            handler(log_path) if wants_log else handler()
+    except SciflowError:
+        raise
+    except Exception as exc:  # user code: report it as a workflow problem, not a traceback
+        raise WorkflowError(f"the {name} handler failed: {type(exc).__name__}: {exc}",
+                            hint=f"See the run log {log_path}.") from exc
 
 
 class _RunLog(Listener):
