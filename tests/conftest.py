@@ -63,7 +63,7 @@ def executor_options(kind: str, request: pytest.FixtureRequest) -> dict[str, Any
         # One small worker job; the work directory is on the shared (local) filesystem.
         return {"cores": 2, "cluster": "slurm",
                 "cluster_options": {"queue": slurm.partition, "cores": 2, "processes": 1,
-                                    "memory": "2GB", "walltime": "00:10:00",
+                                    "memory": "2GB", "walltime": "00:10:00", "maximum_jobs": 1,
                                     "local_directory": "/tmp"}}
     raise ValueError(kind)
 
@@ -113,12 +113,6 @@ def run_case(name: str, executor: dict[str, Any], tmp_path: Path, **kwargs: Any)
         {**executor, **kwargs}
     summary = run_sciflow(work, targets=case.targets, config=case.config, **options)
     return CaseRun(case, work, summary)
-
-
-@pytest.fixture
-def golden(tmp_path: Path, executor: dict[str, Any]):
-    """``golden("case")`` runs a golden case on the parametrized executor."""
-    return lambda name, **kw: run_case(name, executor, tmp_path, **kw)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
