@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import threading
 import time
 from datetime import datetime, timezone
@@ -63,6 +64,7 @@ class DaskExecutor(Executor):
         self._completed: Any = None                   # distributed.as_completed
         self._pending: dict[str, tuple[JobSpec, datetime]] = {}
         self._failed_now: list[JobResult] = []        # failures decided at submit time
+        self._buffer: dict[tuple, list[tuple[JobSpec, datetime]]] = {}  # not yet sent
         self._resources: dict[str, float] = {}        # largest amount any worker offers
         self._resources_at = 0.0
         self._lock = threading.Lock()
@@ -125,6 +127,7 @@ class DaskExecutor(Executor):
             self._completed.clear()
             self._completed = None
         self._pending.clear()
+        self._buffer.clear()
         if client is not None:
             try:
                 client.close(timeout=10)
@@ -155,22 +158,44 @@ class DaskExecutor(Executor):
                 error=problem, extra={"error_type": "UnsatisfiableResources",
                                       "key": spec.key}))
             return
-        try:
-            future = self.client.submit(run_job, spec, key=spec.key, pure=False,
-                                        priority=priority, resources=request or None,
-                                        retries=0)
-        except Exception as err:  # e.g. a params value that cannot be pickled
-            self._failed_now.append(JobResult(
-                jobid=spec.jobid, ok=False, started=submitted, ended=submitted,
-                attempt=spec.attempt, exit_code=None, command=spec.command,
-                error=(f"job {spec.jobid} ({spec.rule}) cannot be sent to a worker: "
-                       f"{type(err).__name__}: {err}"),
-                extra={"error_type": "SerializationError", "key": spec.key}))
+        try:  # params are the one user-made object in a spec; Dask would fail asynchronously
+            pickle.dumps(spec.params)
+        except Exception as err:
+            self._failed_now.append(_unsendable(spec, submitted, err))
             return
-        self._pending[future.key] = (spec, submitted)
-        self._completed.add(future)
+        # Buffered: ``wait`` hands all jobs submitted since the last call to Dask in one
+        # message per (priority, resources) group, instead of one graph update per job.
+        group = (priority, tuple(sorted(request.items())))
+        self._buffer.setdefault(group, []).append((spec, submitted))
+
+    def _flush(self) -> None:
+        buffer, self._buffer = self._buffer, {}
+        for (priority, request), items in buffer.items():
+            specs = [spec for spec, _ in items]
+            try:
+                futures = self.client.map(run_job, specs, key=[s.key for s in specs],
+                                          pure=False, priority=priority,
+                                          resources=dict(request) or None, retries=0)
+            except Exception:  # e.g. params that cannot be pickled: find the culprit(s)
+                futures = [self._submit_one(spec, priority, dict(request), submitted)
+                           for spec, submitted in items]
+            for (spec, submitted), future in zip(items, futures):
+                if future is not None:
+                    self._pending[future.key] = (spec, submitted)
+            self._completed.update([f for f in futures if f is not None])
+
+    def _submit_one(self, spec: JobSpec, priority: int, request: dict[str, float],
+                    submitted: datetime) -> Any:
+        try:
+            return self.client.submit(run_job, spec, key=spec.key, pure=False,
+                                      priority=priority, resources=request or None, retries=0)
+        except Exception as err:
+            self._failed_now.append(_unsendable(spec, submitted, err))
+            return None
 
     def wait(self, timeout: float | None = None) -> list[JobResult]:
+        if self._buffer:
+            self._flush()
         results, self._failed_now = self._failed_now, []
         if results or self._completed is None:
             return results + (self._collect(block=False) if self._completed is not None else [])
@@ -228,6 +253,15 @@ class DaskExecutor(Executor):
                     largest[name] = max(largest.get(name, 0), value)
             self._resources, self._resources_at = largest, now
         return self._resources
+
+
+def _unsendable(spec: JobSpec, submitted: datetime, err: Exception) -> JobResult:
+    return JobResult(
+        jobid=spec.jobid, ok=False, started=submitted, ended=submitted, attempt=spec.attempt,
+        exit_code=None, command=spec.command,
+        error=(f"job {spec.jobid} ({spec.rule}) cannot be sent to a worker (its params cannot "
+               f"be pickled): {type(err).__name__}: {err}"),
+        extra={"error_type": "SerializationError", "key": spec.key})
 
 
 def _lost_job(spec: JobSpec, submitted: datetime | None, future: Any, value: Any) -> JobResult:

@@ -665,22 +665,45 @@ class _RssWatch:
 
     @classmethod
     def _loop(cls) -> None:
-        import psutil
         while True:
             cls._wake.wait()
+            time.sleep(cls.INTERVAL_S)  # jobs shorter than this are never sampled: no cost
             with cls._lock:
                 watched = list(cls._watched.items())
                 if not watched:
                     cls._wake.clear()
                     continue
             for pid, peak in watched:
-                try:
-                    root = psutil.Process(pid)
-                    total = sum(p.memory_info().rss for p in [root, *root.children(True)])
-                except psutil.Error:
-                    continue
-                peak[0] = max(peak[0], total / 2**20)
-            time.sleep(cls.INTERVAL_S)
+                total = _tree_rss_mb(pid)
+                if total:
+                    peak[0] = max(peak[0], total)
+
+
+_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20 if hasattr(os, "sysconf") else 4096 / 2**20
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants, from /proc (psutil elsewhere):
+    psutil's ``children()`` scans every process of the machine, /proc's children files don't."""
+    if not os.path.isdir("/proc/self/task"):
+        import psutil
+        try:
+            root = psutil.Process(pid)
+            return sum(p.memory_info().rss for p in [root, *root.children(True)]) / 2**20
+        except psutil.Error:
+            return 0.0
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/statm", "rb") as fh:
+                total += int(fh.read().split()[1]) * _PAGE_MB
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children", "rb") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 class _Monitor:
