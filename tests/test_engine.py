@@ -189,59 +189,95 @@ def test_lock_refuses_a_second_run_on_the_same_outputs(tmp_path):
     assert _run(tmp_path, unlock=True).unlocked == 0
 
 
-@pytest.mark.snakemake
-def test_incremental_plans_match_snakemake(tmp_path):
-    """Snakemake is the oracle: after the same edits, both plan the same jobs per rule."""
-    import shutil
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+
+
+def _sm(d, *args):
+    res = subprocess.run([str(SNAKEMAKE), "-c1", *args], cwd=d, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout + res.stderr
+
+
+def _sm_counts(d, *args):
+    """Jobs per rule from Snakemake's dry-run "Job stats" table."""
     from collections import Counter
-    snakemake = Path(sys.executable).parent / "snakemake"
-    if not snakemake.exists():
-        pytest.skip("snakemake not installed")
-
-    def sm(d, *args):
-        res = subprocess.run([str(snakemake), "-c1", *args], cwd=d, capture_output=True, text=True, timeout=300)
-        assert res.returncode == 0, res.stdout + res.stderr
-        return res.stdout + res.stderr
-
-    def sm_counts(d, *args):
-        text = sm(d, "-n", *args)
-        if "Job stats:" not in text:
-            return Counter()
-        counts = Counter()
-        for line in text.split("Job stats:", 1)[1].splitlines()[3:]:
-            parts = line.split()
-            if len(parts) != 2 or parts[0] == "total":
-                break
-            counts[parts[0]] = int(parts[1])
+    text = _sm(d, "-n", *args)
+    counts = Counter()
+    if "Job stats:" not in text:
         return counts
+    for line in text.split("Job stats:", 1)[1].splitlines()[3:]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
 
-    def sf_counts(d, **kw):
-        return Counter(_run(d, dry_run=True, **kw).plan.counts_by_rule())
 
+def _sf_counts(d, **kw):
+    from collections import Counter
+    return Counter(_run(d, dry_run=True, **kw).plan.counts_by_rule())
+
+
+def _twins(tmp_path, text):
+    if not SNAKEMAKE.exists():
+        pytest.skip("snakemake (the oracle) not installed")
     dirs = []
     for name in ("sm", "sf"):
         d = tmp_path / name
         d.mkdir()
-        _workflow(d)
+        _workflow(d, text)
         dirs.append(d)
-    smd, sfd = dirs
-    assert sm_counts(smd) == sf_counts(sfd)
-    sm(smd)
+    return dirs
+
+
+@pytest.mark.snakemake
+def test_incremental_plans_match_snakemake(tmp_path):
+    """Snakemake is the oracle: after the same edits, both plan the same jobs per rule."""
+    from collections import Counter
+    smd, sfd = dirs = _twins(tmp_path, SNAKEFILE)
+    assert _sm_counts(smd) == _sf_counts(sfd)
+    _sm(smd)
     assert _run(sfd).ok
-    assert sm_counts(smd) == sf_counts(sfd) == Counter()
+    assert _sm_counts(smd) == _sf_counts(sfd) == Counter()
     time.sleep(0.05)
     for d in dirs:
         os.utime(d / "raw" / "y.txt")  # touched, same content: nothing to do for both
-    assert sm_counts(smd) == sf_counts(sfd) == Counter()
+    assert _sm_counts(smd) == _sf_counts(sfd) == Counter()
     for d in dirs:
         (d / "raw" / "y.txt").write_text("sample y, revised\n")
-    assert sm_counts(smd) == sf_counts(sfd) != Counter()
+    assert _sm_counts(smd) == _sf_counts(sfd) != Counter()
     for d in dirs:
         (d / "mid" / "x.txt").unlink()
-    assert sm_counts(smd) == sf_counts(sfd)
-    assert sm_counts(smd, "--config", "tag=t9") == sf_counts(sfd, config={"tag": "t9"})
-    assert sm_counts(smd, "--forcerun", "copy") == sf_counts(sfd, forcerun=["copy"])
-    assert sm_counts(smd, "--until", "copy") == sf_counts(sfd, until=["copy"])
+    assert _sm_counts(smd) == _sf_counts(sfd)
+    assert _sm_counts(smd, "--config", "tag=t9") == _sf_counts(sfd, config={"tag": "t9"})
+    assert _sm_counts(smd, "--forcerun", "copy") == _sf_counts(sfd, forcerun=["copy"])
+    assert _sm_counts(smd, "--until", "copy") == _sf_counts(sfd, until=["copy"])
+
+
+FLAGS_SNAKEFILE = SNAKEFILE.replace('output: "mid/{s}.txt"', 'output: temp("mid/{s}.txt")') \
+    .replace('input: "mid/{s}.txt"', 'input: "mid/{s}.txt", ref=ancient("ref.txt")') \
+    .replace("tr a-z A-Z < {input}", "tr a-z A-Z < {input[0]}")
+
+
+@pytest.mark.snakemake
+def test_temp_and_ancient_plans_match_snakemake(tmp_path):
+    from collections import Counter
+    smd, sfd = dirs = _twins(tmp_path, FLAGS_SNAKEFILE)
+    for d in dirs:
+        (d / "ref.txt").write_text("ref\n")
+    _sm(smd)
+    assert _run(sfd).ok
+    for d in dirs:
+        assert not (d / "mid" / "x.txt").exists()  # temp() removed after its consumer
+    assert _sm_counts(smd) == _sf_counts(sfd) == Counter()
+    time.sleep(0.05)
+    for d in dirs:
+        (d / "ref.txt").write_text("ref, changed\n")  # ancient: newer but no rerun
+    assert _sm_counts(smd) == _sf_counts(sfd) == Counter()
+    for d in dirs:
+        (d / "up" / "x.txt").unlink()  # the temp producer must come back for it
+    assert _sm_counts(smd) == _sf_counts(sfd) == Counter({"copy": 1, "upper": 1, "all": 1})
 
 
 def test_console_progress_shows_counts_and_failures(tmp_path):
