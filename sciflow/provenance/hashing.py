@@ -39,6 +39,7 @@ class HashCache:
 
     def __init__(self, db_path: str | os.PathLike | None) -> None:
         self._mem: dict[str, tuple[int, int, int, str]] = {}
+        self._pending: list[tuple[str, int, int, int, str]] = []  # written to SQLite in batches
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         if db_path is not None:
@@ -52,8 +53,17 @@ class HashCache:
 
     def close(self) -> None:
         if self._db is not None:
+            self.flush()
             self._db.close()
             self._db = None
+
+    def flush(self) -> None:
+        """Persist the hashes computed since the last flush (the cache is an optimisation: a
+        crash only costs re-hashing those files next time)."""
+        with self._lock:
+            if self._db is not None and self._pending:
+                self._db.executemany("INSERT OR REPLACE INTO digest VALUES (?,?,?,?,?)", self._pending)
+            self._pending.clear()
 
     def digest(self, path: str | os.PathLike) -> FileDigest:
         """The checksum and size of ``path`` (file or directory); raises OSError if missing."""
@@ -80,14 +90,17 @@ class HashCache:
         p = os.path.abspath(path)
         with self._lock:
             self._mem.pop(p, None)
+            self._pending = [row for row in self._pending if row[0] != p]
             if self._db is not None:
                 self._db.execute("DELETE FROM digest WHERE path=?", (p,))
 
     def _remember(self, p: str, entry: tuple[int, int, int, str]) -> None:
         with self._lock:
             self._mem[p] = entry
-            if self._db is not None:
-                self._db.execute("INSERT OR REPLACE INTO digest VALUES (?,?,?,?,?)", (p, *entry))
+            self._pending.append((p, *entry))
+            flush = len(self._pending) >= 256
+        if flush:
+            self.flush()
 
     def _digest_dir(self, root: str) -> FileDigest:
         h = hashlib.sha256()

@@ -328,7 +328,8 @@ class ProvenanceRecorder(Listener):
         q.add(a, sf("status"), "succeeded" if ok else "failed")
         if result.exit_code is not None:
             q.add(a, sf("exitCode"), int(result.exit_code))
-        q.add(a, sf("attempt"), int(result.attempt))
+        if result.attempt != 1:  # only retried jobs say which attempt is recorded
+            q.add(a, sf("attempt"), int(result.attempt))
         if result.command:
             q.add(a, sf("command"), result.command)
         if result.error:
@@ -339,17 +340,18 @@ class ProvenanceRecorder(Listener):
         if result.worker:
             q.add(a, sf("worker"), result.worker)
         q.add(a, sf("threads"), int(job.threads))
-        q.add(a, sf("resources"), lit(_plain(dict(job.resources))))
+        if job.resources:
+            q.add(a, sf("resources"), lit(_plain(dict(job.resources))))
         q.add(a, sf("wildcards"), lit(_plain(job.wildcards.as_dict())))
         for reason in job.reasons:
             q.add(a, sf("reason"), str(reason))
         if result.max_rss_mb is not None:
             q.add(a, sf("maxRssMb"), float(result.max_rss_mb))
-        # association: sciflow with the rule as plan; the user; every software version
+        # association: sciflow with the rule as plan, and every software version (the user is
+        # associated with the run, of which the job is part)
         plan = self._describe_rule(q, run, job.rule)
         tool = self._software(q, "sciflow", sciflow.__version__)
         self._associate(q, a, f"{a}:association:sciflow", tool, plan=plan)
-        self._associate(q, a, f"{a}:association:user", V.user_iri(run.user or _login()), plan=plan)
         software = {"python": platform.python_version(), **(result.software or {})}
         for name, version in sorted(software.items()):
             if name == "sciflow":

@@ -11,28 +11,37 @@ def test_streamed_hash_matches_hashlib_beyond_one_chunk(tmp_path):
     assert sha256_file(big) == hashlib.sha256(big.read_bytes()).hexdigest()
 
 
+def digest_in_new_process_cache(db, f):
+    """A fresh cache (as a new process would open), closed so its new hashes are persisted."""
+    cache = HashCache(db)
+    try:
+        return cache.digest(f)
+    finally:
+        cache.close()
+
+
 def test_cache_is_keyed_by_file_version_and_persisted(tmp_path):
     db = tmp_path / "h.sqlite"
     f = tmp_path / "x.txt"
     f.write_text("aaaa")
     st = f.stat()
-    first = HashCache(db).digest(f)
+    first = digest_in_new_process_cache(db, f)
     assert first.sha256 == hashlib.sha256(b"aaaa").hexdigest() and first.size == 4
     # same size, mtime and inode: a new cache (new process) trusts the stored hash without
     # reading the bytes -- shown by rewriting the content in place and restoring the mtime
     with open(f, "r+b") as fh:
         fh.write(b"bbbb")
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert HashCache(db).digest(f).sha256 == first.sha256
+    assert digest_in_new_process_cache(db, f).sha256 == first.sha256
     # any change of the version key (here the mtime) re-hashes
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
-    assert HashCache(db).digest(f).sha256 == hashlib.sha256(b"bbbb").hexdigest()
+    assert digest_in_new_process_cache(db, f).sha256 == hashlib.sha256(b"bbbb").hexdigest()
     # atomic replace (new inode), as the runner writes outputs
     tmp = tmp_path / "x.tmp"
     tmp.write_text("cccc")
     os.replace(tmp, f)
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
-    assert HashCache(db).digest(f).sha256 == hashlib.sha256(b"cccc").hexdigest()
+    assert digest_in_new_process_cache(db, f).sha256 == hashlib.sha256(b"cccc").hexdigest()
 
 
 def test_directory_hash_covers_names_and_contents(tmp_path):
