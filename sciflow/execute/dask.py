@@ -93,6 +93,12 @@ class DaskExecutor(Executor):
         except ExecutorError:
             self.shutdown()
             raise
+        except RuntimeError as err:  # "Nanny failed to start": a worker process died starting
+            self.shutdown()
+            raise ExecutorError(
+                f"the Dask cluster could not start its workers: {err}",
+                hint="Worker processes are spawned and re-import the main module: a script "
+                     "that starts a run must do so under `if __name__ == \"__main__\":`.") from None
         except (OSError, TimeoutError) as err:
             self.shutdown()
             where = self.scheduler_address or "a local Dask cluster"

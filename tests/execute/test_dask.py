@@ -178,3 +178,20 @@ def test_run_blocks_execute_in_worker_processes_that_load_the_workflow(local, tm
         assert name == f"n{i}"
         pids.add(int(pid))
     assert os.getpid() not in pids  # ran in worker processes, not here
+
+
+def test_script_without_main_guard_gets_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+    script = tmp_path / "noguard.py"
+    script.write_text("from sciflow.execute.dask import DaskExecutor\n"
+                      "from sciflow.errors import ExecutorError\n"
+                      "try:\n"
+                      "    DaskExecutor(cores=1).start()\n"
+                      "except ExecutorError as err:\n"
+                      "    import multiprocessing\n"
+                      "    if multiprocessing.parent_process() is None:\n"
+                      "        print('CLEAR', err.hint)\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert "CLEAR" in proc.stdout and "__main__" in proc.stdout
