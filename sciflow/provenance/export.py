@@ -15,7 +15,7 @@ import pyoxigraph as ox
 
 from sciflow.errors import UsageError
 from sciflow.provenance import vocab as V
-from sciflow.provenance.query import Provenance, to_python
+from sciflow.provenance.query import Provenance
 from sciflow.resources import vocab_dir
 
 FORMATS = ("turtle", "jsonld", "provn", "ro-crate")
@@ -162,5 +162,4 @@ def export(workdir: str | os.PathLike, fmt: str, out: str | os.PathLike,
     return out
 
 
-__all__ = ["FORMATS", "export", "rdflib_graph", "to_jsonld", "to_provn", "to_turtle", "triples",
-           "to_python"]
+__all__ = ["FORMATS", "export", "rdflib_graph", "to_jsonld", "to_provn", "to_turtle", "triples"]

@@ -20,7 +20,7 @@ import socket
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import pyoxigraph as ox
 
@@ -524,7 +524,3 @@ def _login() -> str:
     except (OSError, KeyError):
         return "unknown"
 
-
-def record_quads(store: ox.Store, quads: Iterable[ox.Quad]) -> None:
-    """Add quads in one transaction (used by tests to plant broken provenance)."""
-    store.extend(list(quads))

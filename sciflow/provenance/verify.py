@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
@@ -93,4 +92,4 @@ def as_frame(verdicts: list[Verdict]) -> pd.DataFrame:
                         columns=["path", "status", "recorded_sha256", "current_sha256", "run_id"])
 
 
-__all__ = ["BAD", "Verdict", "as_frame", "latest_versions", "verify", "Path"]
+__all__ = ["BAD", "Verdict", "as_frame", "latest_versions", "verify"]
