@@ -347,21 +347,22 @@ class Scheduler:
             self.meta.forget(k for k in doomed if k not in self.target_files)
 
     def _after_checkpoint(self, job: Job) -> None:
+        """The DAG re-evaluates the jobs that waited on checkpoint ``job`` (same Job objects,
+        new dependencies) and returns the jobs it added; plan those and wire everything up.
+        Only the affected jobs are visited, so many checkpoints stay cheap."""
         from sciflow.plan import PlanOptions, plan_added_jobs
 
+        before = list(self.dag.dependents(job))
         new_jobs = list(self.dag.after_checkpoint(job))
-        alive = set(self.dag.jobs)
-        replaced = {old for old in self.jobs if old not in alive and old.state not in FINAL_STATES
-                    and old.jobid not in self.running}
-        if replaced:  # jobs the DAG replaced while re-evaluating: forget them
-            self.jobs = [j for j in self.jobs if j not in replaced]
-            self.scheduled -= replaced
-            for old in replaced:
-                self.waiting_on.pop(old, None)
-                old.state = JobState.SKIPPED
+        affected = {d for d in before}
+        for new in new_jobs:
+            affected.update(self.dag.dependents(new))
+        affected = [d for d in affected if d in self.scheduled and d.state not in FINAL_STATES
+                    and d.jobid not in self.running]
+        affected.sort(key=lambda d: self.order.get(d, 0))
         options = self.plan_options or PlanOptions(workdir=self.workdir)
-        pending = [j for j in self.jobs if j.state not in FINAL_STATES and j.jobid not in self.running]
-        planned = plan_added_jobs(self.dag, new_jobs, self.meta, options, self.ran | {job}, pending)
+        planned = plan_added_jobs(self.dag, new_jobs, self.meta, options, self.ran | {job},
+                                  affected)
         fresh = [j for j in planned if j not in self.scheduled]
         base = len(self.order)
         for i, j in enumerate(fresh):
@@ -370,8 +371,10 @@ class Scheduler:
             self.scheduled.add(j)
         for j in fresh:
             self._add(j)
-        # jobs already waiting may now depend on new jobs (e.g. an aggregation)
-        for waiting in [j for j in self.jobs if j.state is JobState.WAITING and j not in fresh]:
+        # the re-evaluated jobs now wait on the new jobs (e.g. an aggregation on its chunks)
+        for waiting in affected:
+            if waiting.state is not JobState.WAITING:
+                continue
             self.waiting_on[waiting] = {d for d in self.dag.dependencies(waiting)
                                         if d in self.scheduled and d.state not in FINAL_STATES}
             if not self.waiting_on[waiting]:
