@@ -301,6 +301,8 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
             os.makedirs(workdir, exist_ok=True)
     with in_directory(workdir):
         dag = build_dag(workflow, list(options.targets or ()))
+    _check_rule_names(workflow, dag, "--forcerun", options.forcerun)
+    _check_rule_names(workflow, dag, "--until", options.until)
     plan_options = PlanOptions(workdir=workdir, forceall=options.forceall,
                                forcerun=set(options.forcerun or ()), until=set(options.until or ()),
                                rerun_incomplete=options.rerun_incomplete, touch=options.touch)
@@ -328,6 +330,21 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
             lock.release()
     finally:
         meta.close()
+
+
+def _check_rule_names(workflow: Any, dag: Any, flag: str, names: Iterable[str]) -> None:
+    """``--forcerun``/``--until`` take rule names (or output files); a typo is an error."""
+    names = [n for n in names or () if n not in workflow.rules]
+    if not names:
+        return
+    outputs = {str(o) for job in dag.jobs for o in job.output}
+    unknown = [n for n in names if n not in outputs]
+    if unknown:
+        import difflib
+        close = difflib.get_close_matches(unknown[0], list(workflow.rules), n=3)
+        raise UsageError(f"{flag} {' '.join(unknown)}: no such rule (or output file of the DAG)",
+                         hint=f"Did you mean: {', '.join(close)}?" if close else
+                         f"Rules: {', '.join(workflow.rules)}.")
 
 
 def _user() -> str:

@@ -57,7 +57,7 @@ def test_config_values_are_parsed_as_yaml_scalars():
 
 @pytest.mark.parametrize("argv", [
     ["--cluster", "condor"], ["--json"], ["--cores", "0"], ["--config", "novalue"],
-    ["-s", "does-not-exist"],
+    ["-s", "does-not-exist"], ["-n", "-R", "mak"], ["-n", "--until", "nope"],
 ])
 def test_usage_errors_exit_2(wf, argv, capsys):
     try:
