@@ -361,7 +361,7 @@ class DAG:
                     check_periodic(job)
                     failed = self._failed.get(job)
                     if failed is not None:
-                        raise failed
+                        raise failed.with_traceback(None)
                     self._speculative += 1
                     try:
                         yield self._process(job)
@@ -414,9 +414,13 @@ class DAG:
                     deps[producer] = None  # type: ignore[index]
                     continue
                 try:
-                    candidates = self._file2jobs(path, job.wildcards)
-                except AmbiguousRuleError:
-                    raise
+                    candidates = (self._file2jobs(path, job.wildcards)
+                                  if len(path) <= 255 or _possible_path(path) else [])
+                except AmbiguousRuleError as exc:
+                    if not (errors or missing):
+                        raise
+                    errors.append(exc)  # the job fails anyway: report it with the first failure
+                    continue
                 except WorkflowError as exc:
                     errors.append(exc)
                     continue
@@ -434,12 +438,15 @@ class DAG:
                             check_periodic(producer)
                             failed = self._failed.get(producer)
                             if failed is not None:
-                                raise failed
+                                raise failed.with_traceback(None)
                             yield self._process(producer)
                     else:
                         producer = yield self._resolve_file(path, candidates)
-                except AmbiguousRuleError:
-                    raise
+                except AmbiguousRuleError as exc:
+                    if not (errors or missing):
+                        raise
+                    errors.append(exc)  # the job fails anyway: report it with the first failure
+                    continue
                 except WorkflowError as exc:
                     if os.path.exists(path):
                         known[path] = None  # the file is there: its producer is not needed
@@ -552,7 +559,9 @@ def _drive(gen: Generator[Any, Any, Any]) -> Any:
             stack.pop()
             if not stack:
                 raise
-            error = exc
+            # a user-facing error needs no traceback; keeping one would grow with every
+            # level it passes and every time a memoised failure is raised again
+            error = exc.with_traceback(None) if isinstance(exc, SciflowError) else exc
             continue
         stack.append(sub)
         value = None
@@ -574,6 +583,16 @@ def render_svg(dot_source: str) -> str:
             "drawing SVG needs Graphviz's 'dot' program, which is not installed",
             hint="Install it: apt-get install graphviz (conda install graphviz, brew install "
                  "graphviz); or use --format dot / mermaid.") from None
+
+
+def _possible_path(path: str) -> bool:
+    """False for a path no file system can hold (> 4096 bytes, or a name > 255 bytes).
+
+    Such paths come from rules feeding on their own output with a growing prefix
+    (``b/{s}.txt`` from ``b/pre_{s}.txt``): no producer is looked up for them, which bounds
+    the search where Snakemake stops at Python's recursion limit."""
+    data = os.fsencode(path)
+    return len(data) <= 4096 and all(len(part) <= 255 for part in data.split(b"/"))
 
 
 def _is_cyclic(err: BaseException) -> bool:

@@ -348,3 +348,15 @@ def test_periodic_wildcard_candidate_is_skipped_when_file_exists(in_tmp):
     # ambiguity-free choice is found without descending forever
     dag = build_dag(f.wf)
     assert dag.producer("a/k_x.txt").rule.name == "base"
+
+
+def test_growing_prefix_recursion_ends_as_snakemake_does(in_tmp):
+    # b/q.txt <- b/pre_q.txt <- b/pre_pre_q.txt ...: "plain" can make every one of them,
+    # so once paths become impossible (> 255 bytes per name) "grow" stops and the two
+    # rules are ambiguous, the error Snakemake reports after its recursion limit
+    f = (Flow().rule("all", 1, input="b/q.txt")
+         .rule("plain", 3, output="b/{s}.txt")
+         .rule("grow", 5, input="b/pre_{s}.txt", output="b/{s}.txt"))
+    with pytest.raises(AmbiguousRuleError) as err:
+        build_dag(f.wf)
+    assert "plain (Snakefile:3)" in str(err.value) and "grow (Snakefile:5)" in str(err.value)
