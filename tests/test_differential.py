@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from golden import SNAKEMAKE, Case, case_names, compare_outputs, copy_case, load_case, run_snakemake
+from golden import CASES_DIR, EXAMPLES_DIR, SNAKEMAKE, Case, case_names, compare_outputs, copy_case, load_case, run_snakemake
 
 pytestmark = pytest.mark.snakemake
 SCIFLOW = Path(sys.executable).parent / "sciflow"
@@ -61,41 +61,46 @@ def _tools_present():
     pytest.importorskip("sciflow.engine")
 
 
+PLAN_CASES = [pytest.param(CASES_DIR, n, id=n) for n in case_names()] + [
+    pytest.param(EXAMPLES_DIR, n, id=f"example-{n}") for n in case_names(EXAMPLES_DIR)]
+
+
+@pytest.mark.parametrize("root,name", PLAN_CASES)
+def test_same_plan_as_snakemake(root, name, tmp_path):
+    """Dry run: the same jobs per rule (fast; part of the default suite)."""
+    case = load_case(name, root)
+    want = snakemake_counts(case, copy_case(case, tmp_path / "snakemake"))
+    got = sciflow_counts(case, copy_case(case, tmp_path / "sciflow"))
+    assert got == want, f"dry-run jobs per rule differ: snakemake {dict(want)}, sciflow {dict(got)}"
+
+
+@pytest.mark.slow  # Snakemake starts an interpreter per run: job: minutes for all cases
 @pytest.mark.parametrize("name", case_names())
-def test_same_plan_and_outputs_as_snakemake(name, tmp_path):
+def test_same_outputs_as_snakemake(name, tmp_path):
+    """Both tools run the case side by side: same files, then both find nothing to do.
+    (The default suite compares against Snakemake's committed outputs: test_golden.py.)"""
     case = load_case(name)
     sm = copy_case(case, tmp_path / "snakemake")
     sf = copy_case(case, tmp_path / "sciflow")
-
-    want, got = snakemake_counts(case, sm), sciflow_counts(case, sf)
-    assert got == want, f"dry-run jobs per rule differ: snakemake {dict(want)}, sciflow {dict(got)}"
-
     res = run_snakemake(case, sm)
     assert res.returncode == 0, res.stderr
     res = subprocess.run(sciflow_args(case), cwd=sf, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     problems = compare_outputs(case, sf, reference=sm)
     assert not problems, "outputs differ from Snakemake's:\n" + "\n".join(problems)
-
-    # And both agree that nothing is left to do.
     assert snakemake_counts(case, sm) == Counter()
     assert sciflow_counts(case, sf) == Counter()
 
 
 def _examples():
-    from golden import EXAMPLES_DIR
-
     for name in case_names(EXAMPLES_DIR):
-        # Snakemake needs ~25 s on the climate example (an interpreter per run: job).
-        marks = [pytest.mark.slow] if name == "climate" else []
-        yield pytest.param(name, id=f"example-{name}", marks=marks)
+        # Snakemake needs 10-40 s per example (an interpreter per run: job).
+        yield pytest.param(name, id=f"example-{name}", marks=[pytest.mark.slow])
 
 
 @pytest.mark.parametrize("name", list(_examples()))
 def test_example_workflow_same_as_snakemake(name, tmp_path):
     """The example workflows in workflows/ give Snakemake's files, byte for byte."""
-    from golden import EXAMPLES_DIR
-
     case = load_case(name, EXAMPLES_DIR)
     sm = copy_case(case, tmp_path / "snakemake")
     sf = copy_case(case, tmp_path / "sciflow")
