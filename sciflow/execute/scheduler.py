@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from sciflow.errors import JobError, JobFailedError, MissingOutputError, RunFailedError
+from sciflow.errors import (JobError, JobFailedError, MissingOutputError, RunFailedError,
+                            SciflowError)
 from sciflow.events import JobResult, Listener, RunInfo
 from sciflow.execute.base import Executor, JobSpec
 from sciflow.jobs import FINAL_STATES, Job, JobState
@@ -204,9 +205,14 @@ class Scheduler:
             job.threads = threads  # Snakemake scales threads down to the available cores
             protected = self._write_protected(job)
             if protected:
-                self._refuse(job, protected)
+                self._refuse(job, "write-protected output files would be overwritten: "
+                             + ", ".join(protected)
+                             + " (remove them or make them writable to rerun this job)")
                 continue
-            self._submit(job, 1)
+            try:
+                self._submit(job, 1)
+            except SciflowError as err:  # e.g. an unknown {name} in the shell command
+                self._refuse(job, err.format())
         for item in deferred:
             heapq.heappush(self.ready, item)
         self._flush_marks()
@@ -215,13 +221,13 @@ class Scheduler:
         spec = self.spec_factory(job, self.workflow, self.workdir, attempt,
                                  use_conda=self.options.use_conda,
                                  use_apptainer=self.options.use_apptainer)
+        self.executor.submit(spec, priority=int(job.priority or 0))  # may refuse: nothing ran
         if attempt == 1:
             self._pending_marks.extend(str(o) for o in job.output)
             job.state = JobState.SUBMITTED
             self.listener.job_started(self.run_info, job)
         self.running[job.jobid] = (job, attempt)
         self.cores_in_use += job.threads
-        self.executor.submit(spec, priority=int(job.priority or 0))
 
     def _write_protected(self, job: Job) -> list[str]:
         """Existing outputs without the owner's write bit (e.g. an earlier ``protected()``
@@ -236,13 +242,10 @@ class Scheduler:
                 found.append(str(o))
         return found
 
-    def _refuse(self, job: Job, files: list[str]) -> None:
-        """Fail ``job`` without running it and without touching its (protected) outputs."""
+    def _refuse(self, job: Job, message: str) -> None:
+        """Fail ``job`` without running it and without touching its outputs."""
         now = datetime.now(timezone.utc)
-        result = JobResult(job.jobid, False, now, now, exit_code=None,
-                           error="write-protected output files would be overwritten: "
-                                 + ", ".join(files)
-                                 + " (remove them or make them writable to rerun this job)")
+        result = JobResult(job.jobid, False, now, now, exit_code=None, error=message)
         job.state = JobState.FAILED
         self.results[job] = result
         self.failures.append(self._job_error(job, result))
@@ -276,7 +279,11 @@ class Scheduler:
         if result.ok:
             self._succeeded(job, result)
         elif attempt <= int(job.retries or 0) and not self.stopping:
-            self._submit(job, attempt + 1)
+            try:
+                self._submit(job, attempt + 1)
+            except SciflowError as err:
+                result.error = f"{result.error or 'failed'}; retry not possible: {err}"
+                self._failed(job, result)
         else:
             self._failed(job, result)
 

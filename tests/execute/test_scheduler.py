@@ -330,3 +330,16 @@ def test_write_protected_outputs_are_not_overwritten(tmp_path):
         sched.run()
     assert "write-protected output files would be overwritten: kept.txt" in info.value.format()
     assert (tmp_path / "kept.txt").read_text() == "precious\n"
+
+
+def test_a_job_whose_command_cannot_be_formatted_fails_alone(tmp_path):
+    f = Flow(tmp_path)
+    bad = f.job("bad", "echo {nosuchname} > {output}", inputs=["in.txt"], outputs=["bad.txt"])
+    good = f.job("good", "echo ok > {output}", outputs=["good.txt"])
+    (tmp_path / "bad.txt").write_text("from an earlier run\n")
+    os.utime(tmp_path / "bad.txt", (1, 1))
+    (tmp_path / "in.txt").write_text("newer input\n")  # so 'bad' must run
+    _, rec, _, err = f.run([bad, good], keep_going=True, cores=1)
+    assert err is not None and err.failures[0].rule == "bad" and "nosuchname" in err.format()
+    assert good.state is JobState.DONE
+    assert (tmp_path / "bad.txt").read_text() == "from an earlier run\n"  # never ran: untouched
