@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 from rich.text import Text
 
 from sciflow.events import JobResult, Listener, RunInfo
@@ -40,6 +41,14 @@ class ConsoleProgress(Listener):
         if not self.enabled:
             return
         self.console.print(f"[bold]sciflow[/] run {run.run_id}: {self.total} jobs on {run.executor}")
+        counts: dict[str, int] = {}
+        for job in jobs:
+            counts[job.rule.name] = counts.get(job.rule.name, 0) + 1
+        table = Table("job", "count", box=None, title="Job stats", title_justify="left")
+        for rule, n in sorted(counts.items()):
+            table.add_row(rule, str(n))
+        table.add_row("total", str(self.total), style="bold")
+        self.console.print(table)
         self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
                                   console=self.console, transient=False)

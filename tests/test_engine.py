@@ -296,6 +296,9 @@ def test_console_progress_shows_counts_and_failures(tmp_path):
     assert "job failed" in out and "rule upper" in out and "s=x" in out
     assert "exit status: 9" in out and "oops" in out
     assert "FAILED: 2 of 5 jobs done, 2 failed" in out
+    stats = out.split("Job stats", 1)[1]
+    assert [line.split() for line in stats.splitlines()[2:6]] == \
+        [["all", "1"], ["copy", "2"], ["upper", "2"], ["total", "5"]]
     quiet = Console(record=True, force_terminal=False)
     assert ConsoleProgress(quiet).enabled is False  # not a terminal: stays quiet
 
