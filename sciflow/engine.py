@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator
 
 from sciflow.errors import (ConfigError, ExecutorError, RunFailedError, SciflowError, UsageError,
                             WorkflowError)

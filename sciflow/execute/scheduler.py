@@ -24,7 +24,7 @@ import heapq
 import os
 import shutil
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
