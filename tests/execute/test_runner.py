@@ -268,6 +268,7 @@ def test_notebook_gets_the_snakemake_object(jobs):
 
 RUN_SNAKEFILE = textwrap.dedent('''\
     import json
+    import yaml
 
     rule all:
         input: "out/a.json"
@@ -280,7 +281,7 @@ RUN_SNAKEFILE = textwrap.dedent('''\
             with open(output[0], "w") as fh:
                 json.dump(data, fh)
             shell("echo from-shell > {output[0]}.txt")
-            print("printed")
+            print("printed", yaml.safe_dump({"k": params.k}).strip())
     ''')
 
 
@@ -301,5 +302,7 @@ def test_run_block_from_a_real_snakefile(tmp_path, atomic):
     assert json.loads((tmp_path / "out/a.json").read_text()) == {
         "name": "a", "k": 3, "greeting": "hi"}
     assert (tmp_path / "out/a.json.txt").read_text() == "from-shell\n"
-    assert "printed" in Path(res.extra["stdout_log"]).read_text()
+    assert "printed k: 3" in Path(res.extra["stdout_log"]).read_text()
+    import importlib.metadata
     assert res.software["python"] and not leftovers(tmp_path)
+    assert res.software["PyYAML"] == importlib.metadata.version("PyYAML")  # used by the block
