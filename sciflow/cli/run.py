@@ -132,31 +132,33 @@ def main(args: argparse.Namespace) -> int:
 
 
 def print_plan(plan: Any, out: Any = None) -> None:
-    """Each job with its reason, then Snakemake's "Job stats" table."""
+    """Each job with its reason, then Snakemake's "Job stats" table (one write: 200k jobs)."""
     out = out or sys.stdout
     if not plan.jobs:
         print("Nothing to be done (all requested files are present and up to date).", file=out)
         return
+    lines: list[str] = []
+    add = lines.append
     for job in plan.jobs:
-        kind = "checkpoint" if job.rule.checkpoint else "rule"
-        print(f"\n{kind} {job.rule.name}:", file=out)
+        add(f"\n{'checkpoint' if job.rule.checkpoint else 'rule'} {job.rule.name}:")
         if job.input:
-            print(f"    input: {', '.join(map(str, job.input))}", file=out)
+            add(f"    input: {', '.join(map(str, job.input))}")
         if job.output:
-            print(f"    output: {', '.join(map(str, job.output))}", file=out)
-        print(f"    jobid: {job.jobid}", file=out)
-        print(f"    reason: {job.reason_text}", file=out)
+            add(f"    output: {', '.join(map(str, job.output))}")
+        add(f"    jobid: {job.jobid}")
+        add(f"    reason: {job.reason_text}")
         if job.wildcards.keys():
-            print("    wildcards: " + ", ".join(f"{k}={v}" for k, v in job.wildcards.items()), file=out)
+            add("    wildcards: " + ", ".join(f"{k}={v}" for k, v in job.wildcards.items()))
     counts = plan.counts_by_rule()
     width = max(len("total"), len("job"), *(len(r) for r in counts))
     total = sum(counts.values())
     num = max(len("count"), len(str(total)))
-    print("\nJob stats:", file=out)
-    print(f"{'job':<{width}}  {'count':>{num}}", file=out)
-    print(f"{'-' * width}  {'-' * num}", file=out)
+    add("\nJob stats:")
+    add(f"{'job':<{width}}  {'count':>{num}}")
+    add(f"{'-' * width}  {'-' * num}")
     for rule, n in counts.items():
-        print(f"{rule:<{width}}  {n:>{num}}", file=out)
-    print(f"{'total':<{width}}  {total:>{num}}", file=out)
-    print("\nThis was a dry-run (flag -n). The order of jobs does not reflect the order of "
-          "execution.", file=out)
+        add(f"{rule:<{width}}  {n:>{num}}")
+    add(f"{'total':<{width}}  {total:>{num}}")
+    add("\nThis was a dry-run (flag -n). The order of jobs does not reflect the order of "
+        "execution.")
+    out.write("\n".join(lines) + "\n")
