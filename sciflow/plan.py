@@ -4,16 +4,20 @@ Follows Snakemake's ``DAG.update_needrun`` so dry-run job counts per rule match 
 
 1. Visit jobs in topological order and give each its *own* reasons: forced (``--forceall``,
    ``--forcerun``); a target without outputs (always runs if it has an action, or if an input
-   is missing); a missing output (every output for targets, the consumed ones otherwise); an
-   input newer than the oldest output (``ancient()`` inputs exempt); and, from the metadata
+   is missing); a missing output (targets only); an input newer than the oldest output (or,
+   when none exists, than a dependent's; ``ancient()`` inputs exempt, and an input whose
+   content still matches the checksum recorded for it is not "newer"); and, from the metadata
    store, changed params, code, input set or software. Jobs downstream of a job that already
    runs are not examined (Snakemake "masks" them): they run anyway, because of step 2.
 2. Breadth-first from every job that runs: its dependents run too (UPSTREAM, unless every file
    linking them is ``ancient()`` and exists), and its dependencies run if a file it needs is
-   missing (a deleted ``temp()`` output is only remade when a consumer needs it).
+   missing. So a deleted intermediate or ``temp()`` file under up-to-date results is only
+   remade when a job that needs it runs.
 3. Outputs of jobs that do not run but carry an incomplete marker (a crash, or a failure with
    ``--keep-incomplete``) are an error, or with ``--rerun-incomplete`` are rerun (step 2 again).
+4. ``--until``: the plan is then cut to jobs upstream of (and including) the named ones.
 
+Each step was checked against Snakemake 9 as the oracle (tests/test_engine.py).
 Each file is stat'ed once (``StatCache``); every step is linear in jobs + edges.
 """
 from __future__ import annotations
