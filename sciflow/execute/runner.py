@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
-import importlib.metadata
 import io
 import json
 import os
@@ -36,7 +34,6 @@ import sys
 import threading
 import time
 import traceback
-import types
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -44,7 +41,8 @@ from sciflow.errors import (JobError, JobFailedError, JobTimeoutError, MissingDe
                             MissingOutputError)
 from sciflow.events import JobResult
 from sciflow.execute.base import JobSpec
-from sciflow.execute.script import MODULES_ENV, make_snakemake, script_source
+from sciflow.execute.script import (MODULES_ENV, call_recording_software, make_snakemake,
+                                    script_source, versions)
 from sciflow.execute.shell import _output_target
 from sciflow.execute.spec import TEMP_PREFIX, temp_path
 from sciflow.model import NamedList, Wildcards
@@ -185,9 +183,9 @@ class _Attempt:
         self._subprocess(argv, result, extra_env={MODULES_ENV: modules_file})
         try:
             with open(modules_file, encoding="utf-8") as fh:
-                result.software = _versions(fh.read().split())
+                result.software = versions(fh.read().split())
         except OSError:
-            result.software = _versions(())
+            result.software = versions(())
 
     def _subprocess(self, argv: list[str], result: JobResult,
                     extra_env: dict[str, str] | None = None) -> None:
@@ -246,7 +244,7 @@ class _Attempt:
         with open(self.capture_log, "ab", buffering=0) as raw, _capture_python_output(raw):
             token = _output_target.set(raw)
             try:
-                result.software = _call_recording_software(func, args)
+                result.software = call_recording_software(func, args)
             finally:
                 _output_target.reset(token)
                 if monitor:
@@ -564,71 +562,6 @@ def _user_traceback(err: BaseException, spec: JobSpec) -> str | None:
               if not os.path.abspath(f.filename).startswith(here)]
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(err), err)
     return "".join(lines).rstrip()[-4000:] or None
-
-
-# --------------------------------------------------------------------------- software
-@functools.lru_cache(maxsize=1)
-def _distributions() -> dict[str, list[str]]:
-    return importlib.metadata.packages_distributions()
-
-
-@functools.lru_cache(maxsize=4096)
-def _dist_version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _versions(modules: Any) -> dict[str, str]:
-    """``{distribution: version}`` for top-level module names, plus ``python``."""
-    found = {"python": ".".join(map(str, sys.version_info[:3]))}
-    stdlib = sys.stdlib_module_names
-    for name in sorted({m.split(".")[0] for m in modules}):
-        if not name or name in stdlib or name.startswith("_"):
-            continue
-        for dist in _distributions().get(name, ()):
-            version = _dist_version(dist)
-            if version:
-                found[dist] = version
-    return found
-
-
-_SEEN_MODULES: dict[Any, frozenset[str]] = {}
-
-
-def _call_recording_software(func: Callable[..., Any], args: tuple) -> dict[str, str]:
-    """Call a ``run:`` function; return the distributions it used.
-
-    Modules imported during the call (the ``sys.modules`` diff, remembered per function since
-    a second call in the same process imports nothing new) plus modules the function's code
-    names from the workflow namespace (``pd.read_csv`` → pandas)."""
-    before = set(sys.modules)
-    func(*args)
-    code = getattr(func, "__code__", None)
-    new = frozenset(m.split(".")[0] for m in set(sys.modules) - before)
-    seen = _SEEN_MODULES.get(code, frozenset()) | new
-    _SEEN_MODULES[code] = seen
-    return _versions(seen | _referenced_modules(func))
-
-
-def _referenced_modules(func: Callable[..., Any]) -> set[str]:
-    names: set[str] = set()
-    code = getattr(func, "__code__", None)
-    scope = getattr(func, "__globals__", {})
-    stack = [code] if code is not None else []
-    while stack:
-        co = stack.pop()
-        names.update(co.co_names)
-        stack.extend(c for c in co.co_consts if isinstance(c, types.CodeType))
-    found = set()
-    for name in names:
-        value = scope.get(name)
-        if isinstance(value, types.ModuleType):
-            found.add(value.__name__.split(".")[0])
-        elif value is not None and getattr(value, "__module__", None):
-            found.add(str(value.__module__).split(".")[0])
-    return found
 
 
 # --------------------------------------------------------------------------- benchmark

@@ -1,4 +1,5 @@
-"""The ``snakemake`` object that ``script:`` and ``notebook:`` code receives.
+"""The ``snakemake`` object that ``script:`` and ``notebook:`` code receives, and the
+software (distributions and versions) a script or ``run:`` block used.
 
 Snakemake runs a Python script by prepending a one-line preamble that unpickles a
 ``Snakemake`` object (``snakemake.input``, ``.output``, ``.params``, ``.wildcards``,
@@ -9,10 +10,13 @@ unchanged. The preamble also records, at exit, which top-level modules the scrip
 """
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import os
 import pickle
 import sys
-from typing import Any
+import types
+from typing import Any, Callable
 
 from sciflow.model import NamedList, Wildcards
 
@@ -128,3 +132,68 @@ def notebook_preamble(obj: Snakemake, notebook_path: str) -> str:
     data = pickle.dumps(obj, protocol=4)
     return (f"# {PREAMBLE_START}\nimport sys, pickle\nsys.path.append({package_root!r})\n"
             f"snakemake = pickle.loads({data!r})\n# {PREAMBLE_END}\n")
+
+
+# --------------------------------------------------------------------------- software
+@functools.lru_cache(maxsize=1)
+def _distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+@functools.lru_cache(maxsize=4096)
+def _dist_version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def versions(modules: Any) -> dict[str, str]:
+    """``{distribution: version}`` for top-level module names, plus ``python``."""
+    found = {"python": ".".join(map(str, sys.version_info[:3]))}
+    stdlib = sys.stdlib_module_names
+    for name in sorted({m.split(".")[0] for m in modules}):
+        if not name or name in stdlib or name.startswith("_"):
+            continue
+        for dist in _distributions().get(name, ()):
+            version = _dist_version(dist)
+            if version:
+                found[dist] = version
+    return found
+
+
+_SEEN_MODULES: dict[Any, frozenset[str]] = {}
+
+
+def call_recording_software(func: Callable[..., Any], args: tuple) -> dict[str, str]:
+    """Call a ``run:`` function; return the distributions it used.
+
+    Modules imported during the call (the ``sys.modules`` diff, remembered per function since
+    a second call in the same process imports nothing new) plus modules the function's code
+    names from the workflow namespace (``pd.read_csv`` → pandas)."""
+    before = set(sys.modules.copy())  # (copy: atomic, other threads may be importing)
+    func(*args)
+    code = getattr(func, "__code__", None)
+    new = frozenset(m.split(".")[0] for m in set(sys.modules.copy()) - before)
+    seen = _SEEN_MODULES.get(code, frozenset()) | new
+    _SEEN_MODULES[code] = seen
+    return versions(seen | _referenced_modules(func))
+
+
+def _referenced_modules(func: Callable[..., Any]) -> set[str]:
+    names: set[str] = set()
+    code = getattr(func, "__code__", None)
+    scope = getattr(func, "__globals__", {})
+    stack = [code] if code is not None else []
+    while stack:
+        co = stack.pop()
+        names.update(co.co_names)
+        stack.extend(c for c in co.co_consts if isinstance(c, types.CodeType))
+    found = set()
+    for name in names:
+        value = scope.get(name)
+        if isinstance(value, types.ModuleType):
+            found.add(value.__name__.split(".")[0])
+        elif value is not None and getattr(value, "__module__", None):
+            found.add(str(value.__module__).split(".")[0])
+    return found
