@@ -9,6 +9,7 @@ snapshot taken when they opened it. rdflib users get the same data through oxrdf
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -44,10 +45,14 @@ def open_readonly(workdir: str | os.PathLike) -> ox.Store:
                               f"(no store at {path})",
                               hint="Run the workflow with `sciflow run` first (without "
                                    "--no-provenance), or pass -d DIR.")
-    try:
-        return ox.Store.read_only(str(path))
-    except OSError as exc:
-        raise ProvenanceError(f"cannot open the provenance store {path}: {exc}") from exc
+    last: Exception | None = None
+    for attempt in range(5):  # a run writing at this instant can make one open attempt fail
+        try:
+            return ox.Store.read_only(str(path))
+        except OSError as exc:
+            last = exc
+            time.sleep(0.1 * (attempt + 1))
+    raise ProvenanceError(f"cannot open the provenance store {path}: {last}") from last
 
 
 def rdflib_dataset(store: ox.Store):
