@@ -135,12 +135,30 @@ def bench_script(name: str, extra: list[str]) -> None:
         print(f"  ! {name} exited {res.returncode}", file=sys.stderr)
 
 
+def check_job_count(wf: Path, jobs: int) -> None:
+    """Both tools must plan the number of jobs the generator promises, else ratios lie."""
+    import json
+    import re
+
+    res = subprocess.run(SCIFLOW + ["run", "-n", "--json", "-c1"], cwd=wf, capture_output=True,
+                         text=True)
+    got = len(json.loads(res.stdout)["jobs"]) if res.returncode == 0 else None
+    res = subprocess.run(SNAKEMAKE + ["-n", "-c1"], cwd=wf, capture_output=True, text=True)
+    m = re.search(r"^total\s+(\d+)$", res.stdout + res.stderr, re.M)
+    want = int(m.group(1)) if m else None
+    if not (got == want == jobs):
+        print(f"  ! {wf.name}: jobs planned: sciflow {got}, snakemake {want}, generator {jobs}",
+              file=sys.stderr)
+
+
 def bench_dryrun(root: Path, sizes: list[int], report: Report, timeout: float) -> None:
     rows = []
     for shape in ("fanout", "chain"):
         for n in sizes:
             wf = gen.SHAPES[shape](n, fresh(root, f"dry-{shape}-{n}"))
             jobs = gen.expected_jobs(shape, n)
+            if n == sizes[0]:
+                check_job_count(wf, jobs)
             sm = measure(SNAKEMAKE + ["-n", "-q", "-c1"], wf, timeout)
             sf = measure(SCIFLOW + ["run", "-n", "-c1"], wf, timeout)
             warn_failures(f"dry run {shape} {n}", sm, sf)
