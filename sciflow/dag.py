@@ -403,8 +403,10 @@ class DAG:
             if asked:  # outputs of finished checkpoints read by input functions
                 paths = list(paths) + asked
             for path in dict.fromkeys(paths):
-                if self._speculative and (errors or missing):
-                    break  # an alternative producer may be chosen: one reason to fail is enough
+                if self._speculative and errors:
+                    # another producer may be chosen: one failure is enough (Snakemake stops
+                    # at the first failed dependency; inputs nobody makes are listed at the end)
+                    break
                 producer = known.get(path, _UNKNOWN)
                 if producer is None:
                     if not os.path.exists(path):
@@ -417,7 +419,7 @@ class DAG:
                     candidates = (self._file2jobs(path, job.wildcards)
                                   if len(path) <= 255 or _possible_path(path) else [])
                 except AmbiguousRuleError as exc:
-                    if not (errors or missing):
+                    if not errors:
                         raise
                     errors.append(exc)  # the job fails anyway: report it with the first failure
                     continue
@@ -443,7 +445,7 @@ class DAG:
                     else:
                         producer = yield self._resolve_file(path, candidates)
                 except AmbiguousRuleError as exc:
-                    if not (errors or missing):
+                    if not errors:
                         raise
                     errors.append(exc)  # the job fails anyway: report it with the first failure
                     continue
