@@ -66,6 +66,7 @@ class RunOptions:
     use_conda: bool = False
     use_apptainer: bool = False
     printshellcmds: bool = False
+    atomic_outputs: bool = False  # outputs written to temp paths and renamed into place
     command_line: list[str] = field(default_factory=list)
     workdir: str | None = None
     config_overrides: dict[str, Any] = field(default_factory=dict)
@@ -376,7 +377,8 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
                                      max_in_flight=max(32, 8 * (cores or 4)),
                                      keep_going=options.keep_going,
                                      keep_incomplete=options.keep_incomplete,
-                                     use_conda=options.use_conda, use_apptainer=options.use_apptainer)
+                                     use_conda=options.use_conda, use_apptainer=options.use_apptainer,
+                                     atomic_outputs=options.atomic_outputs)
     scheduler = Scheduler(_WorkdirDAG(dag, workdir), plan, executor, meta, run_info, broadcast,
                           sched_options, plan_options)
     _call_handler(workflow.onstart, str(log_path), workdir)

@@ -167,6 +167,23 @@ def test_failed_job_raises_with_summary_and_runs_onerror(tmp_path):
     assert (tmp_path / "handler.txt").read_text() == "failed\n"
 
 
+def test_atomic_outputs_never_show_a_half_written_file(tmp_path):
+    """With --atomic-outputs the command writes beside the output; only success renames it."""
+    text = SNAKEFILE.replace('shell: "tr a-z A-Z < {input} > {output}"',
+                             'shell: "echo half > {output}; if [ -e up/{wildcards.s}.txt ]; then touch leak; fi; '
+                             'test -e ok.flag; tr a-z A-Z < {input} >> {output}"')
+    _workflow(tmp_path, text)
+    with pytest.raises(RunFailedError):
+        _run(tmp_path, keep_going=True, atomic_outputs=True)
+    assert not (tmp_path / "up" / "x.txt").exists()        # nothing half-written appeared
+    assert not (tmp_path / "leak").exists()                # not even while the job ran
+    assert not list((tmp_path / "up").glob(".sciflow-tmp*"))  # and no temp debris is left
+    (tmp_path / "ok.flag").write_text("")
+    assert _run(tmp_path, atomic_outputs=True).ok
+    assert (tmp_path / "up" / "x.txt").read_text() == "half\nSAMPLE X\nT1\n"
+    assert not list((tmp_path / "up").glob(".sciflow-tmp*"))
+
+
 def test_touch_marks_outputs_up_to_date(tmp_path):
     _workflow(tmp_path)
     assert _run(tmp_path).ok

@@ -55,6 +55,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--use-apptainer", "--use-singularity", action="store_true",
                    help="run jobs in their containers with apptainer")
     p.add_argument("-p", "--printshellcmds", action="store_true", help="print shell commands")
+    p.add_argument("--atomic-outputs", action="store_true",
+                   help="jobs write to temporary paths beside their outputs, renamed into place "
+                        "only on success (commands then see those paths in {output})")
     p.set_defaults(func=main)
 
 
@@ -101,7 +104,8 @@ def options_from_args(args: argparse.Namespace) -> Any:
         cluster_options=parse_key_values(args.cluster_options, "--cluster-option"),
         profile=args.profile, provenance=not args.no_provenance, unlock=args.unlock,
         use_conda=args.use_conda, use_apptainer=args.use_apptainer,
-        printshellcmds=args.printshellcmds, command_line=["sciflow", *sys.argv[1:]])
+        printshellcmds=args.printshellcmds, atomic_outputs=args.atomic_outputs,
+        command_line=["sciflow", *sys.argv[1:]])
 
 
 def main(args: argparse.Namespace) -> int:

@@ -54,6 +54,7 @@ class SchedulerOptions:
     keep_incomplete: bool = False
     use_conda: bool = False
     use_apptainer: bool = False
+    atomic_outputs: bool = False      # write to temp paths, os.replace on success
     wait_timeout: float = 1.0         # how often the loop wakes up without results
     log_tail_lines: int = 20
 
@@ -220,7 +221,8 @@ class Scheduler:
     def _submit(self, job: Job, attempt: int) -> None:
         spec = self.spec_factory(job, self.workflow, self.workdir, attempt,
                                  use_conda=self.options.use_conda,
-                                 use_apptainer=self.options.use_apptainer)
+                                 use_apptainer=self.options.use_apptainer,
+                                 atomic_outputs=self.options.atomic_outputs)
         self.executor.submit(spec, priority=int(job.priority or 0))  # may refuse: nothing ran
         if attempt == 1:
             self._pending_marks.extend(str(o) for o in job.output)
