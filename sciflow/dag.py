@@ -47,6 +47,7 @@ __all__ = ["DAG", "build_dag"]
 AMBIGUITY_HINT = ("Consider starting rule output with a unique prefix, constrain your wildcards, "
                   "or use the ruleorder directive.")
 _UNKNOWN = object()
+_MAX_ERRORS = 10  # listed in one ErrorGroup
 
 
 def build_dag(workflow: Workflow, targets: Sequence[str] = ()) -> "DAG":
@@ -612,6 +613,10 @@ def _combine(errors: list) -> SciflowError:
             flat.append(e)
     if len(flat) == 1:
         return flat[0]
+    if len(flat) > _MAX_ERRORS:  # e.g. every alternative of a deep search failed
+        more = len(flat) - _MAX_ERRORS
+        flat = flat[:_MAX_ERRORS] + [DAGError(f"... and {more} more problem{'s' * (more > 1)} "
+                                              "found while trying other producers")]
     group = ErrorGroup(flat)
     if any(_is_cyclic(e) for e in flat):
         group._cyclic = True  # type: ignore[attr-defined]
