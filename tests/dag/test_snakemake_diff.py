@@ -250,6 +250,11 @@ def snakemake_counts(folder: pathlib.Path, targets=(), forceall=False) -> dict[s
     proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=120)
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text
+    return parse_job_stats(text)
+
+
+def parse_job_stats(text: str) -> dict[str, int]:
+    """Jobs per rule from the "Job stats" table of a Snakemake dry run."""
     counts: dict[str, int] = {}
     if "Job stats:" not in text:
         assert "Nothing to be done" in text, text
