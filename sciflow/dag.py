@@ -11,7 +11,9 @@ and recursively resolves their inputs. Semantics follow Snakemake 9's ``DAG.upda
   is linked to that rule's job (the plan decides whether it runs); if its producer cannot be
   built the existing file is used as is;
 * input functions asking an unfinished checkpoint make the job depend on the checkpoint job;
-  ``DAG.after_checkpoint`` re-evaluates them once it has run (``sciflow.dag_checkpoints``).
+  ``DAG.after_checkpoint`` re-evaluates them once it has run (``sciflow.dag_checkpoints``);
+* a rule feeding on its own output ends the search: periodic wildcard values (Snakemake's
+  ``PeriodicWildcardError``) and paths no file system can hold have no producer.
 
 The search is depth-first without Python recursion (generators driven from an explicit
 stack), memoises the producer of every path, and keeps one ``Job`` per (rule, wildcards),
