@@ -42,13 +42,14 @@ def main(args: Any) -> int:
         raise UsageError(f"-d {args.directory}: no such directory")
     snakefile = os.path.abspath(args.snakefile) if args.snakefile else None
     overrides = _key_values(args.config)
+    configfiles = [os.path.abspath(f) for f in args.configfiles]  # as given, before -d
     old = os.getcwd()
     os.chdir(workdir)
     try:
         path = str(find_workflow_file(snakefile))
         if os.path.isabs(path) and path.startswith(workdir + os.sep):
             path = os.path.relpath(path)  # errors then say "Snakefile:3", not a long path
-        workflow = load_workflow(path, config_overrides=overrides, configfiles=args.configfiles)
+        workflow = load_workflow(path, config_overrides=overrides, configfiles=configfiles)
         dag = build_dag(workflow, args.targets)
         if args.format == "mermaid":
             text = dag.to_mermaid(args.rulegraph)
