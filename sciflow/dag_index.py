@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import inspect
-import os
 import re
 import types
 from pathlib import Path
@@ -555,7 +554,3 @@ def _fmt_wc(wildcards: Wildcards) -> str:
 def _located(exc: WildcardError, rule: Rule, directive: str, hint: str | None = None) -> WildcardError:
     return WildcardError(f"rule {rule_label(rule)}, {directive}: {exc.message}",
                          rule.loc_of(directive), hint=hint or exc.hint)
-
-
-def path_exists(path: str) -> bool:
-    return os.path.exists(path)
