@@ -220,16 +220,33 @@ def bench_trivial(root: Path, n: int, n_run: int, report: Report, timeout: float
                  "ratio", "sciflow ms/job"], rows)
 
 
-def bench_provenance_cost(root: Path, n: int, report: Report, timeout: float) -> None:
-    with_p = measure(SCIFLOW + ["run", "-c2"], gen.trivial(n, fresh(root, "prov-on")), timeout)
-    without = measure(SCIFLOW + ["run", "-c2", "--no-provenance"],
-                      gen.trivial(n, fresh(root, "prov-off")), timeout)
-    warn_failures("provenance cost", with_p, without)
-    extra = (f"{(with_p.wall_s / without.wall_s - 1) * 100:+.1f}%"
-             if with_p.ok and without.ok else "n/a")
-    report.table("Provenance cost, trivial shell jobs (wall s)", ["jobs", "with provenance",
-                 "--no-provenance", "extra"], [[str(n), with_p.cell("wall"),
-                                                without.cell("wall"), extra]])
+def bench_provenance_cost(root: Path, n: int, report: Report, timeout: float,
+                          repeats: int = 3) -> None:
+    """Alternate runs with and without provenance (fresh directories each time) and compare
+    medians: one pair is meaningless on a shared machine. CPU includes the worker processes."""
+    import statistics
+
+    runs: dict[str, list[Measurement]] = {"on": [], "off": []}
+    for i in range(repeats):
+        for mode, extra in (("on", []), ("off", ["--no-provenance"])):
+            m = measure(SCIFLOW + ["run", "-c2", *extra],
+                        gen.trivial(n, fresh(root, f"prov-{mode}-{i}")), timeout)
+            warn_failures(f"provenance {mode}", m)
+            runs[mode].append(m)
+            shutil.rmtree(root / f"prov-{mode}-{i}", ignore_errors=True)
+    ok = all(m.ok for ms in runs.values() for m in ms)
+
+    def med(mode: str, attr: str) -> float:
+        return statistics.median(getattr(m, attr) for m in runs[mode])
+
+    def pct(attr: str) -> str:
+        return f"{(med('on', attr) / med('off', attr) - 1) * 100:+.1f}%" if ok else "n/a"
+
+    fmt = lambda mode, attr: f"{med(mode, attr):.2f}" if ok else "n/a"  # noqa: E731
+    report.table(f"Provenance cost, {n} trivial shell jobs (median of {repeats}, alternated)",
+                 ["measure", "with provenance", "--no-provenance", "extra"],
+                 [["wall s", fmt("on", "wall_s"), fmt("off", "wall_s"), pct("wall_s")],
+                  ["CPU s (all processes)", fmt("on", "cpu_s"), fmt("off", "cpu_s"), pct("cpu_s")]])
 
 
 SECTIONS = ("parse", "dryrun", "noop", "trivial", "provenance")
