@@ -367,6 +367,7 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
             ProvenanceRecorder = None  # provenance stage not installed: run without it
         if ProvenanceRecorder is not None:
             broadcast.add(ProvenanceRecorder(workdir))
+    recording = any(getattr(lis, "wants_output_digests", False) for lis in broadcast.listeners)
     executor = make_executor(options)
     local = not options.scheduler and not options.cluster
     cores = (options.cores or os.cpu_count() or 1) if local else None
@@ -378,7 +379,8 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
                                      keep_going=options.keep_going,
                                      keep_incomplete=options.keep_incomplete,
                                      use_conda=options.use_conda, use_apptainer=options.use_apptainer,
-                                     atomic_outputs=options.atomic_outputs)
+                                     atomic_outputs=options.atomic_outputs,
+                                     digest_outputs=recording)
     scheduler = Scheduler(_WorkdirDAG(dag, workdir), plan, executor, meta, run_info, broadcast,
                           sched_options, plan_options)
     _call_handler(workflow.onstart, str(log_path), workdir)

@@ -52,6 +52,7 @@ class JobSpec:
     use_conda: bool = False                   # --use-conda: run through `conda run -p`
     use_apptainer: bool = False               # --use-apptainer: run through `apptainer exec`
     temp_outputs: bool = False                # outputs go to temp paths, os.replace'd on success
+    digest_outputs: bool = False              # return outputs' sha256 in result.extra["digests"]
 
 
 class Executor(ABC):

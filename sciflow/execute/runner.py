@@ -29,6 +29,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -46,6 +47,7 @@ from sciflow.execute.script import (MODULES_ENV, call_recording_software, make_s
 from sciflow.execute.shell import _output_target
 from sciflow.execute.spec import TEMP_PREFIX, temp_path
 from sciflow.model import NamedList, Wildcards
+from sciflow.provenance.hashing import sha256_fd, version_of
 
 LOG_TAIL_LINES = 20
 MTIME_SLACK_S = 0.05      # file systems stamp mtimes from a coarse clock
@@ -68,6 +70,8 @@ def run_job(spec: JobSpec) -> JobResult:
         job.prepare()
         job.execute(result)
         job.commit()
+        if job.digests:
+            result.extra["digests"] = job.digests
         result.ok = True
         result.exit_code = 0 if result.exit_code is None else result.exit_code
     except JobError as err:
@@ -110,6 +114,7 @@ class _Attempt:
         self.capture_log = os.path.join(self.workdir, ".sciflow", "logs", spec.rule,
                                         f"{spec.jobid}.log")
         self.temp_dirs: set[str] = set()
+        self.digests: dict[str, tuple[int, int, int, str]] = {}  # output -> version + sha256
 
     def abs(self, path: str) -> str:
         return path if os.path.isabs(path) else os.path.join(self.workdir, path)
@@ -284,11 +289,11 @@ class _Attempt:
             tmp = self.abs(temp_path(out, self.spec.key))
             if not self.spec.temp_outputs:
                 if os.path.lexists(final):
-                    _fsync(final)
+                    self._sync(out, final)
                 elif out not in self.spec.touch_outputs:
                     missing.append(out)
             elif os.path.lexists(tmp):
-                _fsync(tmp)
+                self._sync(out, tmp)  # os.replace keeps the inode, size and mtime: same version
                 if os.path.isdir(final) and not os.path.islink(final):
                     shutil.rmtree(final)
                 os.replace(tmp, final)
@@ -310,10 +315,23 @@ class _Attempt:
                 f"missing: {', '.join(missing)}",
                 hint="The action must write every declared output (use {output} in the "
                      "command).", rule=self.spec.rule, wildcards=self.spec.wildcards)
+        if self.spec.digest_outputs:
+            for log in self.spec.log or ():
+                self._sync(str(log), self.abs(str(log)), durable=False)
         if self.spec.benchmark:
             record = getattr(self, "benchmark_record", None) or _empty_record(
                 time.time() - self.t0)
             _write_benchmark(self.abs(self.spec.benchmark), record)
+
+    def _sync(self, out: str, path: str, durable: bool = True) -> None:
+        """Make the output durable (one fsync) and, when provenance wants checksums, hash it
+        here, where its bytes were just written, reading it once through the same descriptor:
+        ``result.extra["digests"][out] = (size, mtime_ns, inode, sha256)``, trusted by the
+        client's hash cache only for that exact file version."""
+        durable = durable and os.environ.get("SCIFLOW_FSYNC", "1") != "0"
+        digest = _sync_file(path, durable=durable, digest=self.spec.digest_outputs)
+        if digest is not None:
+            self.digests[out] = digest
 
     def _changed_since_start(self, path: str) -> bool:
         try:
@@ -364,15 +382,28 @@ class _Attempt:
 
 
 # --------------------------------------------------------------------------- helpers
-def _fsync(path: str) -> None:
-    if os.environ.get("SCIFLOW_FSYNC", "1") == "0" or os.path.isdir(path):
-        return
+def _sync_file(path: str, durable: bool, digest: bool) -> tuple[int, int, int, str] | None:
+    """fsync ``path`` (if ``durable``) and return its version and sha256 (if ``digest``);
+    directories and unreadable files are left to the client."""
+    if not (durable or digest):
+        return None
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
-        return
+        return None
     try:
-        os.fsync(fd)
+        before = os.fstat(fd)
+        if stat.S_ISDIR(before.st_mode):
+            return None
+        sha = sha256_fd(fd) if digest else None
+        if durable:
+            os.fsync(fd)
+        if sha is None:
+            return None
+        after = version_of(os.fstat(fd))
+        return (*after, sha) if after == version_of(before) else None  # changed meanwhile
+    except OSError:
+        return None
     finally:
         os.close(fd)
 

@@ -55,6 +55,8 @@ class SchedulerOptions:
     use_conda: bool = False
     use_apptainer: bool = False
     atomic_outputs: bool = False      # write to temp paths, os.replace on success
+    digest_outputs: bool = False      # workers return outputs' sha256 (a provenance listener
+                                      # trusts them per file version instead of re-reading)
     wait_timeout: float = 1.0         # how often the loop wakes up without results
     log_tail_lines: int = 20
 
@@ -223,6 +225,8 @@ class Scheduler:
                                  use_conda=self.options.use_conda,
                                  use_apptainer=self.options.use_apptainer,
                                  atomic_outputs=self.options.atomic_outputs)
+        if self.options.digest_outputs:
+            spec.digest_outputs = True
         self.executor.submit(spec, priority=int(job.priority or 0))  # may refuse: nothing ran
         if attempt == 1:
             self._pending_marks.extend(str(o) for o in job.output)

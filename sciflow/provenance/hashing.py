@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,19 @@ def sha256_file(path: str | os.PathLike) -> str:
         while chunk := fh.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+def sha256_fd(fd: int) -> str:
+    """Streamed sha256 of an open file descriptor's bytes (read from its current offset)."""
+    h = hashlib.sha256()
+    while chunk := os.read(fd, CHUNK):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def version_of(st: os.stat_result) -> tuple[int, int, int]:
+    """What identifies a file version: ``(size, mtime_ns, inode)``."""
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 class HashCache:
@@ -69,9 +83,9 @@ class HashCache:
         """The checksum and size of ``path`` (file or directory); raises OSError if missing."""
         p = os.path.abspath(path)
         st = os.stat(p)
-        if os.path.isdir(p):
+        if stat.S_ISDIR(st.st_mode):
             return self._digest_dir(p)
-        key = (st.st_size, st.st_mtime_ns, st.st_ino)
+        key = version_of(st)
         with self._lock:
             hit = self._mem.get(p)
             if hit is None and self._db is not None:
@@ -85,6 +99,17 @@ class HashCache:
         if (st2.st_size, st2.st_mtime_ns, st2.st_ino) == key:  # unchanged while hashing
             self._remember(p, (*key, sha))
         return FileDigest(sha, st.st_size)
+
+    def prime(self, path: str | os.PathLike, version: tuple[int, int, int], sha256: str) -> None:
+        """Take a checksum computed elsewhere (the worker that wrote the file) for the file
+        version ``(size, mtime_ns, inode)``. It is used only while ``path`` still has exactly
+        that version, so a file changed since is hashed again, as any cache miss."""
+        p = os.path.abspath(path)
+        entry = (*(int(v) for v in version), str(sha256))
+        with self._lock:
+            if self._mem.get(p) == entry:
+                return
+        self._remember(p, entry)
 
     def forget(self, path: str | os.PathLike) -> None:
         p = os.path.abspath(path)

@@ -150,7 +150,14 @@ class ProvenanceRecorder(Listener):
     """Records each run into ``<workdir>/.sciflow/prov`` (see the module docstring).
 
     ``stamp`` writes the job's IRI into HDF5/NetCDF outputs (attributes ``sciflow_job``,
-    ``sciflow_run``) before hashing them."""
+    ``sciflow_run``) before hashing them.
+
+    Outputs are hashed by the worker that wrote them when the run asks it to
+    (``wants_output_digests``): ``result.extra["digests"]`` maps each output to its
+    ``(size, mtime_ns, inode, sha256)``, which primes the hash cache for exactly that file
+    version; anything else (a file changed since, a stamped file, no digest) is hashed here."""
+
+    wants_output_digests = True
 
     def __init__(self, workdir: str | os.PathLike, *, stamp: bool = True,
                  background: bool = True) -> None:
@@ -313,6 +320,10 @@ class ProvenanceRecorder(Listener):
     def _record_job(self, run: RunInfo, job: Any, result: JobResult, ok: bool) -> None:
         if self._store is None:  # a listener used without run_started (should not happen)
             self.run_started(run, [job])
+        digests = result.extra.get("digests") if ok else None
+        if digests and self._hashes is not None:
+            for out, (size, mtime_ns, inode, sha) in digests.items():
+                self._hashes.prime(self._abs(run, out), (size, mtime_ns, inode), sha)
         rid = run.run_id
         q = Quads(V.graph_iri(rid), self._described)
         a = V.job_iri(rid, job.jobid)

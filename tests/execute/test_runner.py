@@ -306,3 +306,21 @@ def test_run_block_from_a_real_snakefile(tmp_path, atomic):
     import importlib.metadata
     assert res.software["python"] and not leftovers(tmp_path)
     assert res.software["PyYAML"] == importlib.metadata.version("PyYAML")  # used by the block
+
+
+@both_modes
+def test_digest_outputs_hashes_each_output_where_it_was_written(jobs, atomic):
+    import hashlib
+    job = jobs("shell", "printf 'one' > {output[0]}; printf 'two' > {output[1]}",
+               output=["out/a.txt", "out/b.txt"])
+    spec = make_spec(job, jobs.workflow, str(jobs.root), atomic_outputs=atomic)
+    spec.digest_outputs = True
+    res = run_job(spec)
+    assert res.ok, res.error
+    assert set(res.extra["digests"]) == {"out/a.txt", "out/b.txt"}
+    for out, (size, mtime_ns, inode, sha) in res.extra["digests"].items():
+        st = (jobs.root / out).stat()  # the version now in place, after any os.replace
+        assert (size, mtime_ns, inode) == (st.st_size, st.st_mtime_ns, st.st_ino)
+        assert sha == hashlib.sha256((jobs.root / out).read_bytes()).hexdigest()
+    spec_off = make_spec(job, jobs.workflow, str(jobs.root), atomic_outputs=atomic)
+    assert "digests" not in run_job(spec_off).extra  # not asked: nothing read back

@@ -54,3 +54,20 @@ def test_directory_hash_covers_names_and_contents(tmp_path):
     assert one.is_dir and one.size == 3
     (d / "sub/b.txt").rename(d / "sub/c.txt")
     assert cache.digest(d).sha256 != one.sha256
+
+
+def test_primed_digest_is_trusted_only_for_its_file_version(tmp_path):
+    f = tmp_path / "x.txt"
+    f.write_text("aaaa")
+    st = f.stat()
+    version = (st.st_size, st.st_mtime_ns, st.st_ino)
+    cache = HashCache(tmp_path / "h.sqlite")
+    try:
+        # a (deliberately wrong) worker-side digest for exactly this version is taken as is
+        cache.prime(f, version, "0" * 64)
+        assert cache.digest(f).sha256 == "0" * 64
+        # a digest for another version (the file was rewritten since) is not
+        cache.prime(f, (st.st_size, st.st_mtime_ns - 1, st.st_ino), "1" * 64)
+        assert cache.digest(f).sha256 == hashlib.sha256(b"aaaa").hexdigest()
+    finally:
+        cache.close()
