@@ -133,14 +133,14 @@ class _Attempt:
                     _remove(final)
                 parent = os.path.dirname(final)
                 if parent:
-                    os.makedirs(parent, exist_ok=True)
+                    _ensure_dir(parent)
         for log in self.spec.log or ():
             parent = os.path.dirname(self.abs(str(log)))
             if parent:
-                os.makedirs(parent, exist_ok=True)
+                _ensure_dir(parent)
         if self.spec.benchmark:
-            os.makedirs(os.path.dirname(self.abs(self.spec.benchmark)) or ".", exist_ok=True)
-        os.makedirs(os.path.dirname(self.capture_log), exist_ok=True)
+            _ensure_dir(os.path.dirname(self.abs(self.spec.benchmark)) or ".")
+        _ensure_dir(os.path.dirname(self.capture_log))
 
     def temp_output(self) -> NamedList:
         """The output NamedList the action sees (at the temp paths in atomic mode)."""
@@ -382,6 +382,14 @@ class _Attempt:
 
 
 # --------------------------------------------------------------------------- helpers
+def _ensure_dir(path: str) -> None:
+    """``os.makedirs(path, exist_ok=True)``, but a directory that exists costs one stat: a
+    ``mkdir`` that fails with EEXIST still takes the parent directory's lock for creating,
+    so it queues behind the other workers' file creations there; a stat does not."""
+    if not os.path.isdir(path):
+        os.makedirs(path, exist_ok=True)
+
+
 def _sync_file(path: str, durable: bool, digest: bool) -> tuple[int, int, int, str] | None:
     """fsync ``path`` (if ``durable``) and return its version and sha256 (if ``digest``);
     directories and unreadable files are left to the client."""

@@ -140,7 +140,8 @@ class Scheduler:
                 batch = self.executor.wait(self.options.wait_timeout)
                 for result in batch:
                     self._handle(result)
-                self._flush_marks()
+                # (the batch's records are written with the next submissions' markers, in
+                # the one transaction ``_submit_ready`` ends with, before Dask sees them)
         except KeyboardInterrupt:
             interrupted = True
             self._interrupt()
@@ -275,15 +276,16 @@ class Scheduler:
         job, attempt = entry
         self.cores_in_use -= job.threads
         result.attempt = attempt
+        mtimes: dict[str, float | None] = {}
         if result.ok:
-            missing = self._missing_outputs(job)
+            missing = self._missing_outputs(job, mtimes)
             if missing:
                 result.ok = False
                 result.error = ("the job finished but did not create its declared output(s): "
                                 + ", ".join(missing))
                 result.extra["missing_outputs"] = missing
         if result.ok:
-            self._succeeded(job, result)
+            self._succeeded(job, result, mtimes)
         elif attempt <= int(job.retries or 0) and not self.stopping:
             try:
                 self._submit(job, attempt + 1)
@@ -296,23 +298,32 @@ class Scheduler:
     def _path(self, path: str) -> str:
         return os.path.join(self.workdir, path)
 
-    def _missing_outputs(self, job: Job) -> list[str]:
+    def _missing_outputs(self, job: Job, mtimes: dict[str, float | None]) -> list[str]:
+        """Declared outputs that are not there; fills ``mtimes`` (``None`` for a dangling
+        symlink) from the same one stat per output."""
         missing = []
         dirs = set(flagged_outputs(job, "directory"))
         for o in job.output:
-            p = self._path(str(o))
-            ok = os.path.isdir(p) if str(o) in dirs else os.path.lexists(p)
+            key = str(o)
+            p = self._path(key)
+            try:
+                st = os.stat(p)
+            except OSError:
+                st = None
+            if key in dirs:
+                ok = st is not None and stat.S_ISDIR(st.st_mode)
+            else:
+                ok = st is not None or os.path.lexists(p)
             if not ok:
-                missing.append(str(o))
+                missing.append(key)
+            mtimes[key] = st.st_mtime if st is not None else None
         return missing
 
-    def _succeeded(self, job: Job, result: JobResult) -> None:
-        mtimes: dict[str, float | None] = {}
-        for o in job.output:
-            try:
-                mtimes[str(o)] = os.stat(self._path(str(o))).st_mtime
-            except OSError:
-                mtimes[str(o)] = None
+    def _succeeded(self, job: Job, result: JobResult,
+                   mtimes: dict[str, float | None] | None = None) -> None:
+        if mtimes is None:
+            mtimes = {}
+            self._missing_outputs(job, mtimes)
         if self.meta is not None and job.output:
             fp = fingerprint(job, self._workflow_dir(), self._code_cache)
             sums = input_checksums(job, self.workdir)
