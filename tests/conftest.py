@@ -1,5 +1,5 @@
 """Shared fixtures: the executor every engine test runs on, the services behind it, and
-``run_case`` for golden workflow folders.
+``run_case`` (in tests/golden.py) for golden workflow folders.
 
 ``executor`` is parametrized (as pydra's ``worker`` fixture): ``local`` (the embedded
 LocalCluster), ``external`` (a real ``dask scheduler`` + 2 ``dask worker`` processes on
@@ -10,7 +10,6 @@ when not root or the binaries are missing.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from golden import Case, compare_outputs, copy_case, load_case
+from golden import CaseRun, run_case, run_sciflow  # noqa: F401  (re-exported for tests)
 
 EXECUTORS = ["local", "external", pytest.param("slurm", marks=pytest.mark.slurm)]
 
@@ -72,47 +71,6 @@ def executor_options(kind: str, request: pytest.FixtureRequest) -> dict[str, Any
 def executor(request: pytest.FixtureRequest) -> dict[str, Any]:
     """RunOptions kwargs for each executor (``local``, ``external``, ``slurm``)."""
     return executor_options(request.param, request)
-
-
-# ----------------------------------------------------------------------------- running cases
-@dataclasses.dataclass
-class CaseRun:
-    """The outcome of running a golden case with sciflow."""
-
-    case: Case
-    workdir: Path
-    summary: Any
-
-    def problems(self) -> list[str]:
-        return compare_outputs(self.case, self.workdir)
-
-
-def run_options(**kwargs: Any):
-    """``sciflow.engine.RunOptions(**kwargs)``, failing loudly on a name it does not have
-    (so a renamed field breaks the tests instead of being ignored)."""
-    engine = pytest.importorskip("sciflow.engine")
-    return engine.RunOptions(**kwargs)
-
-
-def run_sciflow(workdir: Path, *, targets=(), config=None, listeners=(), **kwargs: Any):
-    """Run sciflow's engine in ``workdir`` on its Snakefile; returns the RunSummary."""
-    snakefile = workdir / "Snakefile"
-    opts = run_options(snakefile=str(snakefile), workdir=str(workdir), targets=list(targets),
-                       config_overrides=dict(config or {}), **kwargs)
-    from sciflow.engine import run
-
-    return run(opts, listeners=listeners)
-
-
-def run_case(name: str, executor: dict[str, Any], tmp_path: Path, **kwargs: Any) -> CaseRun:
-    """Copy ``tests/workflows/<name>/`` into ``tmp_path``, run it with sciflow on ``executor``,
-    and return the run (``.problems()`` compares it against ``expected/``)."""
-    case = load_case(name)
-    work = copy_case(case, tmp_path / name)
-    options = {**executor, "cores": case.cores, **kwargs} if "cores" in executor else \
-        {**executor, **kwargs}
-    summary = run_sciflow(work, targets=case.targets, config=case.config, **options)
-    return CaseRun(case, work, summary)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

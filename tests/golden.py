@@ -168,6 +168,48 @@ def make_expected(name: str, scratch: Path) -> None:
     print(f"{name}: {len(produced_files(case, work))} files")
 
 
+# ----------------------------------------------------------------------------- running cases
+@dataclass
+class CaseRun:
+    """The outcome of running a golden case with sciflow."""
+
+    case: Case
+    workdir: Path
+    summary: Any
+
+    def problems(self) -> list[str]:
+        return compare_outputs(self.case, self.workdir)
+
+
+def run_options(**kwargs: Any):
+    """``sciflow.engine.RunOptions(**kwargs)``, failing loudly on a name it does not have
+    (so a renamed field breaks the tests instead of being ignored)."""
+    from sciflow.engine import RunOptions
+
+    return RunOptions(**kwargs)
+
+
+def run_sciflow(workdir: Path, *, targets=(), config=None, listeners=(), **kwargs: Any):
+    """Run sciflow's engine in ``workdir`` on its Snakefile; returns the RunSummary."""
+    snakefile = workdir / "Snakefile"
+    opts = run_options(snakefile=str(snakefile), workdir=str(workdir), targets=list(targets),
+                       config_overrides=dict(config or {}), **kwargs)
+    from sciflow.engine import run
+
+    return run(opts, listeners=listeners)
+
+
+def run_case(name: str, executor: dict[str, Any], tmp_path: Path, **kwargs: Any) -> CaseRun:
+    """Copy ``tests/workflows/<name>/`` into ``tmp_path``, run it with sciflow on ``executor``,
+    and return the run (``.problems()`` compares it against ``expected/``)."""
+    case = load_case(name)
+    work = copy_case(case, tmp_path / name)
+    options = {**executor, "cores": case.cores, **kwargs} if "cores" in executor else \
+        {**executor, **kwargs}
+    summary = run_sciflow(work, targets=case.targets, config=case.config, **options)
+    return CaseRun(case, work, summary)
+
+
 if __name__ == "__main__":
     import tempfile
 

@@ -28,7 +28,7 @@ def _params():
 
 @pytest.mark.parametrize("case,executor", list(_params()), indirect=["executor"])
 def test_golden_case(case, executor, tmp_path, request):
-    from conftest import run_case
+    from golden import run_case
 
     run = run_case(case, executor, tmp_path)
     assert run.summary.ok, f"sciflow run of {case} failed: {run.summary}"
@@ -72,8 +72,7 @@ def test_example_workflow_runs_quickly(example, tmp_path):
     """workflows/<example> runs end to end on the local cluster in under 30 s."""
     import time
 
-    from conftest import run_sciflow
-    from golden import copy_case
+    from golden import copy_case, run_sciflow
 
     case = load_case(example, EXAMPLES_DIR)
     work = copy_case(case, tmp_path / example)
