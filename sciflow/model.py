@@ -191,6 +191,9 @@ class Wildcards(NamedList):
     def as_dict(self) -> dict[str, str]:
         return dict(self.items())
 
+    def __reduce_ex__(self, protocol: int):  # stays a Wildcards (with as_dict) through pickle
+        return (Wildcards, (self.as_dict(),))
+
 
 # ------------------------------------------------------------------------------ rules
 class ActionKind(str, enum.Enum):
