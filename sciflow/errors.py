@@ -185,6 +185,9 @@ class RunFailedError(JobError):
     def format(self) -> str:
         return "\n\n".join(f.format() for f in self.failures) + f"\n\n{self.message}"
 
+    def __str__(self) -> str:  # in notebooks and test reports too, say which jobs and why
+        return self.format()
+
 
 # --------------------------------------------------------------------------- infrastructure
 class ExecutorError(SciflowError):
