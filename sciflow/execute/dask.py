@@ -8,9 +8,11 @@ Where the workers come from:
 * ``cluster="slurm"|"pbs"|"sge"|"lsf"|"kubernetes"``: an adaptive cluster made by
   ``sciflow.execute.hpc``.
 
-Jobs are submitted one by one as their inputs become ready (the scheduler decides), each with
-a fresh key per attempt (``pure=False``): Dask would hand back an old result for a key it
-still holds. ``threads`` and resources become Dask worker resources when workers advertise
+Jobs are submitted as their inputs become ready (the scheduler decides), each with a fresh
+key per attempt (``pure=False``): Dask would hand back an old result for a key it still holds.
+Short jobs of a rule (its latest jobs each took < FAST_JOB_S) go in batches, one Dask task
+running a few specs in turn, each still with its own ``JobResult``: Dask's own cost per task
+is about that of a trivial job. A batch whose worker dies fails each of its jobs. ``threads`` and resources become Dask worker resources when workers advertise
 them; a request no worker can ever meet fails the job at once instead of waiting forever in
 Dask's ``no-worker`` state. A worker that dies mid-job (``KilledWorker``) fails that job;
 sciflow's own ``retries`` decide what happens next, so Dask's silent re-runs are turned off
@@ -40,6 +42,15 @@ _DASK_CONFIG = {
     "distributed.logging.distributed": "error",
 }
 RESOURCE_REFRESH_S = 2.0
+# Short jobs of one rule go to Dask in batches (one task runs several specs, one after the
+# other, each with its own JobResult): Dask costs ~1 ms of scheduler and worker time per
+# task, as much as a trivial job itself. A rule is batched once its last FAST_EVIDENCE
+# results in a row each took less than FAST_JOB_S (a slow one, e.g. the first run: job of a
+# worker loading the workflow, starts the count again), so a batch delays its jobs' results
+# by about (BATCH_MAX - 1) * FAST_JOB_S at most while the rule stays that fast.
+FAST_JOB_S = 0.2
+FAST_EVIDENCE = 8
+BATCH_MAX = 8
 
 
 class DaskExecutor(Executor):
@@ -62,7 +73,8 @@ class DaskExecutor(Executor):
         self.cluster: Any = None
         self._owns_cluster = False
         self._completed: Any = None                   # distributed.as_completed
-        self._pending: dict[str, tuple[JobSpec, datetime]] = {}
+        self._pending: dict[str, list[tuple[JobSpec, datetime]]] = {}  # key -> its job(s)
+        self._quick_streak: dict[str, int] = {}  # rule -> its latest results in a row < FAST_JOB_S
         self._failed_now: list[JobResult] = []        # failures decided at submit time
         self._buffer: dict[tuple, list[tuple[JobSpec, datetime]]] = {}  # not yet sent
         self._resources: dict[str, float] = {}        # largest amount any worker offers
@@ -177,18 +189,69 @@ class DaskExecutor(Executor):
     def _flush(self) -> None:
         buffer, self._buffer = self._buffer, {}
         for (priority, request), items in buffer.items():
-            specs = [spec for spec, _ in items]
+            single, batches = self._batches(items)
+            specs = [spec for spec, _ in single]
+            futures: list[Any] = []
             try:
-                futures = self.client.map(run_job, specs, key=[s.key for s in specs],
-                                          pure=False, priority=priority,
-                                          resources=dict(request) or None, retries=0)
+                if specs:
+                    futures = self.client.map(run_job, specs, key=[s.key for s in specs],
+                                              pure=False, priority=priority,
+                                              resources=dict(request) or None, retries=0)
             except Exception:  # e.g. params that cannot be pickled: find the culprit(s)
                 futures = [self._submit_one(spec, priority, dict(request), submitted)
-                           for spec, submitted in items]
-            for (spec, submitted), future in zip(items, futures):
+                           for spec, submitted in single]
+            for item, future in zip(single, futures):
                 if future is not None:
-                    self._pending[future.key] = (spec, submitted)
+                    self._pending[future.key] = [item]
+            for batch in batches:
+                future = self._submit_batch(batch, priority, dict(request))
+                futures.append(future)
             self._completed.update([f for f in futures if f is not None])
+
+    def _batches(self, items: list[tuple[JobSpec, datetime]]
+                 ) -> tuple[list[tuple[JobSpec, datetime]], list[list[tuple[JobSpec, datetime]]]]:
+        """Split one submission group into jobs sent alone and batches of short jobs of the
+        same rule (see FAST_JOB_S)."""
+        single: list[tuple[JobSpec, datetime]] = []
+        by_rule: dict[str, list[tuple[JobSpec, datetime]]] = {}
+        for item in items:
+            if self._quick_streak.get(item[0].rule, 0) >= FAST_EVIDENCE and item[0].threads <= 1:
+                by_rule.setdefault(item[0].rule, []).append(item)
+            else:
+                single.append(item)
+        batches = []
+        for group in by_rule.values():
+            n = -(-len(group) // BATCH_MAX)  # as few batches as possible, evenly filled
+            size = -(-len(group) // n)
+            for i in range(0, len(group), size):
+                chunk = group[i:i + size]
+                if len(chunk) == 1:
+                    single.extend(chunk)
+                else:
+                    batches.append(chunk)
+        return single, batches
+
+    def _submit_batch(self, batch: list[tuple[JobSpec, datetime]], priority: int,
+                      request: dict[str, float]) -> Any:
+        specs = [spec for spec, _ in batch]
+        key = f"sciflow-batch-{specs[0].key}-{len(specs)}"
+        try:
+            future = self.client.submit(run_jobs, specs, key=key, pure=False, priority=priority,
+                                        resources=request or None, retries=0)
+        except Exception:  # one of them cannot be sent: send each alone to find which
+            for spec, submitted in batch:
+                one = self._submit_one(spec, priority, request, submitted)
+                if one is not None:
+                    self._pending[one.key] = [(spec, submitted)]
+                    self._completed.add(one)
+            return None
+        self._pending[future.key] = batch
+        return future
+
+    def _learn(self, result: JobResult, rule: str) -> None:
+        """Remember whether ``rule``'s jobs are short enough to be batched."""
+        quick = result.ok and (result.ended - result.started).total_seconds() < FAST_JOB_S
+        self._quick_streak[rule] = self._quick_streak.get(rule, 0) + 1 if quick else 0
 
     def _submit_one(self, spec: JobSpec, priority: int, request: dict[str, float],
                     submitted: datetime) -> Any:
@@ -222,11 +285,15 @@ class DaskExecutor(Executor):
     def _collect(self, block: bool) -> list[JobResult]:
         out = []
         for future, value in self._completed.next_batch(block=block):
-            spec, submitted = self._pending.pop(future.key, (None, None))
-            if isinstance(value, JobResult):
-                out.append(value)
-            elif spec is not None:
-                out.append(_lost_job(spec, submitted, future, value))
+            items = self._pending.pop(future.key, [])
+            values = value if isinstance(value, list) else [value]
+            if len(values) == len(items) and all(isinstance(v, JobResult) for v in values):
+                for (spec, _), result in zip(items, values):
+                    self._learn(result, spec.rule)
+                out.extend(values)
+            else:  # the task itself failed (worker died, cancelled): each of its jobs did
+                out.extend(_lost_job(spec, submitted, future, value)
+                           for spec, submitted in items)
         return out
 
     # ------------------------------------------------------------------------ resources
@@ -259,6 +326,11 @@ class DaskExecutor(Executor):
                     largest[name] = max(largest.get(name, 0), value)
             self._resources, self._resources_at = largest, now
         return self._resources
+
+
+def run_jobs(specs: list[JobSpec]) -> list[JobResult]:
+    """One Dask task for a batch of short jobs: each runs as alone (``run_job`` never raises)."""
+    return [run_job(spec) for spec in specs]
 
 
 def _unsendable(spec: JobSpec, submitted: datetime, err: Exception) -> JobResult:

@@ -195,3 +195,59 @@ def test_script_without_main_guard_gets_a_clear_error(tmp_path):
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
     assert "CLEAR" in proc.stdout and "__main__" in proc.stdout
+
+
+def test_short_jobs_of_a_rule_are_batched_and_each_reports_alone(local, jobs):
+    from sciflow.jobs import Job
+    from sciflow.model import NamedList, Wildcards
+
+    first = jobs("shell", "test {wildcards.i} != 13 && echo {wildcards.i} > {output}",
+                 output=["b/0.txt"], wildcards={"i": "0"}, name="quick")
+
+    def spec(i):
+        job = Job(jobid=1000 + i, rule=first.rule, wildcards=Wildcards({"i": str(i)}),
+                  input=NamedList(), output=NamedList([f"b/{i}.txt"]), params=NamedList())
+        return make_spec(job, jobs.workflow, str(jobs.root))
+
+    warmup = run_all(local, [spec(i) for i in range(10)])  # one by one: nothing known yet
+    assert all(r.ok for r in warmup.values())
+    later = [spec(i) for i in range(10, 22)]
+    for s in later:
+        local.submit(s)
+    local._flush()
+    assert any(len(items) > 1 for items in local._pending.values())  # sent as batches
+    results = {}
+    deadline = time.time() + 60
+    while len(results) < len(later) and time.time() < deadline:
+        for res in local.wait(timeout=5):
+            results[res.jobid] = res
+    assert set(results) == {s.jobid for s in later}
+    for s in later:  # a failing job in a batch fails alone; the others made their files
+        i = s.jobid - 1000
+        assert results[s.jobid].ok == (i != 13), results[s.jobid].error
+        assert (jobs.root / f"b/{i}.txt").exists() == (i != 13)
+
+
+def test_slow_rules_are_never_batched(local, jobs):
+    from sciflow.jobs import Job
+    from sciflow.model import NamedList, Wildcards
+
+    first = jobs("shell", "sleep 0.25; touch {output}", output=["s/0.txt"], name="slowish")
+
+    def spec(i):
+        job = Job(jobid=2000 + i, rule=first.rule, wildcards=Wildcards({}), input=NamedList(),
+                  output=NamedList([f"s/{i}.txt"]), params=NamedList())
+        return make_spec(job, jobs.workflow, str(jobs.root))
+
+    assert all(r.ok for r in run_all(local, [spec(i) for i in range(8)]).values())
+    more = [spec(i) for i in range(8, 12)]
+    for s in more:
+        local.submit(s)
+    local._flush()
+    assert all(len(items) == 1 for items in local._pending.values())
+    results = {}
+    deadline = time.time() + 60
+    while len(results) < len(more) and time.time() < deadline:
+        for res in local.wait(timeout=5):
+            results[res.jobid] = res
+    assert all(r.ok for r in results.values()) and len(results) == len(more)
