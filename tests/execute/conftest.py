@@ -90,3 +90,12 @@ def external_scheduler(tmp_path_factory):
     finally:
         for proc in reversed(procs):
             _stop(proc)
+
+
+@pytest.fixture(autouse=True)
+def _restore_cwd():
+    """``run_job`` enters the job's workdir, as it must on a worker; tests that call it in this
+    process get their working directory back, so later tests resolve paths where they expect."""
+    cwd = os.getcwd()
+    yield
+    os.chdir(cwd)

@@ -22,7 +22,7 @@ def test_checkpoint_workflow_lineage_reaches_through_the_directory(tmp_path):
     d = tmp_path / "wf"
     d.mkdir()
     shutil.copy(CHECKPOINTS / "Snakefile", d / "Snakefile")
-    summary = engine.run(engine.RunOptions(directory=str(d), snakefile="Snakefile", cores=1))
+    summary = engine.run(engine.RunOptions(directory=str(d), snakefile=str(d / "Snakefile"), cores=1))
     assert summary.ok
     p = sp.open(d)
     lin = p.lineage("aggregated/a.txt")
@@ -60,7 +60,7 @@ rule b:
 def test_failed_job_through_the_engine(tmp_path):
     (tmp_path / "Sciflowfile").write_text(FAILING)
     with pytest.raises(RunFailedError):
-        engine.run(engine.RunOptions(directory=str(tmp_path), snakefile="Sciflowfile", cores=1))
+        engine.run(engine.RunOptions(directory=str(tmp_path), snakefile=str(tmp_path / "Sciflowfile"), cores=1))
     p = sp.open(tmp_path)
     runs = p.runs()
     assert list(runs.status) == ["failed"]

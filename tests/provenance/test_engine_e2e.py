@@ -22,7 +22,7 @@ def sha(path):
 
 
 def run_workflow(workdir, **config):
-    opts = engine.RunOptions(directory=str(workdir), snakefile="Sciflowfile", cores=1,
+    opts = engine.RunOptions(directory=str(workdir), snakefile=str(Path(workdir) / "Sciflowfile"), cores=1,
                              config=config, command_line=["sciflow", "run"])
     summary = engine.run(opts)
     assert summary.ok
