@@ -138,7 +138,7 @@ class _Planner:
         self.targets = {j.jobid for j in getattr(dag, "targets", ()) or ()}
         self.own: dict[int, list[Reason]] = {}
         self.missing: dict[int, dict[str, None]] = {}
-        self.upstream: dict[int, dict[str, None]] = {}
+        self.upstream: dict[int, list[str]] = {}  # a list per job (a dict costs ~120 B more)
         self._inputs: dict[int, frozenset[str]] = {}
         self._ancient: dict[int, frozenset[str]] = {}
         self._mintime: dict[int, float | None] = {}
@@ -152,8 +152,13 @@ class _Planner:
             return s
 
     def linking(self, producer: Job, consumer: Job) -> list[Any]:
-        """The outputs of ``producer`` that ``consumer`` reads (iterates the producer's side)."""
-        ins = self.input_set(consumer)
+        """The outputs of ``producer`` that ``consumer`` reads (iterates the producer's side).
+        A consumer with few inputs is scanned: a cached set per job cost ~300 bytes a job."""
+        inputs = consumer.input
+        if len(inputs) <= 8:
+            ins: Any = [str(f) for f in inputs]
+        else:
+            ins = self.input_set(consumer)
         return [o for o in producer.output if str(o) in ins]
 
     # ---------------------------------------------------------------------------- own reasons
@@ -297,7 +302,8 @@ class _Planner:
                 missing = [str(f) for f in self.linking(dep, job) if mtime(str(f)) is None]
                 if missing:
                     have = missing_of.setdefault(did, {})
-                    have.update(dict.fromkeys(missing))
+                    for f in missing:
+                        have[f] = None
                     if did not in needrun:
                         needrun.add(did)
                         queue.append(dep)
@@ -312,12 +318,12 @@ class _Planner:
                         continue
                     needrun.add(did)
                     queue.append(dep)
-                upstream_of.setdefault(did, {}).update(dict.fromkeys(map(str, files)))
+                upstream_of.setdefault(did, []).extend(map(str, files))  # deduplicated by reasons_of
         for job in ran:  # jobs that ran this run: their dependents run (seeded above)
             for dep in dag.dependents(job):
                 if dep.jobid in needrun:
                     files = self.linking(job, dep)
-                    upstream_of.setdefault(dep.jobid, {}).update(dict.fromkeys(map(str, files)))
+                    upstream_of.setdefault(dep.jobid, []).extend(map(str, files))
 
     def ancient_in(self, consumer: Job, path: Any) -> bool:
         """Is ``path`` marked ``ancient()`` where ``consumer`` declares it as input?"""
@@ -339,8 +345,8 @@ class _Planner:
             mine = [r for r in reasons if r.kind is ReasonKind.UPSTREAM]
             if mine:  # a target whose inputs are missing: one reason with all the files
                 reasons.remove(mine[0])
-                upstream = {**dict.fromkeys(mine[0].files), **upstream}
-            reasons.append(Reason(ReasonKind.UPSTREAM, tuple(upstream)))
+                upstream = [*mine[0].files, *upstream]
+            reasons.append(Reason(ReasonKind.UPSTREAM, tuple(dict.fromkeys(upstream))))
         if not reasons:
             reasons.append(Reason(ReasonKind.UPSTREAM))
         return reasons
