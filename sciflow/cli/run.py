@@ -136,14 +136,18 @@ def main(args: argparse.Namespace) -> int:
 
 
 def print_plan(plan: Any, out: Any = None) -> None:
-    """Each job with its reason, then Snakemake's "Job stats" table (one write: 200k jobs)."""
+    """Each job with its reason, then Snakemake's "Job stats" table. Written one block of
+    jobs at a time: few writes, yet no copy of the whole text in memory (200k jobs)."""
     out = out or sys.stdout
     if not plan.jobs:
         print("Nothing to be done (all requested files are present and up to date).", file=out)
         return
     lines: list[str] = []
     add = lines.append
-    for job in plan.jobs:
+    for n, job in enumerate(plan.jobs, 1):
+        if n % 2000 == 0:
+            out.write("\n".join(lines) + "\n")
+            lines.clear()
         add(f"\n{'checkpoint' if job.rule.checkpoint else 'rule'} {job.rule.name}:")
         if job.input:
             add(f"    input: {', '.join(map(str, job.input))}")
