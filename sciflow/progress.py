@@ -2,8 +2,9 @@
 
 Shows jobs done/total, running and failed while the run goes, each failure as it happens
 (rule, wildcards, command, exit status, the tail of its log) and a summary at the end.
-When stderr is not a terminal (CI logs, pipes) it stays quiet: the CLI prints the final
-``RunFailedError`` itself, so nothing is lost.
+When stderr is not a terminal (a batch job's log file, CI, a pipe) there is no bar to redraw:
+it writes one plain, timestamped line per finished or failed job instead, so a cluster log
+shows how far a run got.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class ConsoleProgress(Listener):
                  printshellcmds: bool = False, tail_lines: int = 15) -> None:
         self.console = console or Console(stderr=True)
         self.enabled = force or self.console.is_terminal
+        self.plain = not self.enabled  # batch logs: one line per event, no live display
         self.printshellcmds = printshellcmds
         self.tail_lines = tail_lines
         self.total = self.done = self.failed = self.running = 0
@@ -38,6 +40,8 @@ class ConsoleProgress(Listener):
     def run_started(self, run: RunInfo, jobs: Sequence[Any]) -> None:
         self.total = len(jobs)
         self._t0 = time.monotonic()
+        if self.plain:
+            self._line(f"sciflow run {run.run_id}: {self.total} jobs on {run.executor}")
         if not self.enabled:
             return
         self.console.print(f"[bold]sciflow[/] run {run.run_id}: {self.total} jobs on {run.executor}")
@@ -69,6 +73,8 @@ class ConsoleProgress(Listener):
         self.running -= 1
         self.done += 1
         self.per_rule[job.rule.name] = self.per_rule.get(job.rule.name, 0) + 1
+        if self.plain:
+            self._line(f"done {self.done + self.failed}/{self.total}: {_describe(job)}")
         if self.enabled and self.printshellcmds and result.command:
             self.console.print(Text(result.command.strip(), style="cyan"))
         self._update()
@@ -79,20 +85,31 @@ class ConsoleProgress(Listener):
         self._update()
         if self.enabled:
             self.console.print(self.failure_panel(job, result))
+        elif self.plain:
+            self._line(f"FAILED {self.done + self.failed}/{self.total}: {_describe(job)}"
+                       + (f", exit status {result.exit_code}" if result.exit_code not in (None, 0) else ""))
 
     def run_finished(self, run: RunInfo, ok: bool) -> None:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+        seconds = time.monotonic() - self._t0
+        if self.plain:
+            self._line(f"{'finished' if ok else 'FAILED'}: {self.done} of {self.total} jobs done, "
+                       f"{self.failed} failed, in {seconds:.1f} s")
         if not self.enabled:
             return
-        seconds = time.monotonic() - self._t0
         style = "green" if ok else "red"
         word = "finished" if ok else "FAILED"
         self.console.print(f"[{style}]{word}[/]: {self.done} of {self.total} jobs done, "
                            f"{self.failed} failed, in {seconds:.1f} s")
 
     # ------------------------------------------------------------------------------ display
+    def _line(self, text: str) -> None:
+        """One plain log line (no markup, no wrapping) for non-terminal output."""
+        stamp = time.strftime("%H:%M:%S")
+        self.console.file.write(f"[{stamp}] {text}\n")
+
     def _status(self) -> str:
         text = f"running {self.running}"
         if self.failed:
@@ -124,3 +141,8 @@ class ConsoleProgress(Listener):
         if tail:
             lines.append("\n".join(tail), style="dim")
         return Panel(lines, title="job failed", border_style="red", expand=False)
+
+
+def _describe(job: Any) -> str:
+    wc = ", ".join(f"{k}={v}" for k, v in job.wildcards.items())
+    return f"rule {job.rule.name}" + (f" ({wc})" if wc else "")
