@@ -288,6 +288,11 @@ def _grouped(nl: NamedList) -> list[tuple[str | None, Any, bool]]:
     return [(name, value, is_list) for _, _, name, value, is_list in entries]
 
 
+# The names of every job's empty params/log: NamedLists share their rule's names (never
+# mutated in place), and a fresh empty dict per job cost 64 bytes twice.
+_NO_NAMES: dict[str, tuple[int, int | None]] = {}
+
+
 def _namedlist(items: list[Any], names: dict[str, tuple[int, int | None]]) -> NamedList:
     nl = NamedList.__new__(NamedList)
     list.extend(nl, items)
@@ -334,7 +339,7 @@ class JobFactory:
         try:
             log = _namedlist([_concrete(p, wildcards, values) if not callable(p)
                               else call_with_aux(p, wildcards) for p in rule.log],
-                             rule.log._names) if len(rule.log) else NamedList()
+                             rule.log._names) if len(rule.log) else _namedlist([], _NO_NAMES)
             benchmark = (_concrete(rule.benchmark, wildcards, values)
                          if rule.benchmark else None)
         except WildcardError as exc:
@@ -460,7 +465,7 @@ class JobFactory:
                       resources: dict[str, Any]) -> NamedList:
         rule = info.rule
         if not len(rule.params):
-            return NamedList()
+            return _namedlist([], _NO_NAMES)
         items: list[Any] = []
         names: dict[str, tuple[int, int | None]] = {}
         aux = {"input": input, "output": output, "threads": threads,
