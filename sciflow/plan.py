@@ -137,7 +137,7 @@ class _Planner:
         self.code_cache: dict[str, str] = {}
         self.targets = {j.jobid for j in getattr(dag, "targets", ()) or ()}
         self.own: dict[int, list[Reason]] = {}
-        self.missing: dict[int, dict[str, None]] = {}
+        self.missing: dict[int, list[str]] = {}  # lists, deduplicated once by reasons_of
         self.upstream: dict[int, list[str]] = {}  # a list per job (a dict costs ~120 B more)
         self._inputs: dict[int, frozenset[str]] = {}
         self._ancient: dict[int, frozenset[str]] = {}
@@ -301,9 +301,7 @@ class _Planner:
                     continue
                 missing = [str(f) for f in self.linking(dep, job) if mtime(str(f)) is None]
                 if missing:
-                    have = missing_of.setdefault(did, {})
-                    for f in missing:
-                        have[f] = None
+                    missing_of.setdefault(did, []).extend(missing)
                     if did not in needrun:
                         needrun.add(did)
                         queue.append(dep)
@@ -335,12 +333,14 @@ class _Planner:
         return str(path) in ancient
 
     def reasons_of(self, job: Job) -> list[Reason]:
+        """The job's final reasons. Called once per job: it takes the job's entries out of
+        the planner, so the working data shrinks as the reasons are built (peak memory)."""
         jid = job.jobid
-        reasons = list(self.own.get(jid, ()))
-        missing = self.missing.get(jid)
+        reasons = list(self.own.pop(jid, ()))
+        missing = self.missing.pop(jid, None)
         if missing and not any(r.kind is ReasonKind.MISSING_OUTPUT for r in reasons):
-            reasons.append(Reason(ReasonKind.MISSING_OUTPUT, tuple(missing)))
-        upstream = self.upstream.get(jid)
+            reasons.append(Reason(ReasonKind.MISSING_OUTPUT, tuple(dict.fromkeys(missing))))
+        upstream = self.upstream.pop(jid, None)
         if upstream is not None and not any(r.kind is ReasonKind.FORCED for r in reasons):
             mine = [r for r in reasons if r.kind is ReasonKind.UPSTREAM]
             if mine:  # a target whose inputs are missing: one reason with all the files
