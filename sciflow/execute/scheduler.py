@@ -32,11 +32,13 @@ from sciflow.errors import (JobError, JobFailedError, MissingOutputError, RunFai
                             SciflowError)
 from sciflow.events import JobResult, Listener, RunInfo
 from sciflow.execute.base import Executor, JobSpec
+from sciflow.execute.spec import output_flags
 from sciflow.jobs import FINAL_STATES, Job, JobState
 from sciflow.metadata import MetadataStore, fingerprint, input_checksums, records_for
 
 if TYPE_CHECKING:  # pragma: no cover
     from sciflow.plan import Plan, PlanOptions
+
 
 SpecFactory = Callable[..., JobSpec]
 
@@ -61,19 +63,8 @@ class SchedulerOptions:
     log_tail_lines: int = 20
 
 
-def _flags(job: Job, index: int, value: Any) -> frozenset[str]:
-    """Flags of the ``index``-th output (on the path itself, else on the rule's pattern)."""
-    flags = getattr(value, "flags", None)
-    if flags:
-        return frozenset(flags)
-    patterns = job.rule.output
-    if len(patterns) == len(job.output):
-        return frozenset(getattr(patterns[index], "flags", ()) or ())
-    return frozenset()
-
-
 def flagged_outputs(job: Job, flag: str) -> list[str]:
-    return [str(v) for i, v in enumerate(job.output) if flag in _flags(job, i, v)]
+    return [str(v) for i, v in enumerate(job.output) if flag in output_flags(job, i, v)]
 
 
 def _default_spec_factory() -> SpecFactory:

@@ -63,7 +63,8 @@ def runtime_seconds(value: Any) -> float | None:
     return float(match.group(1)) * scale
 
 
-def _flags_of(job: Job, index: int, value: Any) -> frozenset[str]:
+def output_flags(job: Job, index: int, value: Any) -> frozenset[str]:
+    """Flags of the ``index``-th output (on the path itself, else on the rule's pattern)."""
     flags = getattr(value, "flags", None)
     if flags:
         return frozenset(flags)
@@ -122,7 +123,7 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
     key = job_key(job, attempt)
     directory_outputs, touch_outputs = [], []
     for i, value in enumerate(job.output):
-        flags = _flags_of(job, i, value)
+        flags = output_flags(job, i, value)
         if "directory" in flags:
             directory_outputs.append(str(value))
         if "touch" in flags:
