@@ -285,7 +285,6 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
     ``WorkflowError`` for a bad workflow, ``RunFailedError`` (with ``.summary``) if jobs failed."""
     from sciflow.dag import build_dag
     from sciflow.parse import load_workflow
-    from sciflow.execute.scheduler import Scheduler, SchedulerOptions
 
     options = apply_profile(options)
     workdir = os.path.abspath(options.directory or ".")
@@ -325,6 +324,8 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
         lock = RunLock(workdir, run_info.run_id, (str(o) for j in plan.jobs for o in j.output))
         lock.acquire()
         try:
+            from sciflow.execute.scheduler import Scheduler, SchedulerOptions  # not for -n
+
             return _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info,
                             listeners, Scheduler, SchedulerOptions)
         finally:
