@@ -22,13 +22,12 @@ Each file is stat'ed once (``StatCache``); every step is linear in jobs + edges.
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
+from sciflow.dag import paused_gc
 from sciflow.errors import WorkflowError
 from sciflow.jobs import Job, JobState, Reason, ReasonKind
 from sciflow.metadata import MetadataStore, file_checksum, fingerprint
@@ -378,19 +377,6 @@ def _upstream_closure(dag: "DAG", roots: Iterable[Job]) -> set[int]:
     return seen
 
 
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """Planning allocates many small objects and frees none: the cyclic GC would rescan
-    every job again and again (a third of the time at 50k jobs)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | None = None) -> Plan:
     """Decide which jobs of ``dag`` run; sets ``job.reasons`` and ``job.state`` on every job.
 
@@ -399,7 +385,7 @@ def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | Non
     options = options or PlanOptions()
     jobs = list(dag.jobs)
     planner = _Planner(dag, meta, options)
-    with _no_gc():
+    with paused_gc():
         try:
             candidates: set[int] | None = None
             until_ids: set[int] | None = None
