@@ -19,6 +19,16 @@ from sciflow.errors import SciflowError
 COMMANDS = ("lint", "rules", "run", "dag", "prov", "report")
 
 
+def add_workflow_arguments(parser: argparse.ArgumentParser, *, targets: bool = True) -> None:
+    """The arguments every workflow command shares: TARGET…, ``-s FILE`` and ``-d DIR``."""
+    if targets:
+        parser.add_argument("targets", nargs="*", metavar="TARGET",
+                            help="files or rule names to make")
+    parser.add_argument("-s", "--snakefile", metavar="FILE", help="the workflow file (default: "
+                        "Sciflowfile, Snakefile or workflow/Snakefile in DIR)")
+    parser.add_argument("-d", "--directory", metavar="DIR", help="working directory (default: .)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sciflow", description="sciflow: a scientific workflow manager with provenance.")
     parser.add_argument("--version", action="version", version=f"sciflow {__version__}")

@@ -10,6 +10,7 @@ import os
 import sys
 from typing import Any
 
+from sciflow.cli import add_workflow_arguments
 from sciflow.errors import UsageError
 
 FORMATS = ("dot", "mermaid", "svg")
@@ -19,10 +20,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("dag", help="print the job graph (dot, mermaid or svg)",
                               description="Print the graph of the jobs needed to make TARGETs "
                                           "(default: the workflow's default target rule).")
-    p.add_argument("targets", nargs="*", metavar="TARGET", help="files or rule names to make")
-    p.add_argument("-s", "--snakefile", metavar="FILE", help="the workflow file (default: "
-                   "Sciflowfile, Snakefile or workflow/Snakefile in DIR)")
-    p.add_argument("-d", "--directory", metavar="DIR", help="working directory (default: .)")
+    add_workflow_arguments(p)
     p.add_argument("--rulegraph", action="store_true",
                    help="one node per rule instead of one per job")
     p.add_argument("--format", choices=FORMATS, default="dot", help="output format (default: dot)")

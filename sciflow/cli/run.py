@@ -9,6 +9,7 @@ import json
 import sys
 from typing import Any, Sequence
 
+from sciflow.cli import add_workflow_arguments
 from sciflow.errors import UsageError
 
 CLUSTERS = ("slurm", "pbs", "sge", "lsf", "kubernetes")
@@ -18,10 +19,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("run", help="run a workflow (or show its plan with -n)",
                               description="Run the jobs needed to make TARGETs (default: the "
                                           "workflow's default target rule).")
-    p.add_argument("targets", nargs="*", metavar="TARGET", help="files or rule names to make")
-    p.add_argument("-s", "--snakefile", metavar="FILE", help="the workflow file (default: "
-                   "Sciflowfile, Snakefile or workflow/Snakefile in DIR)")
-    p.add_argument("-d", "--directory", metavar="DIR", help="working directory (default: .)")
+    add_workflow_arguments(p)
     p.add_argument("-c", "--cores", type=_positive_int, metavar="N",
                    help="cores of the local cluster (default: all)")
     p.add_argument("-n", "--dry-run", action="store_true", help="show what would run and why")
