@@ -426,13 +426,8 @@ class ProvenanceRecorder(Listener):
             ent = self._file(q, run, path, digest)
             for flag in sorted(getattr(path, "flags", ()) or ()):  # temp, protected, directory...
                 q.add(ent, sf("flag"), flag)
-            q.iri(ent, P.wasGeneratedBy, a)
-            gen = f"{a}:generation:{n}"
-            q.iri(ent, P.qualifiedGeneration, gen)
-            q.iri(gen, RDF_TYPE, V.PROV + "Generation")
-            q.iri(gen, P.activity, a)
-            q.add(gen, P.atTime, lit(result.ended))
-            q.iri(gen, P.hadRole, self._role(q, job.rule.name, "output", role))
+            _generated(q, ent, a, f"{a}:generation:{n}", result.ended,
+                       self._role(q, job.rule.name, "output", role))
             if derived:
                 for src in used:
                     q.iri(ent, P.wasDerivedFrom, src)
@@ -449,13 +444,8 @@ class ProvenanceRecorder(Listener):
             ent = self._file(q, run, full, d)
             q.iri(directory, RDF_TYPE, V.PROV + "Collection")
             q.iri(directory, P.hadMember, ent)
-            q.iri(ent, P.wasGeneratedBy, a)
-            gen = f"{a}:generation:member:{m}"
-            q.iri(ent, P.qualifiedGeneration, gen)
-            q.iri(gen, RDF_TYPE, V.PROV + "Generation")
-            q.iri(gen, P.activity, a)
-            q.add(gen, P.atTime, lit(result.ended))
-            q.iri(gen, P.hadRole, self._role(q, job.rule.name, "output", role))
+            _generated(q, ent, a, f"{a}:generation:member:{m}", result.ended,
+                       self._role(q, job.rule.name, "output", role))
             for src in used:
                 q.iri(ent, P.wasDerivedFrom, src)
 
@@ -572,3 +562,12 @@ def _login() -> str:
     except (OSError, KeyError):
         return "unknown"
 
+
+def _generated(q: Any, entity: str, activity: str, generation: str, at: Any, role: str) -> None:
+    """``entity prov:wasGeneratedBy activity``, in the direct and the qualified form."""
+    q.iri(entity, P.wasGeneratedBy, activity)
+    q.iri(entity, P.qualifiedGeneration, generation)
+    q.iri(generation, RDF_TYPE, V.PROV + "Generation")
+    q.iri(generation, P.activity, activity)
+    q.add(generation, P.atTime, lit(at))
+    q.iri(generation, P.hadRole, role)
