@@ -415,16 +415,9 @@ class JobFactory:
                     value = result
                     if isinstance(value, dict):  # Snakemake iterates a dict's keys
                         value = list(value)
-                if isinstance(value, (list, tuple)) or is_list:
-                    start = len(items)
-                    for v in value:
-                        items.append(_concrete(v, wildcards, values))
-                    if name is not None:
-                        names[name] = (start, len(items))
-                else:
-                    if name is not None:
-                        names[name] = (len(items), None)
-                    items.append(_concrete(value, wildcards, values))
+                if is_list and not isinstance(value, (list, tuple)):
+                    value = list(value)
+                self._add(items, names, name, value, wildcards, values)
             return _namedlist(items, names)
         except WildcardError as exc:
             raise _located(exc, rule, "input") from None
