@@ -67,6 +67,10 @@ class RunOptions:
     use_apptainer: bool = False
     printshellcmds: bool = False
     atomic_outputs: bool = False  # outputs written to temp paths and renamed into place
+    secure_local: bool = True  # mutual TLS with a per-run certificate on clusters we start
+    tls_ca_file: str | None = None  # for --scheduler tls://…
+    tls_cert: str | None = None
+    tls_key: str | None = None
     command_line: list[str] = field(default_factory=list)
     workdir: str | None = None
     config_overrides: dict[str, Any] = field(default_factory=dict)
@@ -255,8 +259,19 @@ def make_executor(options: RunOptions) -> Any:
         from sciflow.execute.dask import DaskExecutor
     except ImportError as exc:
         raise ExecutorError(f"the Dask executor is not available: {exc}") from None
+    from sciflow.execute.security import TLSFiles, check_address, client_security
+
+    security: Any = None if options.secure_local else False
+    if options.scheduler:
+        security = client_security(TLSFiles(options.tls_ca_file, options.tls_cert,
+                                            options.tls_key))
+        check_address(options.scheduler, security)
+    elif any((options.tls_ca_file, options.tls_cert, options.tls_key)):
+        raise UsageError("--tls-ca-file/--tls-cert/--tls-key are for --scheduler: clusters "
+                         "sciflow starts get a certificate of their own")
     return DaskExecutor(cores=options.cores, scheduler_address=options.scheduler,
-                        cluster=options.cluster, cluster_options=dict(options.cluster_options or {}))
+                        cluster=options.cluster, cluster_options=dict(options.cluster_options or {}),
+                        security=security)
 
 
 def _touch(plan: Plan, meta: MetadataStore, workdir: str, run_id: str) -> int:
@@ -370,6 +385,9 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
             broadcast.add(ProvenanceRecorder(workdir))
     recording = any(getattr(lis, "wants_output_digests", False) for lis in broadcast.listeners)
     executor = make_executor(options)
+    if options.cluster:  # before any batch job is submitted
+        from sciflow.execute.hpc import check_jobs_fit
+        check_jobs_fit(plan.jobs, options.cluster, dict(options.cluster_options or {}))
     local = not options.scheduler and not options.cluster
     cores = (options.cores or os.cpu_count() or 1) if local else None
     # Dask workers advertise "cpus" and the executor requests ``threads`` of them, so the

@@ -126,6 +126,10 @@ class LockError(WorkflowError):
     """Another sciflow run holds the lock on overlapping outputs in this directory."""
 
 
+class UnsatisfiableResourcesError(WorkflowError):
+    """A rule asks for more threads, memory or runtime than any worker of the cluster has."""
+
+
 class IncompleteCheckpointError(WorkflowError):
     """Raised inside input functions that ask a checkpoint which has not run yet.
 

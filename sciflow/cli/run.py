@@ -42,6 +42,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--configfile", "--configfiles", nargs="+", default=[], metavar="FILE",
                    dest="configfiles", help="config files (YAML/JSON), applied after configfile:")
     p.add_argument("--scheduler", metavar="ADDR", help="run on an existing Dask scheduler")
+    p.add_argument("--tls-ca-file", metavar="PEM", help="CA certificate of a TLS --scheduler")
+    p.add_argument("--tls-cert", metavar="PEM", help="client certificate for a TLS --scheduler")
+    p.add_argument("--tls-key", metavar="PEM", help="client key for a TLS --scheduler")
+    p.add_argument("--no-tls", action="store_true",
+                   help="no TLS on the cluster sciflow starts (any local process could use it)")
     p.add_argument("--cluster", choices=CLUSTERS, help="run on a batch system through dask-jobqueue")
     p.add_argument("--cluster-option", nargs="+", default=[], metavar="KEY=VALUE",
                    dest="cluster_options", help="options for the cluster (queue=, memory=, ...)")
@@ -105,6 +110,8 @@ def options_from_args(args: argparse.Namespace) -> Any:
         profile=args.profile, provenance=not args.no_provenance, unlock=args.unlock,
         use_conda=args.use_conda, use_apptainer=args.use_apptainer,
         printshellcmds=args.printshellcmds, atomic_outputs=args.atomic_outputs,
+        secure_local=not args.no_tls, tls_ca_file=args.tls_ca_file, tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
         command_line=["sciflow", *sys.argv[1:]])
 
 

@@ -60,7 +60,8 @@ class DaskExecutor(Executor):
 
     def __init__(self, cores: int | None = None, scheduler_address: str | None = None,
                  cluster: str | None = None, cluster_options: dict[str, Any] | None = None,
-                 quiet: bool = True, connect_timeout: float = 20.0) -> None:
+                 quiet: bool = True, connect_timeout: float = 20.0,
+                 security: Any = None) -> None:
         if scheduler_address and cluster:
             raise ExecutorError("choose either a scheduler address or a cluster type, not both")
         self.cores = cores or os.cpu_count() or 1
@@ -69,6 +70,9 @@ class DaskExecutor(Executor):
         self.cluster_options = dict(cluster_options or {})
         self.quiet = quiet
         self.connect_timeout = connect_timeout
+        # distributed.Security for every connection (see sciflow.execute.security); None
+        # means a fresh temporary certificate for a cluster we start, Dask's config otherwise
+        self.security = security
         self.client: Any = None
         self.cluster: Any = None
         self._owns_cluster = False
@@ -96,12 +100,13 @@ class DaskExecutor(Executor):
         try:
             if self.scheduler_address:
                 self.client = Client(self.scheduler_address, timeout=self.connect_timeout,
-                                     set_as_default=False)
+                                     set_as_default=False, security=self.security)
             else:
                 with dask.config.set(_DASK_CONFIG):
                     self.cluster = self._make_cluster()
                     self._owns_cluster = True
-                    self.client = Client(self.cluster, set_as_default=False)
+                    self.client = Client(self.cluster, set_as_default=False,
+                                         security=getattr(self.cluster, "security", None))
         except ExecutorError:
             self.shutdown()
             raise
@@ -123,8 +128,12 @@ class DaskExecutor(Executor):
     def _make_cluster(self) -> Any:
         if self.cluster_kind:
             from sciflow.execute.hpc import make_cluster
-            return make_cluster(self.cluster_kind, self.cluster_options)
-        from distributed import LocalCluster
+            return make_cluster(self.cluster_kind, self.cluster_options, secure=self.security is not False)
+        from distributed import LocalCluster, Security
+        from sciflow.execute.security import temporary_security
+
+        security = (Security() if self.security is False
+                    else self.security or temporary_security())
 
         options = dict(self.cluster_options)
         threads = int(options.pop("threads_per_worker", 1))
@@ -135,7 +144,7 @@ class DaskExecutor(Executor):
             host="127.0.0.1", dashboard_address=options.pop("dashboard_address", "127.0.0.1:0"),
             scheduler_kwargs={"dashboard": False, **options.pop("scheduler_kwargs", {})},
             worker_dashboard_address=None,
-            resources=resources, memory_limit=options.pop("memory_limit", 0),
+            resources=resources, memory_limit=options.pop("memory_limit", 0), security=security,
             silence_logs=logging.ERROR if self.quiet else logging.WARNING, **options)
 
     def shutdown(self) -> None:

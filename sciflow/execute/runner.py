@@ -42,6 +42,7 @@ from sciflow.errors import (JobError, JobFailedError, JobTimeoutError, MissingDe
                             MissingOutputError)
 from sciflow.events import JobResult
 from sciflow.execute.base import JobSpec
+from sciflow.execute.hpc import batch_job_id
 from sciflow.execute.script import (MODULES_ENV, call_recording_software, make_snakemake,
                                     script_source, versions)
 from sciflow.execute.shell import _output_target
@@ -62,8 +63,11 @@ def run_job(spec: JobSpec) -> JobResult:
     result = JobResult(jobid=spec.jobid, ok=False, started=started, ended=started,
                        attempt=spec.attempt, command=spec.command, host=HOST,
                        worker=_worker_address(), exit_code=None)
-    if os.environ.get("SLURM_JOB_ID"):
-        result.extra["slurm_job_id"] = os.environ["SLURM_JOB_ID"]
+    batch = batch_job_id()
+    if batch:  # the batch job (SLURM, PBS, LSF, SGE) this worker runs in, for provenance
+        result.extra["batch_system"], result.extra["batch_job_id"] = batch
+        if batch[0] == "slurm":
+            result.extra["slurm_job_id"] = batch[1]
     job = _Attempt(spec, t0)
     result.extra["stdout_log"] = job.capture_log
     try:

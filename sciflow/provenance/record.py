@@ -351,6 +351,9 @@ class ProvenanceRecorder(Listener):
         q.add(a, sf("host"), host)
         if result.worker:
             q.add(a, sf("worker"), result.worker)
+        if result.extra.get("batch_job_id"):  # the batch job whose worker ran it (HPC)
+            q.add(a, sf("batchJobId"), str(result.extra["batch_job_id"]))
+            q.add(a, sf("batchSystem"), str(result.extra.get("batch_system", "")))
         q.add(a, sf("threads"), int(job.threads))
         if job.resources:
             q.add(a, sf("resources"), lit(_plain(dict(job.resources))))

@@ -30,9 +30,9 @@ def local():
 
 
 def test_local_cluster_is_loopback_only_and_runs_jobs(local, jobs):
-    assert local.address.startswith("tcp://127.0.0.1:")
+    assert local.address.startswith("tls://127.0.0.1:")
     info = local.client.scheduler_info()
-    assert all(addr.startswith("tcp://127.0.0.1:") for addr in info["workers"])
+    assert all(addr.startswith("tls://127.0.0.1:") for addr in info["workers"])
     assert len(info["workers"]) == 2
     specs = [make_spec(jobs("shell", "echo {wildcards.i} > {output}", output=[f"o/{i}.txt"],
                             wildcards={"i": str(i)}), jobs.workflow, str(jobs.root))

@@ -38,7 +38,7 @@ def test_slurm_cluster_runs_jobs_in_batch_jobs(slurm_cluster, jobs, monkeypatch)
         "queue": slurm_cluster.partition, "cores": 2, "processes": 1, "memory": "1GB",
         "walltime": "00:10:00", "local_directory": "/tmp", "maximum_jobs": 1})
     with ex:
-        assert ex.address.startswith("tcp://127.0.0.1:")
+        assert ex.address.startswith("tls://127.0.0.1:")
         specs = [make_spec(jobs("shell", "echo $SLURM_JOB_ID > {output}", output=[f"s{i}.txt"],
                                 threads=2), jobs.workflow, str(jobs.root)) for i in range(3)]
         for spec in specs:

@@ -17,6 +17,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services.tls import Certificates
 
 
 @dataclass
@@ -55,8 +59,12 @@ def _dask_cmd() -> list[str]:
 
 
 def start_dask(n_workers: int = 2, nthreads: int = 1, cpus_per_worker: int = 1,
-               timeout: float = 60.0) -> DaskService:
-    """Start a scheduler and ``n_workers`` single-threaded worker processes on 127.0.0.1."""
+               timeout: float = 60.0, tls: "Certificates | None" = None) -> DaskService:
+    """Start a scheduler and ``n_workers`` single-threaded worker processes on 127.0.0.1;
+    with ``tls`` (see services.tls), a cluster that speaks only mutual TLS with those files."""
+    tls_args = ([] if tls is None else
+                ["--tls-ca-file", str(tls.ca), "--tls-cert", str(tls.cert),
+                 "--tls-key", str(tls.key)])
     workdir = Path(tempfile.mkdtemp(prefix="sciflow-dask-"))
     sched_file = workdir / "scheduler.json"
     sched_cmd, worker_cmd = _dask_cmd()
@@ -66,7 +74,8 @@ def start_dask(n_workers: int = 2, nthreads: int = 1, cpus_per_worker: int = 1,
         log = open(workdir / "scheduler.log", "wb")
         service.procs.append(subprocess.Popen(
             [*sched_cmd, "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
-             "127.0.0.1:0", "--scheduler-file", str(sched_file)],
+             "127.0.0.1:0", "--scheduler-file", str(sched_file), *tls_args,
+             *(["--protocol", "tls"] if tls else [])],
             stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env, start_new_session=True))
         deadline = time.monotonic() + timeout
         while not sched_file.exists() or not sched_file.read_text().strip():
@@ -81,20 +90,24 @@ def start_dask(n_workers: int = 2, nthreads: int = 1, cpus_per_worker: int = 1,
                 [*worker_cmd, service.address, "--host", "127.0.0.1", "--nthreads", str(nthreads),
                  "--nworkers", "1", "--resources", f"cpus={cpus_per_worker}", "--name",
                  f"test-worker-{i}", "--local-directory", str(workdir / f"w{i}"),
-                 "--no-dashboard"],
+                 "--no-dashboard", *tls_args],
                 stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env,
                 start_new_session=True))
-        _wait_for_workers(service, n_workers, deadline)
+        _wait_for_workers(service, n_workers, deadline, tls)
     except BaseException:
         service.stop()
         raise
     return service
 
 
-def _wait_for_workers(service: DaskService, n: int, deadline: float) -> None:
-    from distributed import Client
+def _wait_for_workers(service: DaskService, n: int, deadline: float, tls=None) -> None:
+    from distributed import Client, Security
 
-    with Client(service.address, timeout=max(deadline - time.monotonic(), 5)) as client:
+    security = None if tls is None else Security(
+        tls_ca_file=str(tls.ca), tls_client_cert=str(tls.cert), tls_client_key=str(tls.key),
+        require_encryption=True)
+    with Client(service.address, timeout=max(deadline - time.monotonic(), 5),
+                security=security) as client:
         client.wait_for_workers(n, timeout=max(deadline - time.monotonic(), 5))
 
 
