@@ -93,4 +93,5 @@ def test_slurm_workers_are_secured_limited_and_named_in_provenance(slurm_cluster
     rows = prov.query("""
         PREFIX sf: <https://w3id.org/sciflow/ns#>
         SELECT ?id ?system WHERE { ?job sf:batchJobId ?id ; sf:batchSystem ?system }""")
-    assert list(rows["id"]) == [slurm_id] and list(rows["system"]) == ["slurm"]
+    assert len(rows) >= 1  # the job of rule x (and rule all, when it ran on a worker)
+    assert set(rows["id"]) == {slurm_id} and set(rows["system"]) == {"slurm"}
