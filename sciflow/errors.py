@@ -126,6 +126,12 @@ class LockError(WorkflowError):
     """Another sciflow run holds the lock on overlapping outputs in this directory."""
 
 
+class DeploymentError(WorkflowError):
+    """What a rule needs to run cannot be provided here (a wrapper that cannot be found, no
+    conda/apptainer/``module`` for ``--use-conda``/``--use-apptainer``/``--use-envmodules``);
+    raised before any job runs."""
+
+
 class IncompleteCheckpointError(WorkflowError):
     """Raised inside input functions that ask a checkpoint which has not run yet.
 

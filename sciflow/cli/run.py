@@ -52,6 +52,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--use-conda", action="store_true", help="run jobs in their conda environments")
     p.add_argument("--use-apptainer", "--use-singularity", action="store_true",
                    help="run jobs in their containers with apptainer")
+    # wrapper:/conda:/envmodules:/shadow: (sciflow.execute.deploy; added by the actions helper)
+    p.add_argument("--wrapper-prefix", metavar="URL_OR_DIR",
+                   help="where wrapper: values are looked up (default: the snakemake-wrappers "
+                        "repository on GitHub; a local copy: file:///path/ or a plain path)")
+    p.add_argument("--conda-prefix", metavar="DIR",
+                   help="where conda environments from env files are created")
+    p.add_argument("--use-envmodules", action="store_true",
+                   help="load the rules' envmodules: before their commands")
+    p.add_argument("--shadow-prefix", metavar="DIR", help="where shadow: directories are made")
     p.add_argument("-p", "--printshellcmds", action="store_true", help="print shell commands")
     p.add_argument("--atomic-outputs", action="store_true",
                    help="jobs write to temporary paths beside their outputs, renamed into place "
@@ -105,6 +114,8 @@ def options_from_args(args: argparse.Namespace) -> Any:
         profile=args.profile, provenance=not args.no_provenance, unlock=args.unlock,
         use_conda=args.use_conda, use_apptainer=args.use_apptainer,
         printshellcmds=args.printshellcmds, atomic_outputs=args.atomic_outputs,
+        wrapper_prefix=args.wrapper_prefix, conda_prefix=args.conda_prefix,
+        use_envmodules=args.use_envmodules, shadow_prefix=args.shadow_prefix,
         command_line=["sciflow", *sys.argv[1:]])
 
 

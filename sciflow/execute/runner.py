@@ -44,6 +44,8 @@ from sciflow.events import JobResult
 from sciflow.execute.base import JobSpec
 from sciflow.execute.script import (MODULES_ENV, call_recording_software, make_snakemake,
                                     script_source, versions)
+from sciflow.execute.envs import command_prefix
+from sciflow.execute.shadow import Shadow
 from sciflow.execute.shell import _output_target
 from sciflow.execute.spec import TEMP_PREFIX, temp_path
 from sciflow.model import NamedList, Wildcards
@@ -68,7 +70,9 @@ def run_job(spec: JobSpec) -> JobResult:
     result.extra["stdout_log"] = job.capture_log
     try:
         job.prepare()
+        job.enter_shadow()
         job.execute(result)
+        job.leave_shadow(ok=True)
         job.commit()
         if job.digests:
             result.extra["digests"] = job.digests
@@ -86,6 +90,7 @@ def run_job(spec: JobSpec) -> JobResult:
             result.extra["interrupted"] = True
     finally:
         if not result.ok:
+            job.leave_shadow(ok=False)
             job.discard()
         job.cleanup()
         result.ended = datetime.now(timezone.utc)
@@ -109,6 +114,10 @@ class _Attempt:
         self.spec = spec
         self.t0 = t0
         self.workdir = spec.workdir
+        self.cwd = spec.workdir                     # where the action runs (shadow: elsewhere)
+        self.shadow: Shadow | None = None
+        self.bench_iteration: int | None = None
+        self.benchmark_records: list[dict[str, Any]] = []
         self.outputs = [str(o) for o in (spec.output or ())]
         self.directories = set(spec.directory_outputs)
         self.capture_log = os.path.join(self.workdir, ".sciflow", "logs", spec.rule,
@@ -158,7 +167,41 @@ class _Attempt:
         }.get(kind or "")
         if runner is None:  # a rule without action only declares its outputs
             return
-        runner(result)
+        if not self.spec.benchmark:
+            runner(result)
+            return
+        for iteration in range(max(1, self.spec.benchmark_repeat)):  # benchmark: repeat(f, n)
+            self.bench_iteration = iteration
+            self.t0 = time.time()
+            self.benchmark_record = None
+            runner(result)
+            self.benchmark_records.append(self.benchmark_record
+                                          or _empty_record(time.time() - self.t0))
+
+    # --------------------------------------------------------------------- shadow:
+    def enter_shadow(self) -> None:
+        """``shadow:`` jobs run in a scratch directory (see ``sciflow.execute.shadow``)."""
+        if not self.spec.shadow:
+            return
+        self.shadow = Shadow(self.spec.shadow, self.workdir, self.spec.shadow_prefix)
+        self.cwd = self.shadow.setup([str(i) for i in self.spec.input or ()], self._written())
+
+    def _written(self) -> list[str]:
+        paths = list(self.outputs) + [str(p) for p in self.spec.log or ()]
+        if self.spec.temp_outputs:
+            paths += [temp_path(o, self.spec.key) for o in self.outputs]
+        return paths
+
+    def leave_shadow(self, ok: bool) -> None:
+        """Declared outputs (on success) and logs come back; the rest is discarded."""
+        if self.shadow is None:
+            return
+        shadow, self.shadow = self.shadow, None
+        try:
+            shadow.bring_back(self._written() if ok else [str(p) for p in self.spec.log or ()])
+        finally:
+            shadow.remove()
+            self.cwd = self.workdir
 
     def _shell(self, result: JobResult) -> None:
         command = self.spec.exec_command or self.spec.command or ""
@@ -178,6 +221,7 @@ class _Attempt:
         os.makedirs(scripts_dir, exist_ok=True)
         path = os.path.join(scripts_dir, f"{self.spec.key}.{os.path.basename(script)}")
         obj = make_snakemake(self.spec, self.temp_output(), os.path.dirname(script))
+        obj.bench_iteration = self.bench_iteration
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(script_source(obj, script))
         self.temp_dirs.add(path)  # removed in cleanup()
@@ -200,7 +244,7 @@ class _Attempt:
         monitor = None
         with open(self.capture_log, "wb") as logf:
             try:
-                proc = subprocess.Popen(argv, cwd=self.workdir, stdout=logf,
+                proc = subprocess.Popen(argv, cwd=self.cwd, stdout=logf,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True, env=env)
             except FileNotFoundError as err:
@@ -245,7 +289,7 @@ class _Attempt:
             self.spec.config, self.spec.rule,
         )
         monitor = _Monitor(os.getpid(), full=True) if self.spec.benchmark else None
-        _enter_workdir(self.workdir)
+        _enter_workdir(self.cwd)
         with open(self.capture_log, "ab", buffering=0) as raw, _capture_python_output(raw):
             token = _output_target.set(raw)
             try:
@@ -270,7 +314,7 @@ class _Attempt:
         obj = make_snakemake(self.spec, self.temp_output(), os.path.dirname(path))
         nb.cells.insert(0, nbformat.v4.new_code_cell(notebook_preamble(obj, path)))
         client = NotebookClient(nb, timeout=self.spec.timeout_s or None, kernel_name="python3",
-                                resources={"metadata": {"path": self.workdir}})
+                                resources={"metadata": {"path": self.cwd}})
         try:
             client.execute()
         except Exception as err:  # CellExecutionError carries the traceback text
@@ -319,9 +363,8 @@ class _Attempt:
             for log in self.spec.log or ():
                 self._sync(str(log), self.abs(str(log)), durable=False)
         if self.spec.benchmark:
-            record = getattr(self, "benchmark_record", None) or _empty_record(
-                time.time() - self.t0)
-            _write_benchmark(self.abs(self.spec.benchmark), record)
+            records = self.benchmark_records or [_empty_record(time.time() - self.t0)]
+            _write_benchmark(self.abs(self.spec.benchmark), *records)
 
     def _sync(self, out: str, path: str, durable: bool = True) -> None:
         """Make the output durable (one fsync) and, when provenance wants checksums, hash it
@@ -459,47 +502,9 @@ class _GroupKiller:
 
 
 def _environment_wrapper(spec: JobSpec) -> list[str]:
-    """``conda run``/``apptainer exec`` in front of the command, when asked for."""
-    prefix: list[str] = []
-    if spec.use_apptainer and spec.container:
-        exe = shutil.which("apptainer") or shutil.which("singularity")
-        if not exe:
-            raise JobFailedError(
-                f"--use-apptainer: apptainer is not installed on {HOST}; cannot run rule "
-                f"{spec.rule!r} in container {spec.container}",
-                hint="Install apptainer on the workers, or run without --use-apptainer (the "
-                     "container is recorded in provenance either way).")
-        prefix = [exe, "exec", "--bind", spec.workdir, "--pwd", spec.workdir, spec.container]
-    if spec.use_conda and spec.conda:
-        exe = shutil.which("conda") or shutil.which("mamba") or shutil.which("micromamba")
-        if not exe:
-            raise JobFailedError(
-                f"--use-conda: conda is not installed on {HOST}; cannot run rule "
-                f"{spec.rule!r} in environment {spec.conda}",
-                hint="Install conda (or mamba) on the workers, or run without --use-conda "
-                     "(the environment is recorded in provenance either way).")
-        env = spec.conda
-        if env.endswith((".yaml", ".yml")):
-            env = _conda_env_from_file(exe, env, spec.workdir)
-        where = ["-p", env] if (os.sep in env or os.path.isdir(env)) else ["-n", env]
-        prefix = [exe, "run", "--no-capture-output", *where] + prefix
-    return prefix
-
-
-def _conda_env_from_file(exe: str, env_file: str, workdir: str) -> str:
-    """Create (once) the environment an ``environment.yaml`` describes; return its prefix."""
-    import hashlib
-    path = env_file if os.path.isabs(env_file) else os.path.join(workdir, env_file)
-    with open(path, "rb") as fh:
-        digest = hashlib.sha256(fh.read()).hexdigest()[:16]
-    prefix = os.path.join(workdir, ".sciflow", "conda", digest)
-    if not os.path.isdir(os.path.join(prefix, "conda-meta")):
-        proc = subprocess.run([exe, "env", "create", "--yes", "-p", prefix, "-f", path],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise JobFailedError(f"cannot create conda environment from {env_file}",
-                                 log_tail="\n".join(proc.stderr.splitlines()[-LOG_TAIL_LINES:]))
-    return prefix
+    """``apptainer exec``/``conda run``/``module load`` in front of the command, when asked
+    for (see ``sciflow.execute.envs``)."""
+    return command_prefix(spec, HOST)
 
 
 _CWD_LOCK = threading.Lock()
@@ -780,15 +785,19 @@ def _empty_record(seconds: float) -> dict[str, Any]:
     return {"s": seconds, **{c: "NA" for c in BENCHMARK_COLUMNS[2:]}}
 
 
-def _write_benchmark(path: str, record: dict[str, Any]) -> None:
-    """Snakemake's benchmark TSV: a header line and one record (floats with 2 decimals)."""
-    seconds = record["s"]
-    whole = int(seconds)
-    values = {**record, "s": round(seconds, 4),
-              "h:m:s": f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"}
-    cells = []
-    for column in BENCHMARK_COLUMNS:
-        value = values.get(column, "NA")
-        cells.append(f"{value:.2f}" if isinstance(value, float) else str(value))
+def _write_benchmark(path: str, *records: dict[str, Any]) -> None:
+    """Snakemake's benchmark TSV: a header line and one row per run (``repeat(f, n)``: n
+    rows); floats with 2 decimals."""
+    rows = []
+    for record in records:
+        seconds = record["s"]
+        whole = int(seconds)
+        values = {**record, "s": round(seconds, 4),
+                  "h:m:s": f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"}
+        cells = []
+        for column in BENCHMARK_COLUMNS:
+            value = values.get(column, "NA")
+            cells.append(f"{value:.2f}" if isinstance(value, float) else str(value))
+        rows.append("\t".join(cells) + "\n")
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write("\t".join(BENCHMARK_COLUMNS) + "\n" + "\t".join(cells) + "\n")
+        fh.write("\t".join(BENCHMARK_COLUMNS) + "\n" + "".join(rows))
