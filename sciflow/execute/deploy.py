@@ -199,6 +199,7 @@ def preflight(jobs: Iterable[Any], workflow: Any, settings: ActionSettings) -> N
 # --------------------------------------------------------------------------- per job
 def apply(spec: Any, job: Any, workflow: Any, settings: ActionSettings | None) -> Any:
     """Fill the spec's fields for these directives (called at the end of ``make_spec``)."""
+    in_run = settings is not None  # else a bare make_spec(): the worker reports what's missing
     settings = settings or ActionSettings(workdir=spec.workdir)
     rule = job.rule
     if _action_kind(rule) == "wrapper":
@@ -208,7 +209,7 @@ def apply(spec: Any, job: Any, workflow: Any, settings: ActionSettings | None) -
         spec.command = found.script
         if not spec.conda and found.environment:
             spec.conda = found.environment
-    if spec.use_conda and spec.conda:
+    if spec.use_conda and spec.conda and in_run:
         spec.conda = settings.conda_env(spec.conda, rule)
         spec.conda_prefix = settings.conda_prefix
     if spec.use_apptainer:
@@ -221,6 +222,11 @@ def apply(spec: Any, job: Any, workflow: Any, settings: ActionSettings | None) -
         spec.shadow_prefix = settings.shadow_prefix
     if spec.benchmark:
         spec.benchmark_repeat = repeat_count(rule.benchmark)
-    if directive(rule, "handover") and settings.cores:
-        spec.threads = int(settings.cores)  # the job may use every core it was handed
     return spec
+
+
+def before_format(job: Any, settings: ActionSettings | None) -> None:
+    """``handover: True``: the job is handed every core of the run (Snakemake gives it the
+    whole allocation); set before ``{threads}`` is formatted into its command."""
+    if settings is not None and settings.cores and directive(job.rule, "handover"):
+        job.threads = int(settings.cores)

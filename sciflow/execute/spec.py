@@ -119,6 +119,8 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
               use_conda: bool = False, use_apptainer: bool = False,
               atomic_outputs: bool = False, settings: Any = None) -> JobSpec:
     """Describe one attempt of ``job`` for a worker (see the module docstring)."""
+    from sciflow.execute.deploy import apply, before_format
+    before_format(job, settings)  # handover: threads = all cores, before {threads} is formatted
     rule = job.rule
     key = job_key(job, attempt)
     directory_outputs, touch_outputs = [], []
@@ -165,7 +167,6 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
     )
     # wrapper:, conda envs, envmodules, shadow, benchmark repeat, handover (``settings``: an
     # ``ActionSettings`` from the engine; None outside a run)
-    from sciflow.execute.deploy import apply
     return apply(spec, job, workflow, settings)
 
 
