@@ -72,6 +72,7 @@ class RunOptions:
     conda_prefix: str | None = None     # --conda-prefix: where conda envs are created
     use_envmodules: bool = False        # --use-envmodules
     shadow_prefix: str | None = None    # --shadow-prefix: where shadow directories are made
+    cache: list[str] | None = None      # --cache [RULE…]: None off, [] all rules with cache:
     command_line: list[str] = field(default_factory=list)
     workdir: str | None = None
     config_overrides: dict[str, Any] = field(default_factory=dict)
@@ -370,7 +371,7 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
     local_run = not options.scheduler and not options.cluster
     settings = ActionSettings.from_options(
         options, workdir, (options.cores or os.cpu_count() or 1) if local_run else options.cores)
-    preflight(plan.jobs, workflow, settings)  # wrappers, conda, apptainer, module: before any job
+    preflight(plan.jobs, workflow, settings, dag)  # wrappers, conda, apptainer, module, cache
     broadcast = Broadcast(listeners)
     log_path = Path(workdir) / ".sciflow" / "logs" / f"{run_info.run_id}.log"
     broadcast.add(_RunLog(log_path))

@@ -61,6 +61,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--use-envmodules", action="store_true",
                    help="load the rules' envmodules: before their commands")
     p.add_argument("--shadow-prefix", metavar="DIR", help="where shadow: directories are made")
+    p.add_argument("--cache", nargs="*", metavar="RULE", default=None,
+                   help="between-workflow output cache in $SNAKEMAKE_OUTPUT_CACHE for the rules "
+                        "named (default: every rule with cache:)")
     p.add_argument("-p", "--printshellcmds", action="store_true", help="print shell commands")
     p.add_argument("--atomic-outputs", action="store_true",
                    help="jobs write to temporary paths beside their outputs, renamed into place "
@@ -116,6 +119,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
         printshellcmds=args.printshellcmds, atomic_outputs=args.atomic_outputs,
         wrapper_prefix=args.wrapper_prefix, conda_prefix=args.conda_prefix,
         use_envmodules=args.use_envmodules, shadow_prefix=args.shadow_prefix,
+        cache=args.cache,
         command_line=["sciflow", *sys.argv[1:]])
 
 

@@ -60,6 +60,8 @@ class JobSpec:
     shadow: str | None = None                 # minimal | copy-minimal | shallow | full
     shadow_prefix: str | None = None          # --shadow-prefix: where shadow dirs are made
     benchmark_repeat: int = 1                 # benchmark: repeat(path, n)
+    cache_key: str | None = None              # --cache: provenance hash of the job
+    cache_dir: str | None = None              # --cache: $SNAKEMAKE_OUTPUT_CACHE
 
 
 class Executor(ABC):

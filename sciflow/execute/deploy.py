@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from sciflow.errors import DeploymentError
-from sciflow.execute import envs, shadow as shadow_mod, wrapper as wrapper_mod
+from sciflow.execute import cache as cache_mod, envs, shadow as shadow_mod, \
+    wrapper as wrapper_mod
 from sciflow.model import IOFile
 
 
@@ -78,6 +79,9 @@ class ActionSettings:
     wrapper_prefix: str | None = None
     shadow_prefix: str | None = None
     cores: int | None = None
+    cache: list[str] | None = None           # --cache [RULE…]: None off, [] every cache: rule
+    cache_root: str | None = None             # $SNAKEMAKE_OUTPUT_CACHE (set by preflight)
+    hasher: Any = None                        # cache.ProvenanceHasher (set by preflight)
     _wrappers: dict[str, wrapper_mod.ResolvedWrapper] = field(default_factory=dict)
     _envs: dict[str, str] = field(default_factory=dict)      # env file -> created prefix
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -94,7 +98,17 @@ class ActionSettings:
                    apptainer_args=getattr(options, "apptainer_args", "") or "",
                    use_envmodules=bool(getattr(options, "use_envmodules", False)),
                    wrapper_prefix=getattr(options, "wrapper_prefix", None),
-                   shadow_prefix=getattr(options, "shadow_prefix", None), cores=cores)
+                   shadow_prefix=getattr(options, "shadow_prefix", None), cores=cores,
+                   cache=_cache_option(getattr(options, "cache", None)))
+
+    def cached(self, rule: Any) -> bool:
+        """Does ``--cache`` apply to ``rule``? (listed by name, or marked ``cache:`` when
+        ``--cache`` names no rule)."""
+        if self.cache is None:
+            return False
+        if rule.name in self.cache:
+            return True
+        return not self.cache and cache_mod.cache_mode(rule) is not None
 
     # ----------------------------------------------------------------- wrappers
     def wrapper(self, job: Any, workflow: Any) -> wrapper_mod.ResolvedWrapper:
@@ -129,6 +143,14 @@ class ActionSettings:
             return self._envs[env]
 
 
+def _cache_option(value: Any) -> list[str] | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
 def _wrapper_value(job: Any, workflow: Any) -> str:
     value = job.rule.action.source
     if "{" in value:
@@ -152,7 +174,8 @@ def _action_kind(rule: Any) -> str | None:
 
 
 # --------------------------------------------------------------------------- before the run
-def preflight(jobs: Iterable[Any], workflow: Any, settings: ActionSettings) -> None:
+def preflight(jobs: Iterable[Any], workflow: Any, settings: ActionSettings,
+              dag: Any = None) -> None:
     """Check (and prepare) everything the planned jobs need, before any runs: wrappers found,
     conda environments created, apptainer / ``module`` present when asked for."""
     from sciflow.execute.spec import _resolve_conda
@@ -161,6 +184,13 @@ def preflight(jobs: Iterable[Any], workflow: Any, settings: ActionSettings) -> N
     rules = list({job.rule.name: job.rule for job in jobs}.values())
     for rule in rules:
         shadow_mod.check_mode(directive(rule, "shadow"), rule.name, rule.loc_of("shadow"))
+        cache_mod.cache_mode(rule)
+    if settings.cache is not None:
+        cached = [r for r in rules if settings.cached(r)]
+        if cached:
+            settings.cache_root = cache_mod.cache_dir(cached)
+            if dag is not None:
+                settings.hasher = cache_mod.ProvenanceHasher(dag, workflow, settings.workdir)
     if settings.use_apptainer:
         needing = [r for r in rules if r.container]
         if needing and envs.container_runtime() is None:
@@ -222,6 +252,9 @@ def apply(spec: Any, job: Any, workflow: Any, settings: ActionSettings | None) -
         spec.shadow_prefix = settings.shadow_prefix
     if spec.benchmark:
         spec.benchmark_repeat = repeat_count(rule.benchmark)
+    if settings.hasher is not None and settings.cache_root and settings.cached(rule):
+        spec.cache_key = settings.hasher.hash(job)
+        spec.cache_dir = settings.cache_root
     return spec
 
 

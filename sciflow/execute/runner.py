@@ -44,6 +44,7 @@ from sciflow.events import JobResult
 from sciflow.execute.base import JobSpec
 from sciflow.execute.script import (MODULES_ENV, call_recording_software, make_snakemake,
                                     script_source, versions)
+from sciflow.execute import cache
 from sciflow.execute.envs import command_prefix
 from sciflow.execute.shadow import Shadow
 from sciflow.execute.shell import _output_target
@@ -70,10 +71,12 @@ def run_job(spec: JobSpec) -> JobResult:
     result.extra["stdout_log"] = job.capture_log
     try:
         job.prepare()
-        job.enter_shadow()
-        job.execute(result)
-        job.leave_shadow(ok=True)
+        if not job.from_cache(result):  # --cache: a stored result replaces the action
+            job.enter_shadow()
+            job.execute(result)
+            job.leave_shadow(ok=True)
         job.commit()
+        job.to_cache(result)
         if job.digests:
             result.extra["digests"] = job.digests
         result.ok = True
@@ -177,6 +180,21 @@ class _Attempt:
             runner(result)
             self.benchmark_records.append(self.benchmark_record
                                           or _empty_record(time.time() - self.t0))
+
+    # --------------------------------------------------------------------- --cache
+    def from_cache(self, result: JobResult) -> bool:
+        if not (self.spec.cache_key and self.spec.cache_dir):
+            return False
+        targets = [self.abs(str(p).rstrip("/")) for p in self.temp_output()]
+        if not cache.restore(self.spec.cache_dir, self.spec.cache_key, targets):
+            return False
+        result.extra["cached"] = True
+        return True
+
+    def to_cache(self, result: JobResult) -> None:
+        if self.spec.cache_key and self.spec.cache_dir and not result.extra.get("cached"):
+            cache.store(self.spec.cache_dir, self.spec.cache_key,
+                        [self.abs(o.rstrip("/") or o) for o in self.outputs], self.outputs)
 
     # --------------------------------------------------------------------- shadow:
     def enter_shadow(self) -> None:

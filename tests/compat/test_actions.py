@@ -377,7 +377,7 @@ def test_envmodules_are_loaded_before_the_command(tmp_path):
 
 
 # --------------------------------------------------------------------------- handover, cache
-def test_handover_job_gets_all_cores_and_cache_is_accepted(tmp_path):
+def test_handover_job_gets_all_cores(tmp_path):
     wd = workflow(tmp_path, '''
         rule h:
             output: "h.txt"
@@ -387,3 +387,50 @@ def test_handover_job_gets_all_cores_and_cache_is_accepted(tmp_path):
         ''')
     assert sciflow_run(wd, cores=3).ok
     assert (wd / "h.txt").read_text() == "3\n"  # as Snakemake -c3
+
+
+CACHE_SNAKEFILE = '''
+rule all:
+    input: "{out}/b.txt"
+rule a:
+    input: "in.txt"
+    output: "{out}/a.txt"
+    cache: True
+    shell: "cat {{input}} > {{output}}; echo $RANDOM$RANDOM >> {{output}}; echo a >> ran.log"
+rule b:
+    input: "{out}/a.txt"
+    output: "{out}/b.txt"
+    cache: "omit-software"
+    shell: "cat {{input}} > {{output}}; echo b >> ran.log"
+'''
+
+
+def test_cache_needs_its_directory_only_with_the_flag(tmp_path, monkeypatch):
+    monkeypatch.delenv("SNAKEMAKE_OUTPUT_CACHE", raising=False)
+    wd = workflow(tmp_path, CACHE_SNAKEFILE.format(out="res"), {"in.txt": "x\n"})
+    with pytest.raises(DeploymentError) as err:
+        sciflow_run(wd, cache=[])
+    assert "SNAKEMAKE_OUTPUT_CACHE" in err.value.format() and "a, b" in str(err.value)
+    assert not (wd / "ran.log").exists()
+    assert sciflow_run(wd).ok and (wd / "ran.log").read_text() == "a\nb\n"
+
+
+def test_cache_is_shared_between_workflows(tmp_path, monkeypatch):
+    store = tmp_path / "cache"
+    monkeypatch.setenv("SNAKEMAKE_OUTPUT_CACHE", str(store))
+    first = workflow(tmp_path / "one", CACHE_SNAKEFILE.format(out="res"), {"in.txt": "x\n"})
+    assert sciflow_run(first).ok  # without --cache: nothing stored
+    assert not store.exists() or not os.listdir(store)
+    (first / "ran.log").unlink()
+    assert sciflow_run(first, cache=[], forceall=True).ok
+    assert (first / "ran.log").read_text() == "a\nb\n" and len(os.listdir(store)) == 2
+    # another workflow, other output paths, same code and input: nothing runs
+    second = workflow(tmp_path / "two", CACHE_SNAKEFILE.format(out="elsewhere"),
+                      {"in.txt": "x\n"})
+    assert sciflow_run(second, cache=[]).ok
+    assert not (second / "ran.log").exists()
+    assert (second / "elsewhere/b.txt").read_text() == (first / "res/b.txt").read_text()
+    # --cache naming one rule caches only that one; a changed input misses the cache
+    third = workflow(tmp_path / "three", CACHE_SNAKEFILE.format(out="res"), {"in.txt": "y\n"})
+    assert sciflow_run(third, cache=["b"]).ok
+    assert (third / "ran.log").read_text() == "a\nb\n"
