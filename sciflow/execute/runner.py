@@ -218,8 +218,10 @@ class _Attempt:
         try:
             shadow.bring_back(self._written() if ok else [str(p) for p in self.spec.log or ()])
         finally:
-            shadow.remove()
             self.cwd = self.workdir
+            if self.spec.action == "run":  # a run: block moved this process into the shadow
+                _enter_workdir(self.workdir)
+            shadow.remove()
 
     def _shell(self, result: JobResult) -> None:
         command = self.spec.exec_command or self.spec.command or ""

@@ -174,6 +174,31 @@ def test_shadow_discards_stray_files_and_keeps_outputs_and_logs(tmp_path, mode):
     assert not os.listdir(wd / ".sciflow" / "shadow")
 
 
+def test_shadow_run_block_runs_in_the_shadow_directory(tmp_path):
+    """``run:`` code runs in the worker process: it is moved into the shadow directory and
+    back (a later job must not find itself in a removed directory)."""
+    wd = workflow(tmp_path, '''
+        rule all:
+            input: "a.txt", "b.txt"
+        rule a:
+            output: "a.txt"
+            shadow: "minimal"
+            run:
+                import os
+                open("stray.txt", "w").write("x")
+                open(output[0], "w").write(str(".sciflow/shadow/" in os.getcwd()))
+        rule b:
+            input: "a.txt"
+            output: "b.txt"
+            run:
+                import os
+                open(output[0], "w").write(os.getcwd())
+        ''')
+    assert sciflow_run(wd).ok
+    assert (wd / "a.txt").read_text() == "True" and not (wd / "stray.txt").exists()
+    assert (wd / "b.txt").read_text() == str(wd)
+
+
 def test_unknown_shadow_mode_is_a_rule_error_before_running(tmp_path):
     wd = workflow(tmp_path, '''
         rule a:
