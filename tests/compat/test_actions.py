@@ -401,6 +401,34 @@ def test_envmodules_are_loaded_before_the_command(tmp_path):
     assert (wd / "m.txt").read_text() == "samtools/1.9\n"
 
 
+MODULES_INIT = "/usr/share/modules/init/bash"  # Debian's environment-modules
+
+
+@pytest.mark.skipif(not os.path.exists(MODULES_INIT), reason="environment-modules not installed")
+def test_envmodules_with_real_environment_modules(tmp_path, monkeypatch):
+    """The real ``module`` (apt-get install environment-modules), initialised as a login shell
+    would and exported to the job's shell, loads a modulefile written here."""
+    mods = tmp_path / "modulefiles" / "demo"
+    mods.mkdir(parents=True)
+    (mods / "1.0").write_text("#%Module1.0\nsetenv DEMO_LOADED demo-1.0\n")
+    dump = subprocess.run(["bash", "-c", f"source {MODULES_INIT}; export -f module; "
+                           "export -f _module_raw 2>/dev/null; env -0"],
+                          capture_output=True, check=True).stdout.decode()
+    for item in filter(None, dump.split("\0")):
+        name, _, value = item.partition("=")
+        if name.startswith(("BASH_FUNC_", "MODULE")) or name in ("LOADEDMODULES",):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MODULEPATH", str(tmp_path / "modulefiles"))
+    wd = workflow(tmp_path / "wd", '''
+        rule m:
+            output: "m.txt"
+            envmodules: "demo/1.0"
+            shell: "echo $DEMO_LOADED > {output}"
+        ''')
+    assert sciflow_run(wd, use_envmodules=True).ok
+    assert (wd / "m.txt").read_text() == "demo-1.0\n"
+
+
 # --------------------------------------------------------------------------- handover, cache
 def test_handover_job_gets_all_cores(tmp_path):
     wd = workflow(tmp_path, '''
