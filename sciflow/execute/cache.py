@@ -175,3 +175,24 @@ def store(cache_root: str, key: str, outputs: list[str], names: list[str]) -> No
             pass
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def restore_attempt(attempt: Any, result: Any) -> bool:
+    """Before a job's action (``sciflow.execute.runner._Attempt``): fill its outputs from
+    the cache (at the paths the action would write); True on a hit."""
+    spec = attempt.spec
+    if not (spec.cache_key and spec.cache_dir):
+        return False
+    targets = [attempt.abs(str(p).rstrip("/")) for p in attempt.temp_output()]
+    if not restore(spec.cache_dir, spec.cache_key, targets):
+        return False
+    result.extra["cached"] = True
+    return True
+
+
+def store_attempt(attempt: Any, result: Any) -> None:
+    """After a successful action: store the job's outputs (not after a cache hit)."""
+    spec = attempt.spec
+    if spec.cache_key and spec.cache_dir and not result.extra.get("cached"):
+        store(spec.cache_dir, spec.cache_key,
+              [attempt.abs(o.rstrip("/") or o) for o in attempt.outputs], list(attempt.outputs))

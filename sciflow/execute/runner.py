@@ -44,9 +44,8 @@ from sciflow.events import JobResult
 from sciflow.execute.base import JobSpec
 from sciflow.execute.script import (MODULES_ENV, call_recording_software, make_snakemake,
                                     script_source, versions)
-from sciflow.execute import cache
+from sciflow.execute import cache, shadow
 from sciflow.execute.envs import command_prefix
-from sciflow.execute.shadow import Shadow
 from sciflow.execute.shell import _output_target
 from sciflow.execute.spec import TEMP_PREFIX, temp_path
 from sciflow.model import NamedList, Wildcards
@@ -71,12 +70,12 @@ def run_job(spec: JobSpec) -> JobResult:
     result.extra["stdout_log"] = job.capture_log
     try:
         job.prepare()
-        if not job.from_cache(result):  # --cache: a stored result replaces the action
-            job.enter_shadow()
+        if not cache.restore_attempt(job, result):  # --cache: a stored result, not the action
+            shadow.enter(job)                        # shadow: a scratch directory
             job.execute(result)
-            job.leave_shadow(ok=True)
+            shadow.leave(job, ok=True)
         job.commit()
-        job.to_cache(result)
+        cache.store_attempt(job, result)
         if job.digests:
             result.extra["digests"] = job.digests
         result.ok = True
@@ -93,7 +92,7 @@ def run_job(spec: JobSpec) -> JobResult:
             result.extra["interrupted"] = True
     finally:
         if not result.ok:
-            job.leave_shadow(ok=False)
+            shadow.leave(job, ok=False)
             job.discard()
         job.cleanup()
         result.ended = datetime.now(timezone.utc)
@@ -118,7 +117,7 @@ class _Attempt:
         self.t0 = t0
         self.workdir = spec.workdir
         self.cwd = spec.workdir                     # where the action runs (shadow: elsewhere)
-        self.shadow: Shadow | None = None
+        self.shadow: shadow.Shadow | None = None
         self.bench_iteration: int | None = None
         self.benchmark_records: list[dict[str, Any]] = []
         self.outputs = [str(o) for o in (spec.output or ())]
@@ -180,48 +179,6 @@ class _Attempt:
             runner(result)
             self.benchmark_records.append(self.benchmark_record
                                           or _empty_record(time.time() - self.t0))
-
-    # --------------------------------------------------------------------- --cache
-    def from_cache(self, result: JobResult) -> bool:
-        if not (self.spec.cache_key and self.spec.cache_dir):
-            return False
-        targets = [self.abs(str(p).rstrip("/")) for p in self.temp_output()]
-        if not cache.restore(self.spec.cache_dir, self.spec.cache_key, targets):
-            return False
-        result.extra["cached"] = True
-        return True
-
-    def to_cache(self, result: JobResult) -> None:
-        if self.spec.cache_key and self.spec.cache_dir and not result.extra.get("cached"):
-            cache.store(self.spec.cache_dir, self.spec.cache_key,
-                        [self.abs(o.rstrip("/") or o) for o in self.outputs], self.outputs)
-
-    # --------------------------------------------------------------------- shadow:
-    def enter_shadow(self) -> None:
-        """``shadow:`` jobs run in a scratch directory (see ``sciflow.execute.shadow``)."""
-        if not self.spec.shadow:
-            return
-        self.shadow = Shadow(self.spec.shadow, self.workdir, self.spec.shadow_prefix)
-        self.cwd = self.shadow.setup([str(i) for i in self.spec.input or ()], self._written())
-
-    def _written(self) -> list[str]:
-        paths = list(self.outputs) + [str(p) for p in self.spec.log or ()]
-        if self.spec.temp_outputs:
-            paths += [temp_path(o, self.spec.key) for o in self.outputs]
-        return paths
-
-    def leave_shadow(self, ok: bool) -> None:
-        """Declared outputs (on success) and logs come back; the rest is discarded."""
-        if self.shadow is None:
-            return
-        shadow, self.shadow = self.shadow, None
-        try:
-            shadow.bring_back(self._written() if ok else [str(p) for p in self.spec.log or ()])
-        finally:
-            self.cwd = self.workdir
-            if self.spec.action == "run":  # a run: block moved this process into the shadow
-                _enter_workdir(self.workdir)
-            shadow.remove()
 
     def _shell(self, result: JobResult) -> None:
         command = self.spec.exec_command or self.spec.command or ""

@@ -20,9 +20,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Iterable
+from typing import Any, Iterable
 
 from sciflow.errors import RuleError
+from sciflow.execute.spec import temp_path
 
 MODES = ("minimal", "copy-minimal", "shallow", "full")
 SKIP = (".sciflow", ".snakemake")  # never mirrored: sciflow's own state
@@ -127,4 +128,42 @@ class Shadow:
             shutil.move(made, real)
 
     def remove(self) -> None:
+        try:
+            here = os.getcwd()
+        except FileNotFoundError:
+            here = ""
+        if here == self.dir or here.startswith(self.dir + os.sep):
+            os.chdir(self.workdir)  # a run: block moved this worker process in here
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- the runner's hooks
+def _written(attempt: Any) -> list[str]:
+    spec = attempt.spec
+    paths = list(attempt.outputs) + [str(p) for p in spec.log or ()]
+    if spec.temp_outputs:  # --atomic-outputs: the action writes the temp paths
+        paths += [temp_path(o, spec.key) for o in attempt.outputs]
+    return paths
+
+
+def enter(attempt: Any) -> None:
+    """Before the action of a ``shadow:`` job (``sciflow.execute.runner._Attempt``): make the
+    shadow directory and run the action there (``attempt.cwd``)."""
+    spec = attempt.spec
+    if not spec.shadow:
+        return
+    attempt.shadow = Shadow(spec.shadow, attempt.workdir, spec.shadow_prefix)
+    attempt.cwd = attempt.shadow.setup([str(i) for i in spec.input or ()], _written(attempt))
+
+
+def leave(attempt: Any, ok: bool) -> None:
+    """After it: declared outputs (on success) and logs come back; the rest is discarded."""
+    current = getattr(attempt, "shadow", None)
+    if current is None:
+        return
+    attempt.shadow = None
+    try:
+        current.bring_back(_written(attempt) if ok else [str(p) for p in attempt.spec.log or ()])
+    finally:
+        attempt.cwd = attempt.workdir
+        current.remove()
