@@ -60,6 +60,7 @@ class JobSpec:
     shadow: str | None = None                 # minimal | copy-minimal | shallow | full
     shadow_prefix: str | None = None          # --shadow-prefix: where shadow dirs are made
     benchmark_repeat: int = 1                 # benchmark: repeat(path, n)
+    bench_commands: tuple[str, ...] = ()      # exec_command per run, if it uses {bench_iteration}
     cache_key: str | None = None              # --cache: provenance hash of the job
     cache_dir: str | None = None              # --cache: $SNAKEMAKE_OUTPUT_CACHE
 

@@ -252,10 +252,25 @@ def apply(spec: Any, job: Any, workflow: Any, settings: ActionSettings | None) -
         spec.shadow_prefix = settings.shadow_prefix
     if spec.benchmark:
         spec.benchmark_repeat = repeat_count(rule.benchmark)
+        if spec.action == "shell" and "bench_iteration" in rule.action.source:
+            spec.bench_commands = _bench_commands(spec, job, workflow)
     if settings.hasher is not None and settings.cache_root and settings.cached(rule):
         spec.cache_key = settings.hasher.hash(job)
         spec.cache_dir = settings.cache_root
     return spec
+
+
+def _bench_commands(spec: Any, job: Any, workflow: Any) -> tuple[str, ...]:
+    """A shell command using ``{bench_iteration}``, formatted once per benchmark run."""
+    from sciflow.execute.shell import format_shell, shell
+    from sciflow.execute.spec import namespace, temp_path
+    rule = job.rule
+    output = (job.output.map(lambda f: temp_path(str(f), spec.key)) if spec.temp_outputs
+              else None)
+    names = namespace(job, workflow, output)
+    return tuple(shell.wrap(format_shell(rule.action.source, {**names, "bench_iteration": i},
+                                         rule.action.loc or rule.loc, rule.name))
+                 for i in range(spec.benchmark_repeat))
 
 
 def before_format(job: Any, settings: ActionSettings | None) -> None:

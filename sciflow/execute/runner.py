@@ -182,6 +182,8 @@ class _Attempt:
 
     def _shell(self, result: JobResult) -> None:
         command = self.spec.exec_command or self.spec.command or ""
+        if self.spec.bench_commands and self.bench_iteration is not None:  # {bench_iteration}
+            command = self.spec.bench_commands[self.bench_iteration]
         argv = _environment_wrapper(self.spec) + ["bash", "-c", command]
         self._subprocess(argv, result)
 

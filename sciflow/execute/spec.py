@@ -112,6 +112,7 @@ def namespace(job: Job, workflow: Workflow, output: NamedList | None = None) -> 
         "params": job.params, "wildcards": job.wildcards, "threads": job.threads,
         "resources": _resources(job), "log": job.log, "config": workflow.config,
         "rule": job.rule.name, "jobid": job.jobid,
+        "bench_iteration": None,  # benchmark: the run's index (sciflow.execute.deploy)
     }
 
 

@@ -106,7 +106,7 @@ rule shadow_full:
 rule bench:
     output: "bench.txt"
     benchmark: repeat("bench/b.tsv", 3)
-    shell: "echo run >> {output}"
+    shell: "echo run {bench_iteration} >> {output}"
 
 rule bscript:
     output: "bscript.txt"
@@ -146,7 +146,7 @@ def test_same_files_as_snakemake(tmp_path):
         assert g[0] == w[0] and len(g) == len(w) == {"bench/b.tsv": 4, "bench/s.tsv": 3}[tsv]
     assert got == want
     # what the comparison covers, spelled out
-    assert got["bench.txt"] == "run\nrun\nrun\n" and got["bscript.txt"] == "0\n1\n"
+    assert got["bench.txt"] == "run 0\nrun 1\nrun 2\n" and got["bscript.txt"] == "0\n1\n"
     assert got["res_minimal/out.txt"] == "hello\nlink\n"
     assert got["res_copy/out.txt"] == "hello\nfile\n"
     assert got["wrapped/s1.txt"] == "wrapped s1 hi 1\nhello\n"
@@ -161,7 +161,8 @@ def test_same_files_as_snakemake(tmp_path):
 SHADOW_MODES = ("minimal", "copy-minimal", "shallow", "full")
 
 
-def test_shadow_discards_stray_files_and_keeps_outputs_and_logs(tmp_path):
+@pytest.mark.parametrize("atomic", [False, True], ids=["real-paths", "atomic-outputs"])
+def test_shadow_discards_stray_files_and_keeps_outputs_and_logs(tmp_path, atomic):
     rules = "".join(f'''
 rule {mode.replace("-", "_")}:
     input: "in.txt"
@@ -172,7 +173,7 @@ rule {mode.replace("-", "_")}:
 ''' for mode in SHADOW_MODES)
     wd = workflow(tmp_path, "rule all:\n    input: " + ", ".join(
         f'"out/{m}.txt"' for m in SHADOW_MODES) + "\n" + rules, {"in.txt": "x\n"})
-    assert sciflow_run(wd, cores=2).ok
+    assert sciflow_run(wd, cores=2, atomic_outputs=atomic).ok
     for mode in SHADOW_MODES:
         assert (wd / f"out/{mode}.txt").read_text() == "x\n"
         assert (wd / f"logs/{mode}.log").read_text() == "ok\n"
