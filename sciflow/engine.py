@@ -71,6 +71,12 @@ class RunOptions:
     tls_ca_file: str | None = None  # for --scheduler tls://…
     tls_cert: str | None = None
     tls_key: str | None = None
+    # wrapper:/conda:/envmodules:/shadow: (sciflow.execute.deploy)
+    wrapper_prefix: str | None = None   # --wrapper-prefix: a copy of snakemake-wrappers
+    conda_prefix: str | None = None     # --conda-prefix: where conda envs are created
+    use_envmodules: bool = False        # --use-envmodules
+    shadow_prefix: str | None = None    # --shadow-prefix: where shadow directories are made
+    cache: list[str] | None = None      # --cache [RULE…]: None off, [] all rules with cache:
     command_line: list[str] = field(default_factory=list)
     workdir: str | None = None
     config_overrides: dict[str, Any] = field(default_factory=dict)
@@ -373,6 +379,14 @@ def _user() -> str:
 
 def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info, listeners,
              Scheduler, SchedulerOptions) -> RunSummary:
+    from functools import partial
+
+    from sciflow.execute.deploy import ActionSettings, preflight
+    from sciflow.execute.spec import make_spec
+    local_run = not options.scheduler and not options.cluster
+    settings = ActionSettings.from_options(
+        options, workdir, (options.cores or os.cpu_count() or 1) if local_run else options.cores)
+    preflight(plan.jobs, workflow, settings, dag)  # wrappers, conda, apptainer, module, cache
     broadcast = Broadcast(listeners)
     log_path = Path(workdir) / ".sciflow" / "logs" / f"{run_info.run_id}.log"
     broadcast.add(_RunLog(log_path))
@@ -401,7 +415,8 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
                                      atomic_outputs=options.atomic_outputs,
                                      digest_outputs=recording)
     scheduler = Scheduler(_WorkdirDAG(dag, workdir), plan, executor, meta, run_info, broadcast,
-                          sched_options, plan_options)
+                          sched_options, plan_options,
+                          spec_factory=partial(make_spec, settings=settings))
     _call_handler(workflow.onstart, str(log_path), workdir)
     summary = RunSummary(plan, False, run_info)
     try:

@@ -128,6 +128,10 @@ class LockError(WorkflowError):
 
 class UnsatisfiableResourcesError(WorkflowError):
     """A rule asks for more threads, memory or runtime than any worker of the cluster has."""
+class DeploymentError(WorkflowError):
+    """What a rule needs to run cannot be provided here (a wrapper that cannot be found, no
+    conda/apptainer/``module`` for ``--use-conda``/``--use-apptainer``/``--use-envmodules``);
+    raised before any job runs."""
 
 
 class IncompleteCheckpointError(WorkflowError):

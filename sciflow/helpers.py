@@ -380,6 +380,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
         "ancient": ancient, "touch": touch, "unpack": unpack, "pipe": pipe, "service": service,
         "ensure": ensure, "report": report, "local": local, "min_version": min_version,
         "exists": exists, "evaluate": evaluate, "branch": branch,
+        "repeat": _repeat,  # benchmark: repeat(path, n) (sciflow.execute.deploy)
         "shell": _shell_function(), "Path": Path, "update_config": update_config,
         # Snakefiles often use these without importing them: Snakemake's namespace has them.
         "os": os, "re": re, "sys": sys, "subprocess": subprocess, "hashlib": hashlib,
@@ -418,6 +419,11 @@ def check_same_wildcards(rule: Rule) -> None:
 
 def _keep(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
+
+
+def _repeat(value: Any, n_repeat: int) -> Any:
+    from sciflow.execute.deploy import repeat
+    return repeat(value, n_repeat)
 
 
 def _action_source(kind: str, args: Args, loc: SourceLoc) -> str:

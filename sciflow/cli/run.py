@@ -57,6 +57,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--use-conda", action="store_true", help="run jobs in their conda environments")
     p.add_argument("--use-apptainer", "--use-singularity", action="store_true",
                    help="run jobs in their containers with apptainer")
+    # wrapper:/conda:/envmodules:/shadow: (sciflow.execute.deploy; added by the actions helper)
+    p.add_argument("--wrapper-prefix", metavar="URL_OR_DIR",
+                   help="where wrapper: values are looked up (default: the snakemake-wrappers "
+                        "repository on GitHub; a local copy: file:///path/ or a plain path)")
+    p.add_argument("--conda-prefix", metavar="DIR",
+                   help="where conda environments from env files are created")
+    p.add_argument("--use-envmodules", action="store_true",
+                   help="load the rules' envmodules: before their commands")
+    p.add_argument("--shadow-prefix", metavar="DIR", help="where shadow: directories are made")
+    p.add_argument("--cache", nargs="*", metavar="RULE", default=None,
+                   help="between-workflow output cache in $SNAKEMAKE_OUTPUT_CACHE for the rules "
+                        "named (default: every rule with cache:)")
     p.add_argument("-p", "--printshellcmds", action="store_true", help="print shell commands")
     p.add_argument("--atomic-outputs", action="store_true",
                    help="jobs write to temporary paths beside their outputs, renamed into place "
@@ -112,6 +124,9 @@ def options_from_args(args: argparse.Namespace) -> Any:
         printshellcmds=args.printshellcmds, atomic_outputs=args.atomic_outputs,
         secure_local=not args.no_tls, tls_ca_file=args.tls_ca_file, tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        wrapper_prefix=args.wrapper_prefix, conda_prefix=args.conda_prefix,
+        use_envmodules=args.use_envmodules, shadow_prefix=args.shadow_prefix,
+        cache=args.cache,
         command_line=["sciflow", *sys.argv[1:]])
 
 

@@ -53,6 +53,16 @@ class JobSpec:
     use_apptainer: bool = False               # --use-apptainer: run through `apptainer exec`
     temp_outputs: bool = False                # outputs go to temp paths, os.replace'd on success
     digest_outputs: bool = False              # return outputs' sha256 in result.extra["digests"]
+    # filled by sciflow.execute.deploy.apply (wrapper/conda/container/envmodules/shadow/...)
+    conda_prefix: str | None = None           # --conda-prefix: where env files are created
+    apptainer_args: str = ""                  # extra `apptainer exec` arguments
+    envmodules: tuple[str, ...] = ()          # --use-envmodules: modules loaded first
+    shadow: str | None = None                 # minimal | copy-minimal | shallow | full
+    shadow_prefix: str | None = None          # --shadow-prefix: where shadow dirs are made
+    benchmark_repeat: int = 1                 # benchmark: repeat(path, n)
+    bench_commands: tuple[str, ...] = ()      # exec_command per run, if it uses {bench_iteration}
+    cache_key: str | None = None              # --cache: provenance hash of the job
+    cache_dir: str | None = None              # --cache: $SNAKEMAKE_OUTPUT_CACHE
 
 
 class Executor(ABC):

@@ -45,6 +45,8 @@ from sciflow.execute.base import JobSpec
 from sciflow.execute.hpc import batch_job_id
 from sciflow.execute.script import (MODULES_ENV, call_recording_software, make_snakemake,
                                     script_source, versions)
+from sciflow.execute import cache, shadow
+from sciflow.execute.envs import command_prefix
 from sciflow.execute.shell import _output_target
 from sciflow.execute.spec import TEMP_PREFIX, temp_path
 from sciflow.model import NamedList, Wildcards
@@ -72,8 +74,12 @@ def run_job(spec: JobSpec) -> JobResult:
     result.extra["stdout_log"] = job.capture_log
     try:
         job.prepare()
-        job.execute(result)
+        if not cache.restore_attempt(job, result):  # --cache: a stored result, not the action
+            shadow.enter(job)                        # shadow: a scratch directory
+            job.execute(result)
+            shadow.leave(job, ok=True)
         job.commit()
+        cache.store_attempt(job, result)
         if job.digests:
             result.extra["digests"] = job.digests
         result.ok = True
@@ -90,6 +96,7 @@ def run_job(spec: JobSpec) -> JobResult:
             result.extra["interrupted"] = True
     finally:
         if not result.ok:
+            shadow.leave(job, ok=False)
             job.discard()
         job.cleanup()
         result.ended = datetime.now(timezone.utc)
@@ -113,6 +120,10 @@ class _Attempt:
         self.spec = spec
         self.t0 = t0
         self.workdir = spec.workdir
+        self.cwd = spec.workdir                     # where the action runs (shadow: elsewhere)
+        self.shadow: shadow.Shadow | None = None
+        self.bench_iteration: int | None = None
+        self.benchmark_records: list[dict[str, Any]] = []
         self.outputs = [str(o) for o in (spec.output or ())]
         self.directories = set(spec.directory_outputs)
         self.capture_log = os.path.join(self.workdir, ".sciflow", "logs", spec.rule,
@@ -162,10 +173,21 @@ class _Attempt:
         }.get(kind or "")
         if runner is None:  # a rule without action only declares its outputs
             return
-        runner(result)
+        if not self.spec.benchmark:
+            runner(result)
+            return
+        for iteration in range(max(1, self.spec.benchmark_repeat)):  # benchmark: repeat(f, n)
+            self.bench_iteration = iteration
+            self.t0 = time.time()
+            self.benchmark_record = None
+            runner(result)
+            self.benchmark_records.append(self.benchmark_record
+                                          or _empty_record(time.time() - self.t0))
 
     def _shell(self, result: JobResult) -> None:
         command = self.spec.exec_command or self.spec.command or ""
+        if self.spec.bench_commands and self.bench_iteration is not None:  # {bench_iteration}
+            command = self.spec.bench_commands[self.bench_iteration]
         argv = _environment_wrapper(self.spec) + ["bash", "-c", command]
         self._subprocess(argv, result)
 
@@ -182,6 +204,7 @@ class _Attempt:
         os.makedirs(scripts_dir, exist_ok=True)
         path = os.path.join(scripts_dir, f"{self.spec.key}.{os.path.basename(script)}")
         obj = make_snakemake(self.spec, self.temp_output(), os.path.dirname(script))
+        obj.bench_iteration = self.bench_iteration
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(script_source(obj, script))
         self.temp_dirs.add(path)  # removed in cleanup()
@@ -204,7 +227,7 @@ class _Attempt:
         monitor = None
         with open(self.capture_log, "wb") as logf:
             try:
-                proc = subprocess.Popen(argv, cwd=self.workdir, stdout=logf,
+                proc = subprocess.Popen(argv, cwd=self.cwd, stdout=logf,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True, env=env)
             except FileNotFoundError as err:
@@ -249,7 +272,7 @@ class _Attempt:
             self.spec.config, self.spec.rule,
         )
         monitor = _Monitor(os.getpid(), full=True) if self.spec.benchmark else None
-        _enter_workdir(self.workdir)
+        _enter_workdir(self.cwd)
         with open(self.capture_log, "ab", buffering=0) as raw, _capture_python_output(raw):
             token = _output_target.set(raw)
             try:
@@ -274,7 +297,7 @@ class _Attempt:
         obj = make_snakemake(self.spec, self.temp_output(), os.path.dirname(path))
         nb.cells.insert(0, nbformat.v4.new_code_cell(notebook_preamble(obj, path)))
         client = NotebookClient(nb, timeout=self.spec.timeout_s or None, kernel_name="python3",
-                                resources={"metadata": {"path": self.workdir}})
+                                resources={"metadata": {"path": self.cwd}})
         try:
             client.execute()
         except Exception as err:  # CellExecutionError carries the traceback text
@@ -323,9 +346,8 @@ class _Attempt:
             for log in self.spec.log or ():
                 self._sync(str(log), self.abs(str(log)), durable=False)
         if self.spec.benchmark:
-            record = getattr(self, "benchmark_record", None) or _empty_record(
-                time.time() - self.t0)
-            _write_benchmark(self.abs(self.spec.benchmark), record)
+            records = self.benchmark_records or [_empty_record(time.time() - self.t0)]
+            _write_benchmark(self.abs(self.spec.benchmark), *records)
 
     def _sync(self, out: str, path: str, durable: bool = True) -> None:
         """Make the output durable (one fsync) and, when provenance wants checksums, hash it
@@ -463,47 +485,9 @@ class _GroupKiller:
 
 
 def _environment_wrapper(spec: JobSpec) -> list[str]:
-    """``conda run``/``apptainer exec`` in front of the command, when asked for."""
-    prefix: list[str] = []
-    if spec.use_apptainer and spec.container:
-        exe = shutil.which("apptainer") or shutil.which("singularity")
-        if not exe:
-            raise JobFailedError(
-                f"--use-apptainer: apptainer is not installed on {HOST}; cannot run rule "
-                f"{spec.rule!r} in container {spec.container}",
-                hint="Install apptainer on the workers, or run without --use-apptainer (the "
-                     "container is recorded in provenance either way).")
-        prefix = [exe, "exec", "--bind", spec.workdir, "--pwd", spec.workdir, spec.container]
-    if spec.use_conda and spec.conda:
-        exe = shutil.which("conda") or shutil.which("mamba") or shutil.which("micromamba")
-        if not exe:
-            raise JobFailedError(
-                f"--use-conda: conda is not installed on {HOST}; cannot run rule "
-                f"{spec.rule!r} in environment {spec.conda}",
-                hint="Install conda (or mamba) on the workers, or run without --use-conda "
-                     "(the environment is recorded in provenance either way).")
-        env = spec.conda
-        if env.endswith((".yaml", ".yml")):
-            env = _conda_env_from_file(exe, env, spec.workdir)
-        where = ["-p", env] if (os.sep in env or os.path.isdir(env)) else ["-n", env]
-        prefix = [exe, "run", "--no-capture-output", *where] + prefix
-    return prefix
-
-
-def _conda_env_from_file(exe: str, env_file: str, workdir: str) -> str:
-    """Create (once) the environment an ``environment.yaml`` describes; return its prefix."""
-    import hashlib
-    path = env_file if os.path.isabs(env_file) else os.path.join(workdir, env_file)
-    with open(path, "rb") as fh:
-        digest = hashlib.sha256(fh.read()).hexdigest()[:16]
-    prefix = os.path.join(workdir, ".sciflow", "conda", digest)
-    if not os.path.isdir(os.path.join(prefix, "conda-meta")):
-        proc = subprocess.run([exe, "env", "create", "--yes", "-p", prefix, "-f", path],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise JobFailedError(f"cannot create conda environment from {env_file}",
-                                 log_tail="\n".join(proc.stderr.splitlines()[-LOG_TAIL_LINES:]))
-    return prefix
+    """``apptainer exec``/``conda run``/``module load`` in front of the command, when asked
+    for (see ``sciflow.execute.envs``)."""
+    return command_prefix(spec, HOST)
 
 
 _CWD_LOCK = threading.Lock()
@@ -784,15 +768,19 @@ def _empty_record(seconds: float) -> dict[str, Any]:
     return {"s": seconds, **{c: "NA" for c in BENCHMARK_COLUMNS[2:]}}
 
 
-def _write_benchmark(path: str, record: dict[str, Any]) -> None:
-    """Snakemake's benchmark TSV: a header line and one record (floats with 2 decimals)."""
-    seconds = record["s"]
-    whole = int(seconds)
-    values = {**record, "s": round(seconds, 4),
-              "h:m:s": f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"}
-    cells = []
-    for column in BENCHMARK_COLUMNS:
-        value = values.get(column, "NA")
-        cells.append(f"{value:.2f}" if isinstance(value, float) else str(value))
+def _write_benchmark(path: str, *records: dict[str, Any]) -> None:
+    """Snakemake's benchmark TSV: a header line and one row per run (``repeat(f, n)``: n
+    rows); floats with 2 decimals."""
+    rows = []
+    for record in records:
+        seconds = record["s"]
+        whole = int(seconds)
+        values = {**record, "s": round(seconds, 4),
+                  "h:m:s": f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"}
+        cells = []
+        for column in BENCHMARK_COLUMNS:
+            value = values.get(column, "NA")
+            cells.append(f"{value:.2f}" if isinstance(value, float) else str(value))
+        rows.append("\t".join(cells) + "\n")
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write("\t".join(BENCHMARK_COLUMNS) + "\n" + "\t".join(cells) + "\n")
+        fh.write("\t".join(BENCHMARK_COLUMNS) + "\n" + "".join(rows))

@@ -112,13 +112,16 @@ def namespace(job: Job, workflow: Workflow, output: NamedList | None = None) -> 
         "params": job.params, "wildcards": job.wildcards, "threads": job.threads,
         "resources": _resources(job), "log": job.log, "config": workflow.config,
         "rule": job.rule.name, "jobid": job.jobid,
+        "bench_iteration": None,  # benchmark: the run's index (sciflow.execute.deploy)
     }
 
 
 def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
               use_conda: bool = False, use_apptainer: bool = False,
-              atomic_outputs: bool = False) -> JobSpec:
+              atomic_outputs: bool = False, settings: Any = None) -> JobSpec:
     """Describe one attempt of ``job`` for a worker (see the module docstring)."""
+    from sciflow.execute.deploy import apply, before_format
+    before_format(job, settings)  # handover: threads = all cores, before {threads} is formatted
     rule = job.rule
     key = job_key(job, attempt)
     directory_outputs, touch_outputs = [], []
@@ -149,7 +152,7 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
         command = script
     elif action == "run":
         command = rule.action.source
-    return JobSpec(
+    spec = JobSpec(
         jobid=job.jobid, rule=rule.name, key=key, workdir=os.path.abspath(workdir),
         workflow_path=os.path.abspath(workflow.path), action=action, command=command,
         script=script, input=_plain(job.input), output=_plain(job.output),
@@ -163,6 +166,9 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
         exec_command=exec_command,
         use_conda=use_conda, use_apptainer=use_apptainer, temp_outputs=atomic_outputs,
     )
+    # wrapper:, conda envs, envmodules, shadow, benchmark repeat, handover (``settings``: an
+    # ``ActionSettings`` from the engine; None outside a run)
+    return apply(spec, job, workflow, settings)
 
 
 def _plain(files: NamedList | None) -> NamedList:
