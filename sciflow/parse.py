@@ -181,9 +181,9 @@ class _Loader:
 
     def run_file(self, path: str, raw: bytes, include_loc: SourceLoc | None) -> None:
         self.seen.add(os.path.abspath(path))
-        code = self.code_of(path, raw)
         if include_loc is None or self.module and not self.ctx.files:
-            self.preparse(path)
+            self.preparse(path, raw)
+        code = self.code_of(path, raw)
         folder = os.path.dirname(os.path.abspath(path))
         if folder not in sys.path:  # as Snakemake: modules next to the Snakefile import
             sys.path.insert(0, folder)
@@ -217,20 +217,20 @@ class _Loader:
             found = self.options.compiled[key] = (self.compile_file(path, parsed, module), parsed)
         return found[0]
 
-    def preparse(self, path: str) -> None:
+    def preparse(self, path: str, raw: bytes | None = None) -> None:
         """Parse and compile every file reachable from ``path`` through literal ``include:``
         and module ``snakefile:`` paths; raise all their static problems at once."""
         problems: list[SciflowError] = []
-        todo = [(os.path.abspath(path), self.module)]
+        todo = [(path, self.module)]  # paths as the user would write them (for messages)
         done: set[tuple[str, str]] = set()
         while todo:
-            key = todo.pop()
+            file, module = todo.pop()
+            key = (os.path.abspath(file), module)
             if key in done:
                 continue
             done.add(key)
-            file, module = key
             try:
-                self.code_of(file, None, module)
+                self.code_of(file, raw if file == path else None, module)
             except ErrorGroup as group:
                 problems.extend(group.errors)
                 continue

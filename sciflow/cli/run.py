@@ -56,6 +56,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--atomic-outputs", action="store_true",
                    help="jobs write to temporary paths beside their outputs, renamed into place "
                         "only on success (commands then see those paths in {output})")
+    p.add_argument("--set-scatter", nargs="+", default=[], metavar="NAME=N",
+                   help="number of parts of a scattergather: scatter")
     p.set_defaults(func=main)
 
 
@@ -105,6 +107,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
         profile=args.profile, provenance=not args.no_provenance, unlock=args.unlock,
         use_conda=args.use_conda, use_apptainer=args.use_apptainer,
         printshellcmds=args.printshellcmds, atomic_outputs=args.atomic_outputs,
+        set_scatter=parse_key_values(args.set_scatter, "--set-scatter"),
         command_line=["sciflow", *sys.argv[1:]])
 
 
