@@ -257,6 +257,8 @@ def use_rules(main: Workflow, module_name: str, names: list[str], exclude: list[
             main.checkpoints.register(new)
         if rule.localrule or name in sub.localrules:
             main.localrules.add(new)
+        if name in sub.included_rules:  # never the default target (Snakemake)
+            main.included_rules.add(new)
         mapping[name] = new
         added.append(rule)
     for order, order_loc in sub.ruleorder:  # the module's ruleorder, for the rules used
