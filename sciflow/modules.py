@@ -28,7 +28,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from sciflow.errors import RuleError, WorkflowError
+from sciflow.errors import IncompleteCheckpointError, RuleError, WorkflowError
 from sciflow.model import (Args, FlaggedFunction, IOFile, NamedList, Rule, SourceLoc, Unpack,
                            Workflow, _apply_directive)
 
@@ -162,6 +162,14 @@ class Module:
     skip_validation: bool = False
     workflow: Workflow | None = None
     used: list[str] = field(default_factory=list)
+    checkpoints: dict[str, str] = field(default_factory=dict)  # module name -> name in main
+
+
+def _resolve_checkpoint(main: Workflow, module: Module, rule: str, wildcards: dict) -> Any:
+    name = module.checkpoints.get(rule, rule)
+    if main.checkpoints.resolver is None:
+        raise IncompleteCheckpointError(name)
+    return main.checkpoints.resolver(name, wildcards)
 
 
 def declare(main: Workflow, current_file: str, name: str, loc: SourceLoc,
@@ -265,6 +273,10 @@ def use_rules(main: Workflow, module_name: str, names: list[str], exclude: list[
         if all(n in mapping for n in order):
             main.ruleorder.append(([mapping[n] for n in order], order_loc))
     module.used.extend(mapping.values())
+    for name, new in mapping.items():  # checkpoints.x.get() inside the module asks main's DAG
+        if sub.rules[name].checkpoint:
+            module.checkpoints.setdefault(name, new)
+    sub.checkpoints.resolver = functools.partial(_resolve_checkpoint, main, module)
     for key in ("_sf_run_",):  # run: functions, found by name when a worker re-loads
         main.globals.update({k: v for k, v in sub.globals.items() if k.startswith(key)})
     return added
