@@ -93,6 +93,9 @@ class PathModifier:
     def make(cls, module: str, prefix: Any, replace: Any, loc: SourceLoc) -> "PathModifier | None":
         if prefix is None and not replace:
             return None
+        if prefix is not None and replace:
+            raise WorkflowError(f"module {module!r} has both 'prefix:' and 'replace_prefix:'; "
+                                "only one at a time is allowed (as in Snakemake)", loc)
         if prefix is not None and not isinstance(prefix, (str, os.PathLike)):
             raise WorkflowError(f"'prefix:' of module {module!r} must be a path", loc)
         if replace is not None and not isinstance(replace, Mapping):
@@ -116,7 +119,7 @@ class PathModifier:
             if new.startswith(old):
                 new = repl + new[len(old):]
                 break
-        if self.prefix:
+        if self.prefix:  # (prefix and replace_prefix never come together)
             new = self.prefix.rstrip("/") + "/" + new
         return IOFile(new, value.flags if isinstance(value, IOFile) else (),
                       {"module_path": self.module})

@@ -324,6 +324,8 @@ def test_module_namespace_and_basedirs(tmp_path, monkeypatch):
      ' tag="v2.0")\nuse rule * from m\n', "local paths only", 1),
     ('module m:\n    snakefile: "https://example.org/Snakefile"\n', "local paths only", 1),
     ('module m:\n    meta_wrapper: "v1.0/meta/bio/bwa_mapping"\n', "meta-wrapper", 1),
+    ('module m:\n    snakefile: "m.smk"\n    prefix: "p"\n    replace_prefix: {"a": "b"}\n',
+     "only one at a time", 1),
     ('module m:\n    snakefile: "x.smk"\n    prefx: "p"\n', "unknown keyword 'prefx'", 3),
     ('X = 1\nrule a:\n    input: storage.http("https://example.org/a.txt")\n'
      '    output: "a"\n    shell: "cp {input} {output}"\n', "storage.http", 3),
