@@ -142,6 +142,57 @@ CASES = {
         use rule * from one as one_*
         use rule * from two as two_*
         '''}, ()),
+    # The snakemake-workflows layout (workflow/Snakefile, rules/, schemas/, envs/, report/)
+    # deployed from a user's Snakefile, its own config passed in, rules renamed; the
+    # pipeline's directives (container, conda, wrapper, report, shadow...) are only planned.
+    "published_layout": ({
+        "pipeline/workflow/Snakefile": '''
+            import os.path
+            container: "docker://continuumio/miniconda3"
+            configfile: "config/config.yaml"
+            report: "report/workflow.rst"
+            include: "rules/common.smk"
+            rule all:
+                input: expand("results/qc/{s}.html", s=SAMPLES), "results/plots/summary.svg"
+            include: "rules/qc.smk"
+            ''',
+        "pipeline/workflow/rules/common.smk": '''
+            import pandas as pd
+            samples = pd.read_csv(config["samples"], sep="\\t").set_index("sample", drop=False)
+            SAMPLES = list(samples["sample"])
+            def fastq(wildcards):
+                return samples.loc[wildcards.s, "fq"]
+            ''',
+        "pipeline/workflow/rules/qc.smk": '''
+            rule fastqc:
+                input: fastq
+                output: html="results/qc/{s}.html", zip="results/qc/{s}_fastqc.zip"
+                log: "logs/fastqc/{s}.log"
+                benchmark: repeat("benchmarks/fastqc/{s}.tsv", 2)
+                threads: 2
+                wrapper: "v3.0.0/bio/fastqc"
+            rule plot:
+                input: expand("results/qc/{s}_fastqc.zip", s=SAMPLES)
+                output: report("results/plots/summary.svg", caption="../report/plot.rst", category="QC")
+                conda: "../envs/plot.yaml"
+                shadow: "minimal"
+                cache: "omit-software"
+                script: "../scripts/plot.py"
+            ''',
+        "pipeline/workflow/envs/plot.yaml": "dependencies: [python]\n",
+        "pipeline/workflow/scripts/plot.py": "open(snakemake.output[0], 'w').close()\n",
+        "config/config.yaml": "samples: config/samples.tsv\n",
+        "config/samples.tsv": "sample\tfq\nA\tdata/A.fq\nB\tdata/B.fq\n",
+        "data/A.fq": "", "data/B.fq": "",
+        "Snakefile": '''
+            configfile: "config/config.yaml"
+            module qc:
+                snakefile: "pipeline/workflow/Snakefile"
+                config: config
+            use rule * from qc exclude fastqc as qc_*
+            use rule fastqc from qc as qc_fastqc with:
+                threads: 4
+            '''}, ()),
     "scattergather_set": ({
         "Snakefile": '''
             scattergather:
