@@ -18,6 +18,7 @@ Example (what the parser builds for a two-line rule)::
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -377,6 +378,12 @@ class Workflow:
     modules: dict[str, Any] = field(default_factory=dict)  # name -> sciflow.modules.Module
     scatter: dict[str, int] = field(default_factory=dict)  # scattergather: name -> count
     pep: Any = None  # the peppy.Project of ``pepfile:``
+
+    @property
+    def basedir(self) -> str:
+        """The folder of this workflow's file: for the main workflow Snakemake's
+        ``workflow.basedir`` (which, inside a module, still names the main file's folder)."""
+        return os.path.dirname(os.path.abspath(self.path))
 
     @property
     def default_target_rule(self) -> Rule | None:
