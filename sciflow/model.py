@@ -55,6 +55,9 @@ class Flags(frozenset):
         return (Flags, (frozenset(self), dict(self.meta)))
 
 
+_NO_FLAGS = Flags()
+
+
 class IOFile(str):
     """A file pattern carrying Snakemake flags (``temp``, ``protected``, ``directory``,
     ``ancient``, ``touch``, ``report``...). It *is* a ``str``, so user code treats it as one.
@@ -74,8 +77,9 @@ class IOFile(str):
     def __new__(cls, value: str, flags: Iterable[str] = (),
                 meta: Mapping[str, Any] | None = None) -> "IOFile":
         obj = super().__new__(cls, value)
-        old = value.flags if isinstance(value, IOFile) else Flags()
-        merged = {**old.meta, **getattr(flags, "meta", {}), **(meta or {})}
+        old = value.flags if isinstance(value, IOFile) else _NO_FLAGS
+        extra = getattr(flags, "meta", None)
+        merged = {**old.meta, **(extra or {}), **(meta or {})} if extra or meta else old.meta
         obj.flags = Flags(frozenset(old) | frozenset(flags), merged)
         return obj
 
