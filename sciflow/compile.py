@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from sciflow.errors import ParseError, RuleError, SciflowError, WorkflowError
 from sciflow.model import ACTIONS, DIRECTIVES, SourceLoc
+from sciflow.modules import MODULE_DIRECTIVES
 from sciflow.syntax import (DirectiveNode, DocstringNode, KeywordNode, ModuleNode, Node, Parsed,
                             PythonNode, RuleNode, Span, UseRuleNode)
 
@@ -40,7 +41,9 @@ HANDLERS = ("onstart", "onsuccess", "onerror")
 _RULE_HEAD = re.compile(r"(rule|checkpoint)(?:[ \t]+([A-Za-z_]\w*))?[ \t]*:")
 _NAME = re.compile(r"[A-Za-z_]\w*")
 _USE = re.compile(r"rule\s+(?P<names>.+?)(?:\s+from\s+(?P<module>\S+?))?"
+                  r"(?:\s+exclude\s+(?P<exclude>.+?))?"
                   r"(?:\s+as\s+(?P<alias>\S+?))?(?:\s+with\s*:)?\s*$", re.S)
+_ALIAS = re.compile(r"[A-Za-z_*][\w*]*")
 
 
 @dataclass(slots=True)
@@ -165,10 +168,40 @@ class _Compiler:
             elif isinstance(node, UseRuleNode):
                 self.use_rule(node)
             elif isinstance(node, ModuleNode):
-                head = node.head
+                self.module(node)
+
+    def module(self, node: ModuleNode) -> None:
+        """``module NAME:`` → ``_sf_module('NAME', line, col, locs, snakefile=..., ...)``."""
+        head = node.head
+        m = re.match(r"module\s+([A-Za-z_]\w*)\s*:", head.value)
+        if not m:
+            self.problems.append(ParseError("expected 'module NAME:'",
+                                            self.loc(head.line, head.column)))
+            return
+        name, label = m.group(1), f"module '{m.group(1)}'"
+        items: list = []
+        seen: set[str] = set()
+        for item in node.items:
+            if not isinstance(item, DirectiveNode):
+                continue
+            loc = self.loc(item.head.line, item.head.column)
+            if item.name not in MODULE_DIRECTIVES:
+                close = difflib.get_close_matches(item.name, MODULE_DIRECTIVES, n=1)
                 self.problems.append(WorkflowError(
-                    "modules are not supported yet", self.loc(head.line, head.column),
-                    hint="Include the module's Snakefile with 'include:' instead."))
+                    f"unknown keyword '{item.name}' in {label}", loc,
+                    hint=f"Did you mean '{close[0]}'?" if close else
+                    "A module takes: " + ", ".join(MODULE_DIRECTIVES) + "."))
+            elif item.name in seen:
+                self.problems.append(WorkflowError(f"'{item.name}' given twice in {label}", loc))
+            else:
+                seen.add(item.name)
+                items.append(item)
+        locs = tuple((d.name, d.head.line, d.head.column) for d in items)
+        indent = self.indent_of(head.start_pos, head.column)
+        self.out.at(head.line)
+        self.out.write(f"{indent}_sf_module({name!r}, {head.line}, {head.column}, {locs!r}")
+        self.directive_args(items, label)
+        self.out.write(")")
 
     def rule(self, node: RuleNode) -> None:
         head = node.head
@@ -301,9 +334,7 @@ class _Compiler:
                 "expected 'use rule NAME [from MODULE] as NEW_NAME [with:]'", loc))
             return
         if m.group("module"):
-            self.problems.append(WorkflowError(
-                "modules are not supported yet ('use rule ... from ...')", loc,
-                hint="Include the module's Snakefile with 'include:' instead."))
+            self.use_module_rule(node, m, loc)
             return
         source, alias = m.group("names").strip(), m.group("alias")
         if not _NAME.fullmatch(source) or not alias or not _NAME.fullmatch(alias):
@@ -319,6 +350,35 @@ class _Compiler:
         self.out.write(f"{indent}_sf_use_rule({source!r}, {alias!r}, {head.line}, {head.column}, "
                        f"{locs!r}")
         self.directive_args(items, f"rule '{alias}'")
+        self.out.write(")")
+
+
+    def use_module_rule(self, node: UseRuleNode, m: re.Match, loc: SourceLoc) -> None:
+        """``use rule a, b|* from M [exclude x, y] [as ALIAS] [with: ...]`` →
+        ``_sf_use_module('M', ('a', 'b'), ('x', 'y'), 'ALIAS', line, col, locs, ...)``."""
+        module, alias = m.group("module"), m.group("alias")
+        names = [n.strip() for n in m.group("names").split(",")]
+        exclude = [n.strip() for n in (m.group("exclude") or "").split(",") if n.strip()]
+        bad = [n for n in names + exclude if n != "*" and not _NAME.fullmatch(n)]
+        if (names != ["*"] and "*" in names) or bad or not _NAME.fullmatch(module) or (
+                alias is not None and not _ALIAS.fullmatch(alias)):
+            self.problems.append(ParseError(
+                "expected 'use rule NAME[, NAME...] from MODULE [as NEW_NAME] [with:]' or "
+                "'use rule * from MODULE [exclude NAME, ...] [as PREFIX_*]'", loc))
+            return
+        if exclude and names != ["*"]:
+            self.problems.append(ParseError("'exclude' goes with 'use rule * from ...'", loc))
+            return
+        label = f"rule '{alias or names[0]}'"
+        items = self.validate_items(node.items, label, allow_actions=False)
+        locs = tuple((d.name, d.head.line, d.head.column) for d in items
+                     if isinstance(d, DirectiveNode))
+        head = node.head
+        indent = self.indent_of(head.start_pos, head.column)
+        self.out.at(head.line)
+        self.out.write(f"{indent}_sf_use_module({module!r}, {tuple(names)!r}, {tuple(exclude)!r}, "
+                       f"{alias!r}, {head.line}, {head.column}, {locs!r}")
+        self.directive_args(items, label)
         self.out.write(")")
 
 

@@ -215,9 +215,10 @@ class DAG:
     def _build(self, targets: list[str]) -> None:
         if not targets:
             rule = self.workflow.default_target_rule
-            if rule is None:
+            if rule is None and not self.workflow.rules:
                 raise DAGError(f"the workflow {self.workflow.path} defines no rules")
-            targets = [rule.name]
+            # Only included files define rules: no default target, nothing to do (Snakemake).
+            targets = [rule.name] if rule is not None else []
         errors: list[SciflowError] = []
         for target in targets:
             try:

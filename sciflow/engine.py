@@ -77,6 +77,7 @@ class RunOptions:
     use_envmodules: bool = False        # --use-envmodules
     shadow_prefix: str | None = None    # --shadow-prefix: where shadow directories are made
     cache: list[str] | None = None      # --cache [RULE…]: None off, [] all rules with cache:
+    set_scatter: dict[str, int] = field(default_factory=dict)  # --set-scatter NAME=N
     command_line: list[str] = field(default_factory=list)
     workdir: str | None = None
     config_overrides: dict[str, Any] = field(default_factory=dict)
@@ -314,9 +315,11 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
     if options.unlock:
         return RunSummary(None, True, unlocked=unlock(workdir))
     path = find_workflow(options, workdir)
+    # --configfile paths are relative to where the command was typed, not to -d (Snakemake)
+    configfiles = [os.path.abspath(p) for p in options.configfiles or ()]
     with in_directory(workdir):
         workflow = load_workflow(path, config_overrides=dict(options.config or {}),
-                                 configfiles=list(options.configfiles or ()))
+                                 configfiles=configfiles, scatter=dict(options.set_scatter or {}))
         if workflow.workdir:  # the file's ``workdir:`` directive, relative to -d
             workdir = os.path.abspath(workflow.workdir)
             os.makedirs(workdir, exist_ok=True)

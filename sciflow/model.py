@@ -18,6 +18,7 @@ Example (what the parser builds for a two-line rule)::
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -38,39 +39,70 @@ class SourceLoc:
 
 
 # ------------------------------------------------------------------------------ annotated files
+class Flags(frozenset):
+    """A file's flag names plus flag values (``report()``'s caption/category, ``repeat()``'s
+    count). Code that re-wraps a path as ``IOFile(new, old.flags)`` keeps the values."""
+
+    __slots__ = ("meta",)
+    meta: Mapping[str, Any]
+
+    def __new__(cls, names: Iterable[str] = (), meta: Mapping[str, Any] | None = None) -> "Flags":
+        obj = super().__new__(cls, names)
+        obj.meta = dict(meta or getattr(names, "meta", None) or {})
+        return obj
+
+    def __reduce__(self):
+        return (Flags, (frozenset(self), dict(self.meta)))
+
+
+_NO_FLAGS = Flags()
+
+
 class IOFile(str):
     """A file pattern carrying Snakemake flags (``temp``, ``protected``, ``directory``,
-    ``ancient``, ``touch``...). It *is* a ``str``, so user code treats it as one.
+    ``ancient``, ``touch``, ``report``...). It *is* a ``str``, so user code treats it as one.
+    Flag values (e.g. ``report(..., caption=...)``) are in ``.meta``.
 
     >>> f = IOFile("x.txt", {"temp"})
     >>> f, f.is_flagged("temp")
     ('x.txt', True)
+    >>> g = IOFile("y.png", {"report"}, {"report": {"caption": "c.rst"}})
+    >>> IOFile("z.png", g.flags).meta["report"]["caption"]
+    'c.rst'
     """
 
     __slots__ = ("flags",)
-    flags: frozenset[str]
+    flags: Flags
 
-    def __new__(cls, value: str, flags: Iterable[str] = ()) -> "IOFile":
+    def __new__(cls, value: str, flags: Iterable[str] = (),
+                meta: Mapping[str, Any] | None = None) -> "IOFile":
         obj = super().__new__(cls, value)
-        old = value.flags if isinstance(value, IOFile) else frozenset()
-        obj.flags = frozenset(old) | frozenset(flags)
+        old = value.flags if isinstance(value, IOFile) else _NO_FLAGS
+        extra = getattr(flags, "meta", None)
+        merged = {**old.meta, **(extra or {}), **(meta or {})} if extra or meta else old.meta
+        obj.flags = Flags(frozenset(old) | frozenset(flags), merged)
         return obj
+
+    @property
+    def meta(self) -> Mapping[str, Any]:
+        return self.flags.meta
 
     def is_flagged(self, flag: str) -> bool:
         return flag in self.flags
 
     def __reduce__(self):
-        return (IOFile, (str(self), tuple(self.flags)))
+        return (IOFile, (str(self), tuple(self.flags), dict(self.flags.meta)))
 
 
-def flag(value: Any, name: str) -> Any:
-    """Attach a flag to a pattern, or to every pattern in a list (as Snakemake does)."""
+def flag(value: Any, name: str, meta: Any = None) -> Any:
+    """Attach a flag (and its value, ``meta``) to a pattern, or to every pattern in a list
+    (as Snakemake does)."""
     if isinstance(value, str):
-        return IOFile(value, {name})
+        return IOFile(value, {name}, None if meta is None else {name: meta})
     if isinstance(value, (list, tuple)):
-        return [flag(v, name) for v in value]
+        return [flag(v, name, meta) for v in value]
     if callable(value):  # an input function: flag what it returns
-        return FlaggedFunction(value, name)
+        return FlaggedFunction(value, name, meta)
     raise RuleError(f"{name}() expects a file pattern or a list of them, got {type(value).__name__}")
 
 
@@ -80,9 +112,10 @@ class FlaggedFunction:
 
     func: Callable[..., Any]
     flag_name: str
+    meta: Any = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return flag(self.func(*args, **kwargs), self.flag_name)
+        return flag(self.func(*args, **kwargs), self.flag_name, self.meta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,8 +284,13 @@ class Rule:
     localrule: bool = False
     default_target: bool = False
     wildcard_constraints: dict[str, str] = field(default_factory=dict)
-    conda: str | None = None
-    container: str | None = None
+    conda: str | None = None  # Snakemake's ``conda_env`` (see the property below)
+    container: str | None = None  # Snakemake's ``container_img``
+    shadow_depth: str | None = None  # shadow: "minimal" | "shallow" | "full" | "copy-minimal"
+    cache: bool | str = False  # cache: True | "omit-software"
+    handover: bool = False
+    envmodules: list[str] = field(default_factory=list)
+    benchmark_repeats: int = 1  # benchmark: repeat("b.tsv", N)
     action: Action | None = None
     checkpoint: bool = False
     docstring: str | None = None
@@ -268,6 +306,19 @@ class Rule:
     def loc_of(self, directive: str) -> SourceLoc:
         """Where ``directive`` was written, else where the rule starts."""
         return self.locs.get(directive, self.loc)
+
+    # Snakemake's attribute names, for code written against Snakemake's Rule.
+    @property
+    def wrapper(self) -> str | None:
+        return self.action.source if self.action and self.action.kind == "wrapper" else None
+
+    @property
+    def conda_env(self) -> str | None:
+        return self.conda
+
+    @property
+    def container_img(self) -> str | None:
+        return self.container
 
 
 # ------------------------------------------------------------------------------ checkpoints
@@ -323,14 +374,31 @@ class Workflow:
     onerror: Callable[..., Any] | None = None
     checkpoints: Checkpoints = field(default_factory=Checkpoints)
     source_sha256: str | None = None  # of the main file, for provenance
+    # Rules that came from included files: never the default target (Snakemake takes the
+    # first rule, or the ``default_target: True`` one, of the main file only).
+    included_rules: set[str] = field(default_factory=set)
+    # Set while a module's file loads: changes each new rule's paths (prefix/replace_prefix).
+    path_modifier: Callable[[Rule], None] | None = None
+    modules: dict[str, Any] = field(default_factory=dict)  # name -> sciflow.modules.Module
+    scatter: dict[str, int] = field(default_factory=dict)  # scattergather: name -> count
+    pep: Any = None  # the peppy.Project of ``pepfile:``
+
+    @property
+    def basedir(self) -> str:
+        """The folder of this workflow's file: for the main workflow Snakemake's
+        ``workflow.basedir`` (which, inside a module, still names the main file's folder)."""
+        return os.path.dirname(os.path.abspath(self.path))
 
     @property
     def default_target_rule(self) -> Rule | None:
-        """``default_target: True`` if any, else the first rule (Snakemake's choice)."""
-        for rule in self.rules.values():
+        """The rule of the main file marked ``default_target: True``, else the main file's
+        first rule, else None (nothing to do) — Snakemake's choice: rules of included files
+        are never chosen, even when marked."""
+        main = [r for r in self.rules.values() if r.name not in self.included_rules]
+        for rule in main:
             if rule.default_target:
                 return rule
-        return next(iter(self.rules.values()), None)
+        return main[0] if main else None
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules.values())
@@ -360,6 +428,8 @@ class WorkflowBuilder:
         rule = Rule(name=name, loc=loc, checkpoint=checkpoint, action=action, locs=locs)
         for key, args in directives.items():
             _apply_directive(rule, key, args, locs.get(key, loc))
+        if wf.path_modifier is not None:
+            wf.path_modifier(rule)
         wf.rules[name] = rule
         if checkpoint:
             wf.checkpoints.register(name)
@@ -392,8 +462,39 @@ def _apply_directive(rule: Rule, key: str, args: Args, loc: SourceLoc) -> None:
         value = _single(args, key, loc)
         if key in ("priority", "retries") and not isinstance(value, int):
             raise RuleError(f"'{key}' must be an integer, got {value!r}", loc)
+        if key == "benchmark" and isinstance(value, IOFile) and "repeat" in value.flags:
+            rule.benchmark_repeats = int(value.meta.get("repeat", 1))
         setattr(rule, key, value)
     elif key == "singularity":
         rule.container = _single(args, key, loc)
+    elif key in ("shadow", "cache", "handover", "envmodules"):
+        _apply_execution_directive(rule, key, args, loc)
+        rule.extra[key] = args
     else:  # recorded, not acted on (shadow, cache, envmodules, handover, version...)
         rule.extra[key] = args
+
+
+SHADOW_DEPTHS = ("minimal", "shallow", "full", "copy-minimal")
+
+
+def _apply_execution_directive(rule: Rule, key: str, args: Args, loc: SourceLoc) -> None:
+    """``shadow:``, ``cache:``, ``handover:``, ``envmodules:`` — checked here, carried out by
+    ``sciflow.execute``."""
+    if key == "envmodules":
+        pos, named = args
+        if named or not all(isinstance(v, str) for v in pos):
+            raise RuleError("'envmodules:' takes module names as strings", loc)
+        rule.envmodules = list(pos)
+        return
+    value = _single(args, key, loc)
+    if key == "shadow":
+        if value not in SHADOW_DEPTHS:
+            raise RuleError(f"'shadow:' must be one of {', '.join(SHADOW_DEPTHS)}, got {value!r}",
+                            loc)
+        rule.shadow_depth = value
+    elif key == "cache":
+        if value not in (True, False, "omit-software"):
+            raise RuleError(f"'cache:' must be True or \"omit-software\", got {value!r}", loc)
+        rule.cache = value
+    else:
+        rule.handover = bool(value)

@@ -15,8 +15,10 @@ The stages live in their own modules: ``sciflow.syntax`` (lark grammar → state
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
+import re
 import sys
 import types
 import warnings
@@ -24,12 +26,14 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from sciflow.compile import Compiled, compile_parsed, file_tag, syntax_problems, HANDLERS
+from sciflow.directives import LoadOptions, extend_namespace, remote_import_hint
 from sciflow.errors import (ErrorGroup, IncludeError, ParseError, SciflowError, UsageError,
                             WorkflowError)
 from sciflow.helpers import (LoadContext, WorkflowContext, build_namespace, read_config_file,
                              update_config)
 from sciflow.model import SourceLoc, Workflow
-from sciflow.syntax import parse_text
+from sciflow.modules import Module
+from sciflow.syntax import KeywordNode, ModuleNode, Parsed, PythonNode, parse_text
 
 DEFAULT_FILES = ("Sciflowfile", "Snakefile", "workflow/Snakefile")
 
@@ -50,12 +54,17 @@ def find_workflow_file(explicit: str | None = None) -> Path:
 
 
 def load_workflow(path: str | os.PathLike, *, config_overrides: Mapping | None = None,
-                  configfiles: Sequence[str] = ()) -> Workflow:
+                  configfiles: Sequence[str] = (),
+                  scatter: Mapping[str, int] | None = None) -> Workflow:
     """Parse, compile and execute the workflow at ``path``.
 
-    ``configfiles`` (``--configfile``) and then ``config_overrides`` (``--config``) take
-    precedence over ``configfile:`` statements, as in Snakemake. Raises a ``SciflowError``
-    (``ErrorGroup`` when a file has several static problems) — never anything else.
+    ``configfiles`` (``--configfile``; relative paths are taken from the current directory)
+    and then ``config_overrides`` (``--config``) take precedence over ``configfile:``
+    statements, as in Snakemake; with ``configfiles`` given, a ``configfile:`` whose file is
+    absent is skipped. ``scatter`` (``--set-scatter``) overrides ``scattergather:`` counts.
+    Every file named by a literal ``include:`` (or module ``snakefile:``) is parsed before any
+    code runs. Raises a ``SciflowError`` (``ErrorGroup`` when a file has several static
+    problems) — never anything else.
     """
     path = os.fspath(path)
     raw = _read(path, None)
@@ -66,17 +75,45 @@ def load_workflow(path: str | os.PathLike, *, config_overrides: Mapping | None =
         update_config(overwrite, read_config_file(str(extra)))
     update_config(overwrite, dict(config_overrides or {}))
     update_config(wf.config, overwrite)
-    ctx = WorkflowContext(wf, path)
-    loader = _Loader(wf, ctx, path)
-    load = LoadContext(wf, ctx, overwrite, loader.include)
-    wf.globals.update(build_namespace(load))
-    wf.globals["__name__"] = "sciflow_workflow"
-    loader.run_file(path, raw, None)
+    options = LoadOptions(path, overwrite, configfiles_given=bool(configfiles),
+                          scatter=dict(scatter or {}))
+    _load_into(wf, path, raw, None, options)
     for name in HANDLERS:
         handler = wf.globals.get(f"_sf_{name}")
         if handler is not None:
             setattr(wf, name, handler)
     return wf
+
+
+def _load_into(wf: Workflow, path: str, raw: bytes, loc: SourceLoc | None, options: LoadOptions,
+               module: Module | None = None) -> None:
+    """Run the file at ``path`` in a fresh namespace for ``wf`` (the main workflow, or a
+    module's own workflow)."""
+    ctx = WorkflowContext(wf, options.main_path)  # workflow.basedir: the main file's folder
+    loader = _Loader(wf, ctx, options, module.name if module else "")
+    overwrite = {} if module is not None and module.config is not None else \
+        options.overwrite_config
+    load = LoadContext(wf, ctx, overwrite, loader.include)
+    wf.globals.update(build_namespace(load))
+    wf.globals["__name__"] = "sciflow_workflow"
+    extend_namespace(wf.globals, wf, ctx, options, lambda m: _load_module(m, options),
+                     module_config=module is not None and module.config is not None)
+    loader.run_file(path, raw, loc)
+
+
+def _load_module(module: Module, options: LoadOptions) -> Workflow:
+    """A module's Snakefile loaded into its own workflow (own config, own globals); its
+    rules get the module's path changes as they are made."""
+    sub = Workflow(path=module.snakefile)
+    if module.config is not None:
+        sub.config = module.config  # the mapping itself (changes are seen by both), as Snakemake
+    else:
+        update_config(sub.config, options.overwrite_config)
+    sub.path_modifier = module.modifier
+    raw = _read(module.snakefile, module.loc)
+    _load_into(sub, module.snakefile, raw, module.loc, options, module)
+    sub.path_modifier = None
+    return sub
 
 
 def lint(path: str | os.PathLike) -> list[SciflowError]:
@@ -115,14 +152,21 @@ def _decode(raw: bytes, path: str) -> str:
 
 
 class _Loader:
-    """Runs each file of the workflow (main file and includes) in the shared namespace."""
+    """Runs each file of one workflow (main file and includes) in its namespace.
 
-    def __init__(self, workflow: Workflow, ctx: WorkflowContext, main_path: str) -> None:
+    Before the first line of a file runs, every file it names in a literal ``include:`` (or
+    a module's literal ``snakefile:``) is parsed and compiled too, recursively, so a syntax
+    error in any of them is reported before the workflow's code has had side effects."""
+
+    def __init__(self, workflow: Workflow, ctx: WorkflowContext, options: LoadOptions,
+                 module: str = "") -> None:
         self.workflow = workflow
         self.ctx = ctx
-        self.main_dir = os.path.dirname(os.path.abspath(main_path))
+        self.options = options
+        self.module = module  # prefix of run: function names (a file may be two modules)
+        self.main_dir = os.path.dirname(os.path.abspath(options.main_path))
         self.seen: set[str] = set()
-        self.col_shifts: dict[str, dict[int, int]] = {}  # per file: see Compiled.col_shift
+        self.col_shifts = options.col_shifts  # per file: see Compiled.col_shift
 
     def include(self, path: str, loc: SourceLoc) -> None:
         if not os.path.isabs(path):
@@ -131,11 +175,15 @@ class _Loader:
             return
         raw = _read(path, loc)
         self.workflow.includes.append(path)
+        before = set(self.workflow.rules)
         self.run_file(path, raw, loc)
+        self.workflow.included_rules.update(set(self.workflow.rules) - before)
 
     def run_file(self, path: str, raw: bytes, include_loc: SourceLoc | None) -> None:
         self.seen.add(os.path.abspath(path))
-        code = self.compile_file(path, _decode(raw, path))
+        if include_loc is None or self.module and not self.ctx.files:
+            self.preparse(path, raw)
+        code = self.code_of(path, raw)
         folder = os.path.dirname(os.path.abspath(path))
         if folder not in sys.path:  # as Snakemake: modules next to the Snakefile import
             sys.path.insert(0, folder)
@@ -149,15 +197,57 @@ class _Loader:
             raise
         except Exception as exc:  # the user's own code failed while the file was loading
             loc = _user_frame(exc.__traceback__, self.col_shifts)
+            hint = remote_import_hint(getattr(exc, "name", None)) if isinstance(
+                exc, ImportError) else None
             raise WorkflowError(f"{type(exc).__name__}: {exc}", loc,
-                                hint="This happened while loading the workflow.") from None
+                                hint=hint or "This happened while loading the workflow.") from None
         finally:
             self.ctx.files.pop()
 
-    def compile_file(self, path: str, text: str) -> list[types.CodeType]:
-        parsed = parse_text(text, path)
+    def code_of(self, path: str, raw: bytes | None = None,
+                module: str | None = None) -> list[types.CodeType]:
+        """The compiled code of a file (compiled once per load; see ``preparse``)."""
+        module = self.module if module is None else module
+        key = (os.path.abspath(path), module)
+        found = self.options.compiled.get(key)
+        if found is None:
+            if raw is None:
+                raw = _read(path, None)
+            parsed = parse_text(_decode(raw, path), path)
+            found = self.options.compiled[key] = (self.compile_file(path, parsed, module), parsed)
+        return found[0]
+
+    def preparse(self, path: str, raw: bytes | None = None) -> None:
+        """Parse and compile every file reachable from ``path`` through literal ``include:``
+        and module ``snakefile:`` paths; raise all their static problems at once."""
+        problems: list[SciflowError] = []
+        todo = [(path, self.module)]  # paths as the user would write them (for messages)
+        done: set[tuple[str, str]] = set()
+        while todo:
+            file, module = todo.pop()
+            key = (os.path.abspath(file), module)
+            if key in done:
+                continue
+            done.add(key)
+            try:
+                self.code_of(file, raw if file == path else None, module)
+            except ErrorGroup as group:
+                problems.extend(group.errors)
+                continue
+            except SciflowError as err:
+                problems.append(err)
+                continue
+            parsed = self.options.compiled[key][1]
+            for target, target_module in _static_files(parsed, parsed.statements, module):
+                full = os.path.normpath(os.path.join(os.path.dirname(file), target))
+                if os.path.isfile(full):
+                    todo.append((full, target_module))
+        if problems:
+            raise problems[0] if len(problems) == 1 else ErrorGroup(problems)
+
+    def compile_file(self, path: str, parsed: Parsed, module: str) -> list[types.CodeType]:
         rel = os.path.relpath(os.path.abspath(path), self.main_dir)
-        compiled = compile_parsed(parsed, file_tag(rel))
+        compiled = compile_parsed(parsed, file_tag((module + "/" if module else "") + rel))
         self.col_shifts[os.path.abspath(path)] = compiled.col_shift
         problems = list(compiled.problems)
         code = None
@@ -175,6 +265,32 @@ class _Loader:
             raise problems[0] if len(problems) == 1 else ErrorGroup(problems)
         assert code is not None
         return code
+
+
+def _static_files(parsed: Parsed, nodes: list, module: str) -> list[tuple[str, str]]:
+    """``(path, module)`` of each literal ``include:`` path and module ``snakefile:`` in
+    ``nodes`` (also inside ``if``/``for`` blocks)."""
+    found: list[tuple[str, str]] = []
+    for node in nodes:
+        if isinstance(node, PythonNode):
+            found.extend(_static_files(parsed, node.body, module))
+        elif isinstance(node, KeywordNode) and node.name == "include":
+            found.extend((p, module) for p in _literal_paths(parsed.code(node.value.start, node.value.end)))
+        elif isinstance(node, ModuleNode):
+            m = re.match(r"module\s+([A-Za-z_]\w*)", node.head.value)
+            for item in node.items:
+                if getattr(item, "name", None) == "snakefile" and m:
+                    found.extend((p, m.group(1)) for p in _literal_paths(parsed.code(item.value.start, item.value.end)))
+    return found
+
+
+def _literal_paths(text: str) -> list[str]:
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return []
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return [v for v in values if isinstance(v, str) and "://" not in v]
 
 
 def _user_frame(tb: Any, col_shifts: dict[str, dict[int, int]]) -> SourceLoc | None:

@@ -73,6 +73,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--atomic-outputs", action="store_true",
                    help="jobs write to temporary paths beside their outputs, renamed into place "
                         "only on success (commands then see those paths in {output})")
+    p.add_argument("--set-scatter", nargs="+", default=[], metavar="NAME=N",
+                   help="number of parts of a scattergather: scatter")
     p.set_defaults(func=main)
 
 
@@ -127,6 +129,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
         wrapper_prefix=args.wrapper_prefix, conda_prefix=args.conda_prefix,
         use_envmodules=args.use_envmodules, shadow_prefix=args.shadow_prefix,
         cache=args.cache,
+        set_scatter=parse_key_values(args.set_scatter, "--set-scatter"),
         command_line=["sciflow", *sys.argv[1:]])
 
 
