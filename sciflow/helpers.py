@@ -132,8 +132,10 @@ def branch(condition: Any, then: Any = None, otherwise: Any = None,
     return choose(None)
 
 
-def min_version(_version: str) -> None:
-    """Snakemake's version guard; sciflow accepts every Snakefile it can parse."""
+def min_version(version: str) -> None:
+    """Snakemake's version guard (see :func:`sciflow.compat.snakemake.utils.min_version`)."""
+    from sciflow.compat.snakemake.utils import min_version as check
+    check(version)
 
 
 def shell(cmd: str, *args: Any, **kwargs: Any) -> Any:
@@ -226,7 +228,8 @@ class WorkflowContext:
 
     @property
     def snakefile(self) -> str:
-        return os.path.abspath(self.current_file)
+        """The workflow file whose code asks (Snakemake: the calling frame's file)."""
+        return os.path.abspath(self._calling_file())
 
     @property
     def current_file(self) -> str:
@@ -237,8 +240,19 @@ class WorkflowContext:
         return os.path.dirname(os.path.abspath(self.current_file))
 
     def source_path(self, path: str) -> str:
-        """A path relative to the current Snakefile, as an absolute path."""
-        return os.path.join(self.current_basedir, path)
+        """A path relative to the workflow file that calls this, as an absolute path (as
+        Snakemake: the calling file, so it also works from input functions run later)."""
+        return os.path.join(os.path.dirname(os.path.abspath(self._calling_file())), path)
+
+    def _calling_file(self, depth: int = 2) -> str:
+        """The workflow file of the frame ``depth`` up, if it is one; else the file being
+        loaded (from sciflow's own code, e.g. a property read by the engine)."""
+        try:
+            name = sys._getframe(depth).f_code.co_filename
+        except ValueError:
+            return self.current_file
+        known = {os.path.abspath(f) for f in (self.model.path, *self.model.includes)}
+        return name if os.path.abspath(name) in known else self.current_file
 
     def get_rule(self, name: str) -> Rule:
         return self.model.rules[name]
@@ -255,6 +269,12 @@ class LoadContext:
 
 
 def build_namespace(load: LoadContext) -> dict[str, Any]:
+    """The workflow's globals. ``__builtins__`` routes ``import snakemake...`` in workflow
+    code to sciflow's own implementation (see :mod:`sciflow.compat` for why it is scoped this
+    way); the Snakemake 8/9 semantic helpers come from :mod:`sciflow.compat.snakemake.ioutils`."""
+    from sciflow import compat
+    from sciflow.compat.snakemake import ioutils
+
     wf, ctx = load.workflow, load.ctx
     builder = WorkflowBuilder(wf)
 
@@ -379,7 +399,10 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
         "temp": temp, "temporary": temp, "protected": protected, "directory": directory,
         "ancient": ancient, "touch": touch, "unpack": unpack, "pipe": pipe, "service": service,
         "ensure": ensure, "report": report, "local": local, "min_version": min_version,
-        "exists": exists, "evaluate": evaluate, "branch": branch,
+        "exists": exists, "evaluate": evaluate, "branch": branch, "lookup": ioutils.lookup,
+        "parse_input": ioutils.parse_input, "extract_checksum": ioutils.extract_checksum,
+        "flatten": ioutils.flatten,
+        "__builtins__": compat.workflow_builtins(), compat.MARKER: True,
         "shell": _shell_function(), "Path": Path, "update_config": update_config,
         # Snakefiles often use these without importing them: Snakemake's namespace has them.
         "os": os, "re": re, "sys": sys, "subprocess": subprocess, "hashlib": hashlib,
