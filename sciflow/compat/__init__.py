@@ -42,7 +42,8 @@ from typing import Any, Mapping
 
 MARKER = "__sciflow_snakemake_api__"
 PACKAGE = "sciflow.compat.snakemake"
-SUBMODULES = ("utils", "io", "shell", "logging", "exceptions", "script", "ioutils")
+SUBMODULES = ("utils", "io", "iocontainers", "ioutils", "shell", "logging", "exceptions",
+              "script")
 
 _real_import = builtins.__import__
 

@@ -46,7 +46,7 @@ def validate(data: Any, schema: str | os.PathLike, set_default: bool = True) -> 
     file, the failing key and the rule it breaks, at the line that called ``validate``.
     """
     caller = sys._getframe(1)
-    loc = SourceLoc(caller.f_code.co_filename, caller.f_lineno, 1)
+    loc = _call_site(caller)
     path = Path(os.fspath(schema))
     if not path.is_absolute():
         path = Path(os.path.abspath(caller.f_code.co_filename)).parent / path
@@ -61,6 +61,18 @@ def validate(data: Any, schema: str | os.PathLike, set_default: bool = True) -> 
         return
     if isinstance(data, pd.DataFrame):
         _validate_frame(data, validator_for, path, loc, set_default)
+
+
+def _call_site(frame: Any) -> SourceLoc:
+    """file:line:col of the call being made in ``frame`` (col from the bytecode positions)."""
+    line, col = frame.f_lineno, 1
+    try:
+        pos = list(frame.f_code.co_positions())[frame.f_lasti // 2]
+        if pos[0] == line and pos[2] is not None:
+            col = pos[2] + 1
+    except (IndexError, ValueError):
+        pass
+    return SourceLoc(frame.f_code.co_filename, line, col)
 
 
 def _load_schema(path: Path, loc: SourceLoc | None) -> dict:
