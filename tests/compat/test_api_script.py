@@ -118,3 +118,30 @@ def test_script_imports_the_snakemake_object_and_a_helper_gets_the_real_snakemak
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert (tmp_path / "o.txt").read_text() == "3 x.txt snakemake"
+
+
+def test_notebook_job_imports_the_snakemake_api(tmp_path):
+    """A ``notebook:`` kernel gets the same API as a script (object, shell, package)."""
+    import nbformat
+
+    (tmp_path / "Snakefile").write_text(textwrap.dedent('''\
+        rule a:
+            input: "x.txt"
+            output: "o.txt"
+            params: k=3
+            notebook: "nb.py.ipynb"
+        '''))
+    (tmp_path / "x.txt").write_text("x")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent('''\
+        from snakemake.script import snakemake as sm
+        from snakemake.shell import shell
+        import snakemake.utils as su
+        shell("printf '{sm.params.k} {sm.input[0]} ' > {sm.output[0]}")
+        open(sm.output[0], "a").write(su.__name__)
+        '''))]
+    nbformat.write(nb, str(tmp_path / "nb.py.ipynb"))
+    res = subprocess.run([str(BIN / "sciflow"), "run", "-c", "1"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert (tmp_path / "o.txt").read_text() == "3 x.txt sciflow.compat.snakemake.utils"
