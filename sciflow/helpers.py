@@ -217,6 +217,8 @@ class WorkflowContext:
         self.cores = 1
         self.settings: dict[str, Args] = {}  # top-level container:, conda:, pepfile:, ...
         self.global_container: str | None = None  # from a top-level container: statement
+        self.load_dir = os.getcwd()  # workflow file names are relative to this
+        self.skip_validation = False  # validate() does nothing (Snakemake's module option)
 
     @property
     def config(self) -> dict:
@@ -229,7 +231,12 @@ class WorkflowContext:
     @property
     def snakefile(self) -> str:
         """The workflow file whose code asks (Snakemake: the calling frame's file)."""
-        return os.path.abspath(self._calling_file())
+        return self.absolute(self._calling_file())
+
+    def absolute(self, path: str) -> str:
+        """A workflow file name (as compiled: relative to where the workflow was loaded) as an
+        absolute path, also after the run has changed directory."""
+        return os.path.normpath(os.path.join(self.load_dir, path))
 
     @property
     def current_file(self) -> str:
@@ -237,12 +244,12 @@ class WorkflowContext:
 
     @property
     def current_basedir(self) -> str:
-        return os.path.dirname(os.path.abspath(self.current_file))
+        return os.path.dirname(self.absolute(self.current_file))
 
     def source_path(self, path: str) -> str:
         """A path relative to the workflow file that calls this, as an absolute path (as
         Snakemake: the calling file, so it also works from input functions run later)."""
-        return os.path.join(os.path.dirname(os.path.abspath(self._calling_file())), path)
+        return os.path.join(os.path.dirname(self.absolute(self._calling_file())), path)
 
     def _calling_file(self, depth: int = 2) -> str:
         """The workflow file of the frame ``depth`` up, if it is one; else the file being
@@ -251,8 +258,8 @@ class WorkflowContext:
             name = sys._getframe(depth).f_code.co_filename
         except ValueError:
             return self.current_file
-        known = {os.path.abspath(f) for f in (self.model.path, *self.model.includes)}
-        return name if os.path.abspath(name) in known else self.current_file
+        known = {self.absolute(f) for f in (self.model.path, *self.model.includes)}
+        return name if self.absolute(name) in known else self.current_file
 
     def get_rule(self, name: str) -> Rule:
         return self.model.rules[name]

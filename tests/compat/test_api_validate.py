@@ -155,3 +155,16 @@ def test_missing_required_key_and_missing_schema(tmp_path):
         validate({"samples": "x", "ref": {}}, str(schemas / "config.schema.yaml"))
     with pytest.raises(WorkflowError, match="cannot read schema .*nope.yaml"):
         validate({}, str(schemas / "nope.yaml"))
+
+
+def test_skip_validation_of_the_workflow_object_turns_validate_off(tmp_path, monkeypatch):
+    """The hook for ``module ...: skip_validation: True`` (set by the module loader)."""
+    (tmp_path / "schema.yaml").write_text("type: object\nrequired: [needed]\n")
+    (tmp_path / "Snakefile").write_text(
+        "from snakemake.utils import validate\nworkflow.skip_validation = True\n"
+        "validate(config, 'schema.yaml')\nworkflow.skip_validation = False\n"
+        "validate(config, 'schema.yaml')\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WorkflowError) as info:
+        load_workflow("Snakefile")
+    assert info.value.loc.line == 5 and "'needed' is a required property" in info.value.message

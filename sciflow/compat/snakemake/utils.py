@@ -44,12 +44,20 @@ def validate(data: Any, schema: str | os.PathLike, set_default: bool = True) -> 
     as new columns/missing cells of the DataFrame). Like Snakemake, the Draft 2020-12 rules
     apply whatever ``$schema`` says. A mismatch raises a ``WorkflowError`` naming the schema
     file, the failing key and the rule it breaks, at the line that called ``validate``.
+    Nothing is checked when ``workflow.skip_validation`` is set (a module imported with
+    ``skip_validation: True``).
     """
     caller = sys._getframe(1)
     loc = _call_site(caller)
+    workflow = caller.f_globals.get("workflow")
+    if getattr(workflow, "skip_validation", False):
+        return  # a module imported with skip_validation: True
     path = Path(os.fspath(schema))
     if not path.is_absolute():
-        path = Path(os.path.abspath(caller.f_code.co_filename)).parent / path
+        calling_file = caller.f_code.co_filename
+        if hasattr(workflow, "absolute"):  # relative to where the workflow was loaded
+            calling_file = workflow.absolute(calling_file)
+        path = Path(os.path.abspath(calling_file)).parent / path
     schema_doc = _load_schema(path, loc)
     validator_for = _validators(schema_doc, path, set_default)
     if isinstance(data, Mapping):
