@@ -281,6 +281,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
     way); the Snakemake 8/9 semantic helpers come from :mod:`sciflow.compat.snakemake.ioutils`."""
     from sciflow import compat
     from sciflow.compat.snakemake import ioutils
+    from sciflow.compat.snakemake import workflow as compat_workflow
 
     wf, ctx = load.workflow, load.ctx
     builder = WorkflowBuilder(wf)
@@ -408,7 +409,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
         "ensure": ensure, "report": report, "local": local, "min_version": min_version,
         "exists": exists, "evaluate": evaluate, "branch": branch, "lookup": ioutils.lookup,
         "parse_input": ioutils.parse_input, "extract_checksum": ioutils.extract_checksum,
-        "flatten": ioutils.flatten,
+        "flatten": ioutils.flatten, "srcdir": compat_workflow.srcdir,
         "__builtins__": compat.workflow_builtins(), compat.MARKER: True,
         "shell": _shell_function(), "Path": Path, "update_config": update_config,
         # Snakefiles often use these without importing them: Snakemake's namespace has them.

@@ -43,7 +43,7 @@ from typing import Any, Mapping
 MARKER = "__sciflow_snakemake_api__"
 PACKAGE = "sciflow.compat.snakemake"
 SUBMODULES = ("utils", "io", "iocontainers", "ioutils", "shell", "logging", "exceptions",
-              "script")
+              "script", "workflow")
 
 _real_import = builtins.__import__
 

@@ -207,3 +207,41 @@ def test_namespace_helpers_and_workflow_paths_in_a_snakefile(tmp_path, monkeypat
     jobs = {tuple(j.output)[0]: j for j in build_dag(wf).jobs if j.rule.name == "one"}
     assert list(jobs["out/a.txt"].input) == ["in/a.txt", "in/helper.py"]
     assert list(jobs["out/b.txt"].input) == ["y", "in/helper.py"]
+
+
+@pytest.mark.parametrize("kwargs", [
+    {}, {"filename_params": ["gamma", "alpha"]}, {"filename_params": "*", "filename_sep": "-"},
+    {"param_sep": ":"}, {"single_wildcard": "params"}])
+def test_paramspace_matches_snakemake(kwargs):
+    table = pd.DataFrame({"alpha": [1, 2], "beta": [0.5, None], "gamma": ["x", "y"],
+                          "flag": [True, False]})
+    ours, theirs = utils.Paramspace(table, **kwargs), sm_utils.Paramspace(table, **kwargs)
+    assert ours.wildcard_pattern == theirs.wildcard_pattern
+    assert list(ours.instance_patterns) == list(theirs.instance_patterns)
+    for pattern in theirs.instance_patterns:
+        if kwargs.get("single_wildcard"):
+            w = {"params": pattern}
+        else:
+            found = io.glob_wildcards(theirs.wildcard_pattern, files=[pattern])
+            w = {k: v[0] for k, v in found._asdict().items()}
+        a, b = ours.instance(w), theirs.instance(w)
+        assert {k: (None if pd.isna(v) else v) for k, v in a.items()} == \
+            {k: (None if pd.isna(v) else v) for k, v in b.items()}
+        assert {k: type(v) for k, v in a.items()} == {k: type(v) for k, v in b.items()}
+    assert list(ours["alpha"]) == [1, 2] and ours.shape == theirs.shape
+
+
+def test_srcdir_print_exception_and_logger(tmp_path, monkeypatch, capsys):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "Snakefile").write_text(
+        "from snakemake.workflow import srcdir as imported\ninclude: 'sub/r.smk'\n"
+        "HERE = (srcdir('a.py'), imported('b.py'))\n")
+    (tmp_path / "sub" / "r.smk").write_text("THERE = srcdir('c.py')\n")
+    monkeypatch.chdir(tmp_path)
+    wf = load_workflow("Snakefile")
+    assert wf.globals["HERE"] == (str(tmp_path / "a.py"), str(tmp_path / "b.py"))
+    assert wf.globals["THERE"] == str(tmp_path / "sub" / "c.py")
+    exceptions.print_exception(WorkflowError("broken", hint="fix it"))
+    assert capsys.readouterr().err == "broken\nfix it\n"
+    assert utils.logger is __import__("sciflow.compat.snakemake.logging").compat.snakemake \
+        .logging.logger

@@ -4,9 +4,9 @@
 and version checks written against it behave as under a current Snakemake.
 """
 from sciflow.compat.snakemake import (exceptions, io, iocontainers, ioutils, logging, script,
-                                      shell, utils)
+                                      shell, utils, workflow)
 
 __version__ = "9.0.0"
 
 __all__ = ["exceptions", "io", "iocontainers", "ioutils", "logging", "script", "shell", "utils",
-           "__version__"]
+           "workflow", "__version__"]

@@ -46,4 +46,12 @@ class LookupError(WorkflowError):  # noqa: A001 - Snakemake's name (snakemake.ex
         super().__init__(text)
 
 
-__all__ = [name for name in dir() if name[0].isupper()]
+def print_exception(ex: BaseException, linemaps: object = None) -> None:
+    """Print an error as sciflow prints it (``FILE:LINE:COL: message`` and the hint)."""
+    import sys
+
+    text = ex.format() if isinstance(ex, SciflowError) else f"{type(ex).__name__}: {ex}"
+    print(text, file=sys.stderr)
+
+
+__all__ = ["print_exception"] + [name for name in dir() if name[0].isupper()]

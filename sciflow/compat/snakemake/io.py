@@ -14,6 +14,7 @@ from sciflow.wildcards import (apply_wildcards, compile_pattern, constant_prefix
                                wildcard_names)
 
 temporary = temp
+AnnotatedString = IOFile  # a string carrying flags
 get_wildcard_names = wildcard_names
 contains_wildcard = has_wildcards
 
@@ -81,7 +82,7 @@ class Resources(Namedlist):
 
 __all__ = ["expand", "glob_wildcards", "multiext", "temp", "temporary", "protected",
            "directory", "touch", "ancient", "unpack", "pipe", "service", "ensure", "report",
-           "local", "flag", "is_flagged", "IOFile", "Namedlist", "InputFiles", "OutputFiles",
+           "local", "flag", "is_flagged", "IOFile", "AnnotatedString", "Namedlist", "InputFiles", "OutputFiles",
            "Params", "Log", "Resources", "Wildcards", "apply_wildcards", "get_wildcard_names",
            "contains_wildcard", "regex_from_filepattern", "regex", "constant_prefix",
            "constant_suffix"]

@@ -1,7 +1,8 @@
 """``snakemake.utils``: ``min_version``, ``validate``, ``update_config``,
 ``available_cpu_count``, ``makedirs``, ``linecount``, ``format``, ``listfiles``,
-``simplify_path`` — what Snakefiles import from Snakemake's ``utils`` (``R`` and ``report`` are
-left out: sciflow has no R bridge and reports from provenance).
+``simplify_path``, ``Paramspace``, ``logger`` — what Snakefiles import from Snakemake's
+``utils`` (``R`` and ``report`` are left out: sciflow has no R bridge and reports from
+provenance).
 """
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from sciflow.compat.snakemake.logging import logger
+from sciflow.compat.snakemake.paramspace import Paramspace
 from sciflow.errors import WorkflowError
 from sciflow.helpers import update_config
 from sciflow.model import SourceLoc, Wildcards
 
 __all__ = ["min_version", "validate", "update_config", "available_cpu_count", "makedirs",
-           "linecount", "format", "listfiles", "simplify_path"]
+           "linecount", "format", "listfiles", "simplify_path", "Paramspace", "logger"]
 
 
 def min_version(version: str) -> None:
