@@ -409,7 +409,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
         "ensure": ensure, "report": report, "local": local, "min_version": min_version,
         "exists": exists, "evaluate": evaluate, "branch": branch, "lookup": ioutils.lookup,
         "parse_input": ioutils.parse_input, "extract_checksum": ioutils.extract_checksum,
-        "flatten": ioutils.flatten, "srcdir": compat_workflow.srcdir,
+        "flatten": ioutils.flatten, "srcdir": compat_workflow.srcdir, **ioutils.RULE_ITEMS,
         "__builtins__": compat.workflow_builtins(), compat.MARKER: True,
         "shell": _shell_function(), "Path": Path, "update_config": update_config,
         # Snakefiles often use these without importing them: Snakemake's namespace has them.

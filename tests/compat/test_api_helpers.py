@@ -245,3 +245,23 @@ def test_srcdir_print_exception_and_logger(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err == "broken\nfix it\n"
     assert utils.logger is __import__("sciflow.compat.snakemake.logging").compat.snakemake \
         .logging.logger
+
+
+def test_rule_items_at_the_top_level_defer_to_the_job(tmp_path, monkeypatch):
+    """``params: x=input.ref`` etc. (Snakemake 8's rule-item proxies in the namespace)."""
+    (tmp_path / "Snakefile").write_text(textwrap.dedent('''\
+        rule a:
+            input: "in.txt", ref="ref.fa"
+            output: "out/{s}.txt"
+            threads: 3
+            resources: mem_mb=250
+            params: r=input.ref, first=input[0], o=output[0], t=threads, m=resources.mem_mb
+            shell: "touch {output}"
+        '''))
+    for name in ("in.txt", "ref.fa"):
+        (tmp_path / name).write_text("x")
+    monkeypatch.chdir(tmp_path)
+    dag = build_dag(load_workflow("Snakefile"), ["out/q.txt"])
+    (job,) = dag.jobs
+    assert dict(job.params.items()) == {"r": "ref.fa", "first": "in.txt", "o": "out/q.txt",
+                                        "t": 3, "m": 250}

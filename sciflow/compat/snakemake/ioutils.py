@@ -1,6 +1,7 @@
 """``snakemake.ioutils``: Snakemake 8/9's semantic helpers (also in the workflow namespace):
 ``lookup``, ``branch``, ``evaluate``, ``collect``, ``exists``, ``parse_input``,
-``extract_checksum``, ``flatten``. Semantics follow Snakemake's documentation and behaviour
+``extract_checksum``, ``flatten``, and the rule-item proxies ``input``/``output``/``params``/
+``resources``/``threads`` (:data:`RULE_ITEMS`). Semantics follow Snakemake's documentation and behaviour
 (checked by differential tests); the code is sciflow's."""
 from __future__ import annotations
 
@@ -168,5 +169,43 @@ def flatten(list_of_lists: list) -> list[str]:
     return flat
 
 
+class RuleItem:
+    """``input``/``output``/``params``/``resources`` at the top of a Snakefile (Snakemake 8):
+    ``input.sums`` or ``input[0]`` inside a rule's directives is a function the planner calls
+    with the job's item of that name (e.g. ``parse_input(input.sums, ...)``)."""
+
+    def __init__(self, item: str) -> None:
+        self._item = item
+
+    def __getattr__(self, key: str) -> Callable[..., Any]:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        return self._deferred(lambda items: getattr(items, key))
+
+    def __getitem__(self, key: Any) -> Callable[..., Any]:
+        return self._deferred(lambda items: items[key])
+
+    def _deferred(self, get: Callable[[Any], Any]) -> Callable[..., Any]:
+        return _BY_NAME[self._item](get)
+
+
+# The parameter name tells the planner which of the job's items to pass (as Snakemake does).
+_BY_NAME: dict[str, Callable[[Callable[[Any], Any]], Callable[..., Any]]] = {
+    "input": lambda get: lambda wildcards, input: get(input),
+    "output": lambda get: lambda wildcards, output: get(output),
+    "params": lambda get: lambda wildcards, params: get(params),
+    "resources": lambda get: lambda wildcards, resources: get(resources),
+}
+
+
+def threads(wildcards: Any, threads: int) -> int:  # noqa: D401 - Snakemake's ``threads`` item
+    """``threads`` inside a rule's directives: the job's thread count."""
+    return threads
+
+
+RULE_ITEMS = {"input": RuleItem("input"), "output": RuleItem("output"),
+              "params": RuleItem("params"), "resources": RuleItem("resources"),
+              "threads": threads}
+
 __all__ = ["lookup", "branch", "evaluate", "collect", "exists", "parse_input",
-           "extract_checksum", "flatten"]
+           "extract_checksum", "flatten", "RuleItem", "RULE_ITEMS"]

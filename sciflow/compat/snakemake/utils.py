@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -218,13 +217,10 @@ def format(_pattern: str, *args: Any, stepout: int = 1, **kwargs: Any) -> str:
     while stepout > 1 and frame.f_back is not None:
         frame, stepout = frame.f_back, stepout - 1
     namespace = {**frame.f_globals, **frame.f_locals, **kwargs}
-    if args:
-        _pattern = _pattern.format(*args, **{k: "{" + k + "}" for k in _names(_pattern)})
+    if args:  # positional fields ({} / {0}): rare; the same formatter, without name hints
+        from sciflow.execute.shell import _FORMATTER
+        return _FORMATTER.vformat(_pattern, args, namespace)
     return format_shell(_pattern, namespace)
-
-
-def _names(pattern: str) -> set[str]:
-    return set(re.findall(r"{([A-Za-z_]\w*)", pattern))
 
 
 def listfiles(pattern: str, restriction: Mapping[str, str] | None = None,
