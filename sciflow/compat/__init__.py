@@ -62,10 +62,13 @@ def resolve(name: str, fromlist: Any = ()) -> ModuleType:
     except ModuleNotFoundError as exc:
         if exc.name is None or not exc.name.startswith(PACKAGE):
             raise
-        raise ModuleNotFoundError(
-            f"No module named {name!r}: sciflow provides "
-            + ", ".join(["snakemake"] + [f"snakemake.{s}" for s in SUBMODULES])
-            + " to workflows, scripts and notebooks", name=name) from None
+        message = (f"No module named {name!r}: sciflow provides "
+                   + ", ".join(["snakemake"] + [f"snakemake.{s}" for s in SUBMODULES])
+                   + " to workflows, scripts and notebooks")
+        if name.startswith("snakemake.remote"):
+            message += (" (remote providers were removed in Snakemake 8 as well: download the "
+                        "files in a rule, or use local paths)")
+        raise ModuleNotFoundError(message, name=name) from None
     if not fromlist:
         return importlib.import_module(PACKAGE)
     for item in fromlist:  # ``from snakemake import utils`` imports the submodule

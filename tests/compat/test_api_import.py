@@ -133,4 +133,5 @@ def test_unknown_snakemake_module_names_what_exists(tmp_path, monkeypatch):
         load_workflow("Snakefile")
     text = info.value.format()
     assert "snakemake.remote" in text and "snakemake.utils" in text
+    assert "removed in Snakemake 8" in text and "Traceback" not in text
     assert info.value.loc.line == 1
