@@ -120,7 +120,7 @@ def snakemake_jobs(folder: Path) -> dict[str, int]:
     return counts
 
 
-def test_same_jobs_per_rule_as_snakemake_and_same_files(tmp_path, monkeypatch):
+def test_same_jobs_per_rule_as_snakemake(tmp_path, monkeypatch):
     ours, theirs = materialise(tmp_path / "sciflow"), materialise(tmp_path / "snakemake")
     expected = snakemake_jobs(theirs)
     monkeypatch.chdir(ours)
@@ -130,7 +130,12 @@ def test_same_jobs_per_rule_as_snakemake_and_same_files(tmp_path, monkeypatch):
     assert expected == {"all": 1, "trim": 3, "count": 3, "simulate": 3, "merge": 1}
     (count_a,) = [j for j in dag.jobs if j.rule.name == "count" and j.wildcards["sample"] == "A"]
     assert list(count_a.input)[0] == "results/trimmed/A.fq"
+    assert count_a.params.checksum == "0123abc" and count_a.params.paired is True
 
+
+@pytest.mark.slow
+def test_same_files_as_snakemake(tmp_path):
+    ours, theirs = materialise(tmp_path / "sciflow"), materialise(tmp_path / "snakemake")
     res = subprocess.run([str(BIN / "sciflow"), "run", "-c", "2"], cwd=ours,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
