@@ -132,8 +132,10 @@ def branch(condition: Any, then: Any = None, otherwise: Any = None,
     return choose(None)
 
 
-def min_version(_version: str) -> None:
-    """Snakemake's version guard; sciflow accepts every Snakefile it can parse."""
+def min_version(version: str) -> None:
+    """Snakemake's version guard (see :func:`sciflow.compat.snakemake.utils.min_version`)."""
+    from sciflow.compat.snakemake.utils import min_version as check
+    check(version)
 
 
 def shell(cmd: str, *args: Any, **kwargs: Any) -> Any:
@@ -215,6 +217,8 @@ class WorkflowContext:
         self.cores = 1
         self.settings: dict[str, Args] = {}  # top-level container:, conda:, pepfile:, ...
         self.global_container: str | None = None  # from a top-level container: statement
+        self.load_dir = os.getcwd()  # workflow file names are relative to this
+        self.skip_validation = False  # validate() does nothing (Snakemake's module option)
 
     @property
     def config(self) -> dict:
@@ -226,7 +230,13 @@ class WorkflowContext:
 
     @property
     def snakefile(self) -> str:
-        return os.path.abspath(self.current_file)
+        """The workflow file whose code asks (Snakemake: the calling frame's file)."""
+        return self.absolute(self._calling_file())
+
+    def absolute(self, path: str) -> str:
+        """A workflow file name (as compiled: relative to where the workflow was loaded) as an
+        absolute path, also after the run has changed directory."""
+        return os.path.normpath(os.path.join(self.load_dir, path))
 
     @property
     def current_file(self) -> str:
@@ -234,11 +244,22 @@ class WorkflowContext:
 
     @property
     def current_basedir(self) -> str:
-        return os.path.dirname(os.path.abspath(self.current_file))
+        return os.path.dirname(self.absolute(self.current_file))
 
     def source_path(self, path: str) -> str:
-        """A path relative to the current Snakefile, as an absolute path."""
-        return os.path.join(self.current_basedir, path)
+        """A path relative to the workflow file that calls this, as an absolute path (as
+        Snakemake: the calling file, so it also works from input functions run later)."""
+        return os.path.join(os.path.dirname(self.absolute(self._calling_file())), path)
+
+    def _calling_file(self, depth: int = 2) -> str:
+        """The workflow file of the frame ``depth`` up, if it is one; else the file being
+        loaded (from sciflow's own code, e.g. a property read by the engine)."""
+        try:
+            name = sys._getframe(depth).f_code.co_filename
+        except ValueError:
+            return self.current_file
+        known = {self.absolute(f) for f in (self.model.path, *self.model.includes)}
+        return name if self.absolute(name) in known else self.current_file
 
     def get_rule(self, name: str) -> Rule:
         return self.model.rules[name]
@@ -255,6 +276,13 @@ class LoadContext:
 
 
 def build_namespace(load: LoadContext) -> dict[str, Any]:
+    """The workflow's globals. ``__builtins__`` routes ``import snakemake...`` in workflow
+    code to sciflow's own implementation (see :mod:`sciflow.compat` for why it is scoped this
+    way); the Snakemake 8/9 semantic helpers come from :mod:`sciflow.compat.snakemake.ioutils`."""
+    from sciflow import compat
+    from sciflow.compat.snakemake import ioutils
+    from sciflow.compat.snakemake import workflow as compat_workflow
+
     wf, ctx = load.workflow, load.ctx
     builder = WorkflowBuilder(wf)
 
@@ -379,8 +407,10 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
         "temp": temp, "temporary": temp, "protected": protected, "directory": directory,
         "ancient": ancient, "touch": touch, "unpack": unpack, "pipe": pipe, "service": service,
         "ensure": ensure, "report": report, "local": local, "min_version": min_version,
-        "exists": exists, "evaluate": evaluate, "branch": branch,
-        "repeat": _repeat,  # benchmark: repeat(path, n) (sciflow.execute.deploy)
+        "exists": exists, "evaluate": evaluate, "branch": branch, "lookup": ioutils.lookup,
+        "parse_input": ioutils.parse_input, "extract_checksum": ioutils.extract_checksum,
+        "flatten": ioutils.flatten, "srcdir": compat_workflow.srcdir, **ioutils.RULE_ITEMS,
+        "__builtins__": compat.workflow_builtins(), compat.MARKER: True,
         "shell": _shell_function(), "Path": Path, "update_config": update_config,
         # Snakefiles often use these without importing them: Snakemake's namespace has them.
         "os": os, "re": re, "sys": sys, "subprocess": subprocess, "hashlib": hashlib,
@@ -419,11 +449,6 @@ def check_same_wildcards(rule: Rule) -> None:
 
 def _keep(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
-
-
-def _repeat(value: Any, n_repeat: int) -> Any:
-    from sciflow.execute.deploy import repeat
-    return repeat(value, n_repeat)
 
 
 def _action_source(kind: str, args: Args, loc: SourceLoc) -> str:

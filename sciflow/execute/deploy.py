@@ -19,23 +19,15 @@ from typing import Any, Iterable
 from sciflow.errors import DeploymentError
 from sciflow.execute import cache as cache_mod, envs, shadow as shadow_mod, \
     wrapper as wrapper_mod
-from sciflow.model import IOFile
 
 
 # --------------------------------------------------------------------------- benchmark repeat
-def repeat(value: Any, n_repeat: int) -> IOFile:
-    """``benchmark: repeat("bench/{s}.tsv", 3)``: run the job 3 times, one TSV row each."""
-    if not isinstance(n_repeat, int) or isinstance(n_repeat, bool) or n_repeat < 1:
-        raise DeploymentError(f"repeat({value!r}, {n_repeat!r}): the count must be a positive "
-                              "integer")
-    return IOFile(os.fspath(value), {"repeat", f"repeat={n_repeat}"})
-
-
 def repeat_count(benchmark: Any) -> int:
-    """How many times a benchmarked job runs (1 without ``repeat``)."""
-    for flag in getattr(benchmark, "flags", ()) or ():
-        if flag.startswith("repeat="):
-            return int(flag.split("=", 1)[1])
+    """How many times a benchmarked job runs (1 without ``repeat``; ``repeat()`` is
+    ``sciflow.directives.repeat``, which keeps the count in the path's flag values)."""
+    meta = getattr(benchmark, "meta", None) or {}
+    if "repeat" in meta:
+        return int(meta["repeat"])
     return 1
 
 

@@ -5,8 +5,10 @@ Snakemake runs a Python script by prepending a one-line preamble that unpickles 
 ``Snakemake`` object (``snakemake.input``, ``.output``, ``.params``, ``.wildcards``,
 ``.threads``, ``.resources``, ``.log``, ``.config``, ``.rule``...). We do the same, with our
 own picklable class offering the same attributes and methods, so existing scripts run
-unchanged. The preamble also records, at exit, which top-level modules the script imported
-(the job's software, for provenance).
+unchanged. ``import snakemake...`` in the script (``from snakemake.script import snakemake``,
+``from snakemake.shell import shell``) is answered by sciflow's own API, for the script's
+code only (:mod:`sciflow.compat`). The preamble also records, at exit, which top-level
+modules the script imported (the job's software, for provenance).
 """
 from __future__ import annotations
 
@@ -68,6 +70,7 @@ def preamble(obj: Snakemake, script_path: str) -> str:
         f"sys.path.append({package_root!r}); ",
         f"sys.path.append({os.path.dirname(script_path)!r}); ",
         f"snakemake = pickle.loads({data!r}); ",
+        "import sciflow.compat as __sciflow_compat; __sciflow_compat.activate(globals(), snakemake); ",
         f"__real_file__ = __file__; __file__ = {script_path!r}; ",
         "import sciflow.execute.script as __sciflow_script; __sciflow_script.record_modules_at_exit(); ",
     ]
@@ -131,7 +134,10 @@ def notebook_preamble(obj: Snakemake, notebook_path: str) -> str:
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(sciflow.__file__)))
     data = pickle.dumps(obj, protocol=4)
     return (f"# {PREAMBLE_START}\nimport sys, pickle\nsys.path.append({package_root!r})\n"
-            f"snakemake = pickle.loads({data!r})\n# {PREAMBLE_END}\n")
+            f"snakemake = pickle.loads({data!r})\n"
+            "import sciflow.compat as __sciflow_compat\n"
+            "__sciflow_compat.activate(globals(), snakemake)\n"
+            f"# {PREAMBLE_END}\n")
 
 
 # --------------------------------------------------------------------------- software
