@@ -215,7 +215,8 @@ def test_unknown_shadow_mode_is_a_rule_error_before_running(tmp_path):
         ''')
     with pytest.raises(RuleError) as err:
         sciflow_run(wd)
-    assert "unknown shadow mode 'deep'" in err.value.format() and "minimal" in err.value.format()
+    assert "shadow:" in err.value.format() and "'deep'" in err.value.format()
+    assert "minimal" in err.value.format()
     assert not (wd / "a.txt").exists()
 
 
