@@ -134,6 +134,7 @@ def find_workflow_profile(value: str | None, workflow_file: str | None,
     candidates = [cwd / given, cwd / "profiles" / given] if value else [cwd / "profiles" / given]
     if workflow_file:
         candidates.append(Path(workflow_file).resolve().parent / "profiles" / given)
+    candidates = list(dict.fromkeys(candidates))
     for folder in candidates:
         if folder.is_dir():
             found = profile_file(folder)
