@@ -92,6 +92,8 @@ class RunOptions:
         if self.cluster and self.cluster not in CLUSTERS:
             raise UsageError(f"--cluster {self.cluster}: unknown cluster type",
                              hint=f"Choose one of: {', '.join(CLUSTERS)}.")
+        if self.cores == "all":  # Snakemake's --cores all
+            self.cores = None
         if self.cores is not None and int(self.cores) < 1:
             raise UsageError(f"--cores {self.cores}: must be at least 1")
 
