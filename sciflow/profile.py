@@ -161,6 +161,8 @@ def read_profile(path: Path) -> list[Entry]:
         raise ProfileError(f"cannot read profile {where}: {exc}") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ProfileError(f"profile {where} is nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         loc = SourceLoc(where, mark.line + 1, mark.column + 1) if mark else None
@@ -182,7 +184,7 @@ def read_profile(path: Path) -> list[Entry]:
             key = loader.construct_object(key_node, deep=True)
             value = loader.construct_object(value_node, deep=True)
             entries.append(Entry(str(key), value, loc, vloc))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as exc:
         raise ProfileError(f"profile is not valid YAML: {exc}", SourceLoc(where, 1, 1)) from None
     finally:
         loader.dispose()
@@ -256,7 +258,7 @@ def _convert(action: argparse.Action, entry: Entry, key: str, folder: Path) -> A
                 items += [f"{rule}:{name}={_scalar_text(v)}" for name, v in resources.items()]
         elif key in KEY_VALUE_KEYS or many:
             # JSON is YAML, so config values keep their types (``samples=["a", "b"]``)
-            items = [f"{k}={json.dumps(v) if key in ('config', 'C') else _scalar_text(v)}"
+            items = [f"{k}={json.dumps(v, default=str) if key in ('config', 'C') else _scalar_text(v)}"
                      for k, v in value.items()]
         else:
             raise fail(f"expected a single value, got a mapping")
