@@ -300,8 +300,18 @@ def profile_values(parser: argparse.ArgumentParser, paths: Iterable[Path],
     values: dict[str, Any] = {}
     for path in paths:
         folder = path.parent
-        for entry in read_profile(path):
+        entries = read_profile(path)
+        remote = next((e for e in entries if e.key == "executor"
+                       and str(e.value) not in ("local", "dryrun", "touch")), None)
+        for entry in entries:
             key = entry.key.strip().lstrip("-")
+            if remote is not None and key == "jobs":
+                # jobs: 100 is meant for a cluster's queue, not for 100 local worker processes
+                if notes is not None:
+                    notes.append(f"{entry.loc}: note: 'jobs' ignored with 'executor: "
+                                 f"{remote.value}' (jobs run on the local cluster; use "
+                                 "--cluster or --scheduler for a cluster)")
+                continue
             action = table.get(key) or table.get(key.replace("_", "-"))
             if action is None or action.dest in ("profile", "workflow_profile", "help"):
                 if key.replace("_", "-") in IGNORED_SNAKEMAKE_KEYS or key.startswith(

@@ -143,8 +143,17 @@ def test_billion_laughs_profile_is_refused(wf):
 
 
 def test_snakemake_only_keys_are_noted_not_fatal(wf, capsys):
-    write(wf / "gp/config.yaml", "executor: slurm\nscheduler: greedy\nshow-failed-logs: true\n")
+    write(wf / "gp/config.yaml", "executor: slurm\nscheduler: greedy\nshow-failed-logs: true\n"
+                                 "jobs: 100\n")
     assert planned_outputs(["--profile", "gp"], capsys) == ["out/a.txt"]
+    from sciflow.cli import build_parser
+    from sciflow.cli.run import apply_profiles, options_from_args
+
+    args = build_parser().parse_args(["run", "--profile", "gp"])
+    notes = apply_profiles(args)
+    assert options_from_args(args).cores is None  # not 100 local workers for a cluster profile
+    assert any("'executor' is a Snakemake option" in n for n in notes)
+    assert any("'jobs' ignored" in n for n in notes)
 
 
 # ------------------------------------------------------------------------------ a real run
