@@ -313,14 +313,20 @@ def profile_values(parser: argparse.ArgumentParser, paths: Iterable[Path],
                                  "--cluster or --scheduler for a cluster)")
                 continue
             action = table.get(key) or table.get(key.replace("_", "-"))
-            if action is None or action.dest in ("profile", "workflow_profile", "help"):
+            if action is not None and action.dest in ("profile", "workflow_profile"):
+                raise ProfileError(f"'{entry.key}': a profile cannot name another profile",
+                                   entry.loc, hint="Give both on the command line: --profile "
+                                   "A --profile B (later ones win).")
+            if action is None or action.dest == "help":
                 if key.replace("_", "-") in IGNORED_SNAKEMAKE_KEYS or key.startswith(
                         ("slurm-", "cluster-generic-", "kubernetes-", "storage-")):
                     if notes is not None:
                         notes.append(f"{entry.loc}: note: '{entry.key}' is a Snakemake option "
                                      "sciflow does not use; ignored")
                     continue
-                guess = nearest_option("--" + key.replace("_", "-"), list("--" + k for k in table))
+                guess = nearest_option("--" + key.replace("_", "-"),
+                                       ["--" + k for k, a in table.items()
+                                        if a.dest not in ("profile", "workflow_profile", "help")])
                 raise ProfileError(f"unknown option {entry.key!r}", entry.loc,
                                    hint=f"Did you mean '{guess[2:]}'?" if guess else
                                    "Keys are long options of 'sciflow run' without the dashes.")

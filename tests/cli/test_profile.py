@@ -121,6 +121,8 @@ def test_configfile_in_the_profile_folder_is_found_there(wf, capsys):
     ("cors: 2\n", ":1:1:", ["unknown option 'cors'", "Did you mean 'cores'"]),
     ("- cores\n", ":1:1:", ["mapping"]),
     ("cores: [1\n", ":2:1:", ["not valid YAML"]),
+    ("profile: other\n", ":1:1:", ["cannot name another profile"]),
+    ("config:\n  d: 2020-01-01\ncores: 0\n", ":3:8:", ["cores", "at least 1"]),
 ])
 def test_bad_profile_is_a_clear_error_exit_2(wf, text, where, words):
     prof = write(wf / "bad/config.yaml", text)
