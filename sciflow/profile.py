@@ -247,6 +247,9 @@ def _convert(action: argparse.Action, entry: Entry, key: str, folder: Path) -> A
             raise fail(f"expected true or false, got {value!r}")
         return action.const if value else (not action.const if isinstance(action.const, bool)
                                            else action.default)
+    if isinstance(value, bool) and action.nargs in ("*", "?"):
+        # an option whose value may be left out (quiet, cache, dag, cores...): true = bare flag
+        return ([] if action.nargs == "*" else action.const) if value else None
     many = action.nargs in ("+", "*") or isinstance(action.nargs, int)
     if isinstance(value, dict):
         if key in TWO_LEVEL_KEYS:

@@ -170,6 +170,18 @@ def test_profile_tuning_reaches_the_job_and_flags_win(wf):
     assert (wf / "out/a.txt").read_text().split() == ["a", "threads=2"]  # -c 2 caps threads
 
 
+def test_optional_value_options_take_true(wf):
+    from sciflow.cli import build_parser
+    from sciflow.cli.run import apply_profiles, options_from_args
+
+    write(wf / "gp/config.yaml", "quiet: true\ncache: true\ncores: true\n"
+                                 "default-resources: true\n")
+    args = build_parser().parse_args(["run", "--profile", "gp"])
+    apply_profiles(args)
+    assert args.quiet == [] and args.cache == [] and args.cores == "all"
+    assert set(options_from_args(args).default_resources) == {"mem_mb", "disk_mb", "tmpdir"}
+
+
 def test_api_profile_uses_the_same_keys(wf):
     from sciflow.engine import RunOptions, apply_profile
 
