@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "unlock": False, "use_conda": False, "use_apptainer": False, "use_envmodules": False,
     "printshellcmds": False, "atomic_outputs": False, "set_threads": [], "set_resources": [],
     "all_temp": False, "notemp": False, "list_rules": False, "summary": False,
-    "detailed_summary": False,
+    "detailed_summary": False, "list_target_rules": False,
 }
 
 
@@ -127,6 +127,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     views = p.add_argument_group("views (run nothing)")
     views.add_argument("-l", "--list", "--list-rules", dest="list_rules", **flag,
                        help="list the rules, with their docstrings")
+    views.add_argument("--list-target-rules", "--lt", **flag,
+                       help="list the rules without wildcards (those that can be targets)")
     views.add_argument("-S", "--summary", **flag,
                        help="each output file: date, rule, log files, status, plan")
     views.add_argument("-D", "--detailed-summary", **flag,
@@ -288,8 +290,8 @@ def main(args: argparse.Namespace) -> int:
     quiet = set(args.quiet) if args.quiet is not None else None
     if notes and quiet is None:
         print("\n".join(notes), file=sys.stderr)
-    if args.list_rules:
-        return _list_rules(args)
+    if args.list_rules or args.list_target_rules:
+        return _list_rules(args, only_targets=not args.list_rules)
     if args.dag or args.rulegraph:
         return _graph(args)
     if args.report:
@@ -322,8 +324,9 @@ def main(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
-def _list_rules(args: argparse.Namespace) -> int:
-    """``-l``: rule names, sorted, each with its docstring in parentheses (as Snakemake)."""
+def _list_rules(args: argparse.Namespace, only_targets: bool = False) -> int:
+    """``-l``: rule names, sorted, each with its docstring in parentheses (as Snakemake);
+    ``--lt``: only rules whose outputs have no wildcards."""
     from sciflow.engine import find_workflow, in_directory
     from sciflow.parse import load_workflow
 
@@ -336,9 +339,18 @@ def _list_rules(args: argparse.Namespace) -> int:
         workflow = load_workflow(path, config_overrides=dict(options.config),
                                  configfiles=[os.path.abspath(f) for f in options.configfiles])
     for name in sorted(workflow.rules):
+        if only_targets and _has_wildcards(workflow.rules[name]):
+            continue
         doc = workflow.rules[name].docstring
         print(name + (f" ({doc.strip()})" if doc else ""))
     return 0
+
+
+def _has_wildcards(rule: Any) -> bool:
+    import re
+
+    return any(isinstance(o, str) and re.search(r"(?<!\{)\{[^{}]+\}(?!\})", o)
+               for o in rule.output)
 
 
 def _graph(args: argparse.Namespace) -> int:

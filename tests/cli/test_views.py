@@ -135,6 +135,12 @@ def test_list_rules_matches_snakemake(tmp_path):
     assert ours.splitlines() == ["a (first step)", "all", "b", "c"]
     assert ours.splitlines() == snakemake(tmp_path, "--list-rules").stdout.splitlines()
     assert view(tmp_path, "--list") == ours
+    (tmp_path / "Snakefile").write_text(SNAKEFILE.replace('"b.txt"', '"b{n}.txt"')
+                                        .replace("b.log", "b{n}.log")
+                                        .replace('input: "b{n}.txt"', 'input: "b1.txt"'))
+    ours = view(tmp_path, "--lt").splitlines()
+    assert ours == ["a (first step)", "all", "c"]  # rule b has a wildcard now
+    assert ours == snakemake(tmp_path, "--list-target-rules").stdout.splitlines()
 
 
 def test_dag_and_rulegraph_on_run_equal_sciflow_dag(tmp_path):
