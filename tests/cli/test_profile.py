@@ -5,7 +5,6 @@ sets are observed in the plan (config → params → outputs) or in a real job's
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
