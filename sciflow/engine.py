@@ -12,7 +12,6 @@ process's current directory set to it, and the previous directory is restored af
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import getpass
 import inspect
 import os
@@ -25,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from sciflow.errors import (ConfigError, ExecutorError, RunFailedError, SciflowError, UsageError,
+from sciflow.errors import (ExecutorError, RunFailedError, SciflowError, UsageError,
                             WorkflowError)
 from sciflow.events import Broadcast, JobResult, Listener, RunInfo
 from sciflow.jobs import Job
@@ -79,6 +78,14 @@ class RunOptions:
     cache: list[str] | None = None      # --cache [RULE…]: None off, [] all rules with cache:
     set_scatter: dict[str, int] = field(default_factory=dict)  # --set-scatter NAME=N
     command_line: list[str] = field(default_factory=list)
+    # Snakemake's tuning flags (sciflow.resources_config, sciflow.latency); dicts or CLI strings
+    latency_wait: float | None = None       # None: 0 locally, 5 s with --cluster (shared FS)
+    retries: int | None = None              # for rules without a retries: directive
+    set_threads: dict[str, int] = field(default_factory=dict)
+    set_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    default_resources: dict[str, Any] | None = None   # None: none; {} or more: Snakemake's full set
+    all_temp: bool = False
+    notemp: bool = False
     workdir: str | None = None
     config_overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -92,6 +99,8 @@ class RunOptions:
         if self.cluster and self.cluster not in CLUSTERS:
             raise UsageError(f"--cluster {self.cluster}: unknown cluster type",
                              hint=f"Choose one of: {', '.join(CLUSTERS)}.")
+        if self.cores == "all":  # Snakemake's --cores all
+            self.cores = None
         if self.cores is not None and int(self.cores) < 1:
             raise UsageError(f"--cores {self.cores}: must be at least 1")
 
@@ -143,37 +152,13 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def apply_profile(options: RunOptions) -> RunOptions:
-    """Fill options still at their defaults from the ``--profile`` YAML (Snakemake-style keys,
-    e.g. ``cores: 4``, ``keep-going: true``, ``config: {k: v}``)."""
+    """Fill options still at their defaults from ``options.profile`` (a Snakemake profile:
+    see ``sciflow.profile``; the command line applies profiles itself, with its precedence)."""
     if not options.profile:
         return options
-    import yaml
+    from sciflow.profile import apply_to_options
 
-    path = Path(options.profile)
-    if path.is_dir():
-        path = path / "config.yaml"
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read profile {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"profile {path} must be a mapping of option names to values")
-    defaults = {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
-                for f in dataclasses.fields(RunOptions)}
-    aliases = {"jobs": "cores", "directory": "directory", "configfile": "configfiles",
-               "snakefile": "snakefile", "printshellcmds": "printshellcmds"}
-    for key, value in data.items():
-        name = aliases.get(key.replace("-", "_"), key.replace("-", "_"))
-        if name not in defaults or name in ("profile", "command_line"):
-            raise ConfigError(f"profile {path}: unknown option {key!r}")
-        if name == "config" and isinstance(value, dict):
-            options.config = {**value, **options.config}
-            continue
-        if name in ("forcerun", "until", "configfiles", "targets") and isinstance(value, str):
-            value = [value]
-        if getattr(options, name) == defaults[name]:
-            setattr(options, name, value)
-    return options
+    return apply_to_options(options)
 
 
 def find_workflow(options: RunOptions, workdir: str) -> str:
@@ -320,6 +305,7 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
     with in_directory(workdir):
         workflow = load_workflow(path, config_overrides=dict(options.config or {}),
                                  configfiles=configfiles, scatter=dict(options.set_scatter or {}))
+        _apply_rule_settings(workflow, options)
         if workflow.workdir:  # the file's ``workdir:`` directive, relative to -d
             workdir = os.path.abspath(workflow.workdir)
             os.makedirs(workdir, exist_ok=True)
@@ -356,6 +342,14 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
             lock.release()
     finally:
         meta.close()
+
+
+def _apply_rule_settings(workflow: Any, options: RunOptions) -> None:
+    """``--set-threads``/``--set-resources``/``--default-resources``/``--retries``/
+    ``--all-temp``/``--notemp`` change the loaded rules (sciflow.resources_config)."""
+    from sciflow.resources_config import apply_rule_settings, settings_from
+
+    apply_rule_settings(workflow, settings_from(options))
 
 
 def _check_rule_names(workflow: Any, dag: Any, flag: str, names: Iterable[str]) -> None:
@@ -406,6 +400,11 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
         from sciflow.execute.hpc import check_jobs_fit
         check_jobs_fit(plan.jobs, options.cluster, dict(options.cluster_options or {}))
     local = not options.scheduler and not options.cluster
+    latency = options.latency_wait if options.latency_wait is not None else (0 if local else 5)
+    if latency:
+        from sciflow.latency import LatencyWait
+
+        executor = LatencyWait(executor, latency)
     cores = (options.cores or os.cpu_count() or 1) if local else None
     # Dask workers advertise "cpus" and the executor requests ``threads`` of them, so the
     # scheduler only caps threads and keeps a window of jobs queued ahead (measured: ~40%
@@ -417,9 +416,11 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
                                      use_conda=options.use_conda, use_apptainer=options.use_apptainer,
                                      atomic_outputs=options.atomic_outputs,
                                      digest_outputs=recording)
+    from sciflow.resources_config import with_attempt
+
     scheduler = Scheduler(_WorkdirDAG(dag, workdir), plan, executor, meta, run_info, broadcast,
                           sched_options, plan_options,
-                          spec_factory=partial(make_spec, settings=settings))
+                          spec_factory=with_attempt(partial(make_spec, settings=settings)))
     _call_handler(workflow.onstart, str(log_path), workdir)
     summary = RunSummary(plan, False, run_info)
     try:

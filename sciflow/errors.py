@@ -77,6 +77,11 @@ class UsageError(SciflowError):
     exit_code = 2
 
 
+class ProfileError(UsageError):
+    """A Snakemake profile (``--profile``/``--workflow-profile``) is missing or has a bad key
+    or value; located at the profile file's line (exit status 2, as a bad flag)."""
+
+
 # --------------------------------------------------------------------------- the workflow is wrong
 class WorkflowError(SciflowError):
     """The workflow (its file, its config, its DAG) is wrong; nothing more will run."""

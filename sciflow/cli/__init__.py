@@ -12,6 +12,7 @@ import sys
 from typing import Sequence
 
 from sciflow import __version__
+from sciflow.cli.parser import SuggestingParser
 from sciflow.errors import SciflowError
 
 # Each name is a module sciflow.cli.<name> defining register(subparsers) -> None; the
@@ -30,7 +31,7 @@ def add_workflow_arguments(parser: argparse.ArgumentParser, *, targets: bool = T
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sciflow", description="sciflow: a scientific workflow manager with provenance.")
+    parser = SuggestingParser(prog="sciflow", description="sciflow: a scientific workflow manager with provenance.")
     parser.add_argument("--version", action="version", version=f"sciflow {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:

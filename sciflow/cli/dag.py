@@ -32,15 +32,27 @@ def register(subparsers: Any) -> None:
 
 
 def main(args: Any) -> int:
+    text = render_graph(args.snakefile, args.directory, args.targets, _key_values(args.config),
+                        args.configfiles, rulegraph=args.rulegraph, fmt=args.format)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def render_graph(snakefile: str | None, directory: str | None, targets: list[str],
+                 overrides: dict[str, Any], configfiles: list[str], *, rulegraph: bool = False,
+                 fmt: str = "dot") -> str:
+    """The job graph (or rule graph) as dot, Mermaid or SVG text; shared by ``sciflow dag``
+    and ``sciflow run --dag/--rulegraph``, so both print the same."""
     from sciflow.dag import build_dag
     from sciflow.parse import find_workflow_file, load_workflow
 
-    workdir = os.path.abspath(args.directory or ".")
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
+    workdir = os.path.abspath(directory or ".")
     if not os.path.isdir(workdir):
-        raise UsageError(f"-d {args.directory}: no such directory")
-    snakefile = os.path.abspath(args.snakefile) if args.snakefile else None
-    overrides = _key_values(args.config)
-    configfiles = [os.path.abspath(f) for f in args.configfiles]  # as given, before -d
+        raise UsageError(f"-d {directory}: no such directory")
+    snakefile = os.path.abspath(snakefile) if snakefile else None
+    configfiles = [os.path.abspath(f) for f in configfiles]  # as given, before -d
     old = os.getcwd()
     os.chdir(workdir)
     try:
@@ -48,17 +60,14 @@ def main(args: Any) -> int:
         if os.path.isabs(path) and path.startswith(workdir + os.sep):
             path = os.path.relpath(path)  # errors then say "Snakefile:3", not a long path
         workflow = load_workflow(path, config_overrides=overrides, configfiles=configfiles)
-        dag = build_dag(workflow, args.targets)
-        if args.format == "mermaid":
-            text = dag.to_mermaid(args.rulegraph)
-        elif args.format == "svg":
-            text = dag.to_svg(args.rulegraph)
-        else:
-            text = dag.to_dot(args.rulegraph)
+        dag = build_dag(workflow, targets)
+        if fmt == "mermaid":
+            return dag.to_mermaid(rulegraph)
+        if fmt == "svg":
+            return dag.to_svg(rulegraph)
+        return dag.to_dot(rulegraph)
     finally:
         os.chdir(old)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    return 0
 
 
 def _key_values(items: list[str]) -> dict[str, Any]:

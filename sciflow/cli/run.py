@@ -1,11 +1,21 @@
 """``sciflow run``: plan and run a workflow (``-n`` shows the plan, ``-n --json`` for tools).
 
-Exit status: 0 success (or nothing to do), 1 workflow or job error, 2 bad usage.
+Snakemake's command-line habits work as in Snakemake 9: ``-c``/``--cores all`` (all cores),
+``-j N`` (an alias of ``--cores`` for local runs), ``--profile``/``--workflow-profile``
+(``sciflow.profile``), ``--set-threads``, ``--set-resources``, ``--default-resources``,
+``--retries``, ``--latency-wait``, ``--all-temp``, ``--notemp`` (``sciflow.resources_config``),
+and the views that run nothing: ``-l``, ``-S``, ``-D``, ``--list-changes``, ``--dag``,
+``--rulegraph``, ``--report``.
+
+Every option defaults to ``None`` in the parser, so that "given on the command line" can be
+told from "not given": a profile fills only what the command line left out, then ``DEFAULTS``
+fills the rest. Exit status: 0 success (or nothing to do), 1 workflow or job error, 2 bad usage.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Sequence
 
@@ -13,78 +23,173 @@ from sciflow.cli import add_workflow_arguments
 from sciflow.errors import UsageError
 
 CLUSTERS = ("slurm", "pbs", "sge", "lsf", "kubernetes")
+GRAPH_FORMATS = ("dot", "mermaid", "mermaid-js", "svg")
+QUIET_CHOICES = ("all", "host", "progress", "reason", "rules")
+
+# Values of options the command line and the profiles left unset.
+DEFAULTS: dict[str, Any] = {
+    "dry_run": False, "json": False, "forceall": False, "forcerun": [], "until": [],
+    "keep_going": False, "rerun_incomplete": False, "keep_incomplete": False, "touch": False,
+    "config": [], "configfiles": [], "cluster_options": [], "no_provenance": False,
+    "unlock": False, "use_conda": False, "use_apptainer": False, "use_envmodules": False,
+    "printshellcmds": False, "atomic_outputs": False, "set_threads": [], "set_resources": [],
+    "all_temp": False, "notemp": False, "list_rules": False, "summary": False,
+    "detailed_summary": False, "list_target_rules": False, "no_tls": False, "set_scatter": [],
+}
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("run", help="run a workflow (or show its plan with -n)",
                               description="Run the jobs needed to make TARGETs (default: the "
                                           "workflow's default target rule).")
-    add_workflow_arguments(p)
-    p.add_argument("-c", "--cores", type=_positive_int, metavar="N",
-                   help="cores of the local cluster (default: all)")
-    p.add_argument("-n", "--dry-run", action="store_true", help="show what would run and why")
-    p.add_argument("--json", action="store_true", help="with -n: print the plan as JSON on stdout")
-    p.add_argument("--forceall", "-F", action="store_true", help="run every job of the DAG")
-    p.add_argument("-R", "--forcerun", nargs="+", default=[], metavar="RULE",
-                   help="run these rules' jobs (and everything downstream)")
-    p.add_argument("--until", "-U", nargs="+", default=[], metavar="RULE",
-                   help="run only jobs upstream of (and including) these rules")
-    p.add_argument("-k", "--keep-going", action="store_true",
-                   help="go on with independent jobs when a job fails")
-    p.add_argument("--rerun-incomplete", "--ri", action="store_true",
-                   help="rerun jobs whose outputs are incomplete")
-    p.add_argument("--keep-incomplete", action="store_true",
-                   help="do not remove outputs of failed jobs")
-    p.add_argument("-t", "--touch", action="store_true",
-                   help="mark existing outputs up to date instead of running jobs")
-    p.add_argument("--config", "-C", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="set or override config values")
-    p.add_argument("--configfile", "--configfiles", nargs="+", default=[], metavar="FILE",
-                   dest="configfiles", help="config files (YAML/JSON), applied after configfile:")
-    p.add_argument("--scheduler", metavar="ADDR", help="run on an existing Dask scheduler")
-    p.add_argument("--tls-ca-file", metavar="PEM", help="CA certificate of a TLS --scheduler")
-    p.add_argument("--tls-cert", metavar="PEM", help="client certificate for a TLS --scheduler")
-    p.add_argument("--tls-key", metavar="PEM", help="client key for a TLS --scheduler")
-    p.add_argument("--no-tls", action="store_true",
-                   help="no TLS on the cluster sciflow starts (any local process could use it)")
-    p.add_argument("--cluster", choices=CLUSTERS, help="run on a batch system through dask-jobqueue")
-    p.add_argument("--cluster-option", nargs="+", default=[], metavar="KEY=VALUE",
-                   dest="cluster_options", help="options for the cluster (queue=, memory=, ...)")
-    p.add_argument("--profile", metavar="FILE", help="YAML file (or directory with config.yaml) "
-                   "of option defaults")
-    p.add_argument("--no-provenance", action="store_true", help="do not record provenance")
-    p.add_argument("--unlock", action="store_true", help="remove stale locks and exit")
-    p.add_argument("--use-conda", action="store_true", help="run jobs in their conda environments")
-    p.add_argument("--use-apptainer", "--use-singularity", action="store_true",
-                   help="run jobs in their containers with apptainer")
-    # wrapper:/conda:/envmodules:/shadow: (sciflow.execute.deploy; added by the actions helper)
-    p.add_argument("--wrapper-prefix", metavar="URL_OR_DIR",
-                   help="where wrapper: values are looked up (default: the snakemake-wrappers "
-                        "repository on GitHub; a local copy: file:///path/ or a plain path)")
-    p.add_argument("--conda-prefix", metavar="DIR",
-                   help="where conda environments from env files are created")
-    p.add_argument("--use-envmodules", action="store_true",
-                   help="load the rules' envmodules: before their commands")
-    p.add_argument("--shadow-prefix", metavar="DIR", help="where shadow: directories are made")
-    p.add_argument("--cache", nargs="*", metavar="RULE", default=None,
-                   help="between-workflow output cache in $SNAKEMAKE_OUTPUT_CACHE for the rules "
-                        "named (default: every rule with cache:)")
-    p.add_argument("-p", "--printshellcmds", action="store_true", help="print shell commands")
-    p.add_argument("--atomic-outputs", action="store_true",
-                   help="jobs write to temporary paths beside their outputs, renamed into place "
-                        "only on success (commands then see those paths in {output})")
-    p.add_argument("--set-scatter", nargs="+", default=[], metavar="NAME=N",
-                   help="number of parts of a scattergather: scatter")
+    add_run_arguments(p)
     p.set_defaults(func=main)
 
 
-def _positive_int(text: str) -> int:
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """Every ``sciflow run`` option (also read by ``sciflow.profile`` to validate profiles)."""
+    add_workflow_arguments(p)
+    flag = dict(action="store_true", default=None)
+    ex = p.add_argument_group("execution")
+    ex.add_argument("-c", "--cores", type=_cores, nargs="?", const="all", metavar="N",
+                    help="cores of the local cluster: a number, or 'all' (also a bare -c; "
+                         "default: all)")
+    ex.add_argument("-j", "--jobs", type=_jobs, metavar="N",
+                    help="for local runs an alias of --cores, as in Snakemake ('unlimited': all)")
+    ex.add_argument("-n", "--dry-run", "--dryrun", **flag, help="show what would run and why")
+    ex.add_argument("--json", **flag, help="with -n: print the plan as JSON on stdout")
+    ex.add_argument("--forceall", "-F", **flag, help="run every job of the DAG")
+    ex.add_argument("-R", "--forcerun", nargs="+", metavar="RULE",
+                    help="run these rules' jobs (and everything downstream)")
+    ex.add_argument("--until", "-U", nargs="+", metavar="RULE",
+                    help="run only jobs upstream of (and including) these rules")
+    ex.add_argument("-k", "--keep-going", **flag,
+                    help="go on with independent jobs when a job fails")
+    ex.add_argument("--rerun-incomplete", "--ri", **flag,
+                    help="rerun jobs whose outputs are incomplete")
+    ex.add_argument("--keep-incomplete", **flag, help="do not remove outputs of failed jobs")
+    ex.add_argument("-t", "--touch", **flag,
+                    help="mark existing outputs up to date instead of running jobs")
+    ex.add_argument("--config", "-C", nargs="+", metavar="KEY=VALUE",
+                    help="set or override config values")
+    ex.add_argument("--configfile", "--configfiles", nargs="+", metavar="FILE",
+                    dest="configfiles", help="config files (YAML/JSON), applied after configfile:")
+    ex.add_argument("--scheduler", metavar="ADDR", help="run on an existing Dask scheduler")
+    ex.add_argument("--tls-ca-file", metavar="PEM", help="CA certificate of a TLS --scheduler")
+    ex.add_argument("--tls-cert", metavar="PEM", help="client certificate for a TLS --scheduler")
+    ex.add_argument("--tls-key", metavar="PEM", help="client key for a TLS --scheduler")
+    ex.add_argument("--no-tls", **flag,
+                    help="no TLS on the cluster sciflow starts (any local process could use it)")
+    ex.add_argument("--cluster", choices=CLUSTERS, help="run on a batch system through dask-jobqueue")
+    ex.add_argument("--cluster-option", nargs="+", metavar="KEY=VALUE",
+                    dest="cluster_options", help="options for the cluster (queue=, memory=, ...)")
+    ex.add_argument("--profile", action="append", metavar="NAME",
+                    help="a Snakemake profile: a folder (or YAML file) given by path, or a name "
+                         "looked up in ./, $XDG_CONFIG_HOME/snakemake, /etc/xdg/snakemake "
+                         "(default: $SNAKEMAKE_PROFILE; 'none': no profile); repeatable")
+    ex.add_argument("--workflow-profile", metavar="DIR",
+                    help="the workflow's own profile (default: profiles/default, here or beside "
+                         "the workflow file, if present; 'none': no workflow profile)")
+    ex.add_argument("--no-provenance", **flag, help="do not record provenance")
+    ex.add_argument("--unlock", **flag, help="remove stale locks and exit")
+    ex.add_argument("-p", "--printshellcmds", **flag, help="print shell commands")
+    ex.add_argument("-q", "--quiet", nargs="*", choices=QUIET_CHOICES, metavar="WHAT",
+                    help="print no progress (bare -q; with -n: only the job stats); "
+                         "'all': nothing but errors")
+    ex.add_argument("--set-scatter", nargs="+", metavar="NAME=N",
+                    help="number of parts of a scattergather: scatter")
+    ex.add_argument("--atomic-outputs", **flag,
+                    help="jobs write to temporary paths beside their outputs, renamed into place "
+                         "only on success (commands then see those paths in {output})")
+
+    tune = p.add_argument_group("tuning (as Snakemake)")
+    tune.add_argument("--set-threads", nargs="+", metavar="RULE=THREADS",
+                      help="override rules' threads")
+    tune.add_argument("--set-resources", nargs="+", metavar="RULE:RESOURCE=VALUE",
+                      help="override rules' resources (integers or Python expressions)")
+    tune.add_argument("--default-resources", "--default-res", nargs="*", metavar="NAME=VALUE",
+                      help="resources of rules that do not set them: Snakemake's defaults "
+                           "(mem_mb, disk_mb from input.size_mb; tmpdir) plus these; values may "
+                           "be expressions, e.g. 'disk_mb=max(2*input.size_mb, 1000)'")
+    tune.add_argument("--retries", "--restart-times", "-T", type=_non_negative_int, metavar="N",
+                      help="rerun a failed job up to N times (rules without retries:)")
+    tune.add_argument("--latency-wait", "--output-wait", "-w", type=_seconds, metavar="SECONDS",
+                      help="wait this long for a finished job's outputs to appear (shared "
+                           "filesystems; default: 0 locally, 5 with --cluster)")
+    tune.add_argument("--all-temp", **flag, help="mark every output temp() (targets are kept)")
+    tune.add_argument("--notemp", "--no-temp", "--nt", **flag, help="ignore temp() declarations")
+
+    env = p.add_argument_group("software environments")
+    env.add_argument("--use-conda", **flag, help="run jobs in their conda environments")
+    env.add_argument("--conda-prefix", metavar="DIR", help="where conda environments are created")
+    env.add_argument("--use-apptainer", "--use-singularity", **flag,
+                     help="run jobs in their containers with apptainer")
+    env.add_argument("--use-envmodules", **flag, help="load rules' envmodules: before their jobs")
+    env.add_argument("--wrapper-prefix", metavar="URL",
+                     help="where wrapper: directives are fetched from (a local clone: "
+                          "file:///path/to/snakemake-wrappers/)")
+    env.add_argument("--shadow-prefix", metavar="DIR", help="where shadow: directories are made")
+    env.add_argument("--cache", nargs="*", metavar="RULE",
+                     help="cache the outputs of these rules (none given: every rule with cache:)")
+
+    views = p.add_argument_group("views (run nothing)")
+    views.add_argument("-l", "--list", "--list-rules", dest="list_rules", **flag,
+                       help="list the rules, with their docstrings")
+    views.add_argument("--list-target-rules", "--lt", **flag,
+                       help="list the rules without wildcards (those that can be targets)")
+    views.add_argument("-S", "--summary", **flag,
+                       help="each output file: date, rule, log files, status, plan")
+    views.add_argument("-D", "--detailed-summary", **flag,
+                       help="--summary with input files and shell command")
+    views.add_argument("--list-changes", "--lc", choices=("code", "input", "params"),
+                       help="output files whose code, input set or params changed")
+    views.add_argument("--list-params-changes", "--lp", dest="list_changes",
+                       action="store_const", const="params", help="= --list-changes params")
+    views.add_argument("--list-input-changes", "--li", dest="list_changes",
+                       action="store_const", const="input", help="= --list-changes input")
+    views.add_argument("--dag", nargs="?", const="dot", choices=GRAPH_FORMATS,
+                       help="print the job graph (as 'sciflow dag'; default format dot)")
+    views.add_argument("--rulegraph", nargs="?", const="dot", choices=GRAPH_FORMATS,
+                       help="print the rule graph (as 'sciflow dag --rulegraph')")
+    views.add_argument("--report", nargs="?", const="report.html", metavar="FILE",
+                       help="write the HTML report of the latest run (as 'sciflow report')")
+
+
+def _cores(text: str) -> int | str:
+    if text == "all":
+        return "all"
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number or 'all', got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _jobs(text: str) -> int | str:
+    if text in ("unlimited", "all"):
+        return "all"
+    return _cores(text)
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a finite number of seconds, at least 0")
     return value
 
 
@@ -108,37 +213,105 @@ def parse_key_values(items: Sequence[str], option: str) -> dict[str, Any]:
     return out
 
 
+# ------------------------------------------------------------------------------ profiles
+def standalone_parser() -> argparse.ArgumentParser:
+    """A parser with every ``sciflow run`` option (profiles are validated against it)."""
+    from sciflow.cli.parser import SuggestingParser
+
+    p = SuggestingParser(prog="sciflow run", add_help=False)
+    add_run_arguments(p)
+    return p
+
+
+def _workflow_file(args: argparse.Namespace) -> str | None:
+    """The workflow file the command line names (for the workflow profile beside it)."""
+    from sciflow.engine import RunOptions, find_workflow
+
+    try:
+        return find_workflow(RunOptions(snakefile=args.snakefile),
+                             os.path.abspath(args.directory or "."))
+    except UsageError:
+        return None
+
+
+def apply_profiles(args: argparse.Namespace) -> list[str]:
+    """Fill the options the command line left unset from the profiles (``sciflow.profile``),
+    then from ``DEFAULTS``. Returns notes for the user (which profiles, ignored keys)."""
+    from sciflow.profile import profile_paths, profile_values
+
+    notes: list[str] = []
+    paths = profile_paths(args.profile, args.workflow_profile, _workflow_file(args))
+    if paths:
+        values = profile_values(standalone_parser(), paths, notes)
+        for dest, value in values.items():
+            if getattr(args, dest, None) is None:
+                setattr(args, dest, value)
+        notes.insert(0, f"Using profile{'s' if len(paths) > 1 else ''} "
+                        f"{' and '.join(map(str, paths))} for setting default command line "
+                        "arguments.")
+    for dest, value in DEFAULTS.items():
+        if getattr(args, dest, None) is None:
+            setattr(args, dest, list(value) if isinstance(value, list) else value)
+    return notes
+
+
 def options_from_args(args: argparse.Namespace) -> Any:
     from sciflow.engine import RunOptions
+    from sciflow.resources_config import (parse_default_resources, parse_set_resources,
+                                          parse_set_threads)
 
+    for dest, value in DEFAULTS.items():  # callers that did not go through apply_profiles
+        if getattr(args, dest, None) is None:
+            setattr(args, dest, list(value) if isinstance(value, list) else value)
     if args.json and not args.dry_run:
         raise UsageError("--json needs -n/--dry-run")
+    cores = args.cores if args.cores is not None else args.jobs
     return RunOptions(
         targets=list(args.targets), snakefile=args.snakefile, directory=args.directory,
-        cores=args.cores, dry_run=args.dry_run, json=args.json, forceall=args.forceall,
-        forcerun=list(args.forcerun), until=list(args.until), keep_going=args.keep_going,
-        rerun_incomplete=args.rerun_incomplete, keep_incomplete=args.keep_incomplete,
-        touch=args.touch, config=parse_key_values(args.config, "--config"),
-        configfiles=list(args.configfiles), scheduler=args.scheduler, cluster=args.cluster,
+        cores=None if cores == "all" else cores, dry_run=args.dry_run, json=args.json,
+        forceall=args.forceall, forcerun=list(args.forcerun), until=list(args.until),
+        keep_going=args.keep_going, rerun_incomplete=args.rerun_incomplete,
+        keep_incomplete=args.keep_incomplete, touch=args.touch,
+        config=parse_key_values(args.config, "--config"), configfiles=list(args.configfiles),
+        scheduler=args.scheduler, cluster=args.cluster,
         cluster_options=parse_key_values(args.cluster_options, "--cluster-option"),
-        profile=args.profile, provenance=not args.no_provenance, unlock=args.unlock,
+        profile=None,  # applied above, with the command line's precedence
+        provenance=not args.no_provenance, unlock=args.unlock,
         use_conda=args.use_conda, use_apptainer=args.use_apptainer,
         printshellcmds=args.printshellcmds, atomic_outputs=args.atomic_outputs,
         secure_local=not args.no_tls, tls_ca_file=args.tls_ca_file, tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        wrapper_prefix=args.wrapper_prefix, conda_prefix=args.conda_prefix,
-        use_envmodules=args.use_envmodules, shadow_prefix=args.shadow_prefix,
-        cache=args.cache,
+        tls_key=args.tls_key, shadow_prefix=args.shadow_prefix,
         set_scatter=parse_key_values(args.set_scatter, "--set-scatter"),
+        latency_wait=args.latency_wait, retries=args.retries,
+        set_threads=parse_set_threads(args.set_threads),
+        set_resources=parse_set_resources(args.set_resources),
+        default_resources=(parse_default_resources(args.default_resources)
+                           if args.default_resources is not None else None),
+        all_temp=args.all_temp, notemp=args.notemp, wrapper_prefix=args.wrapper_prefix,
+        conda_prefix=args.conda_prefix, use_envmodules=args.use_envmodules,
+        cache=list(args.cache) if args.cache is not None else None,
         command_line=["sciflow", *sys.argv[1:]])
 
 
+# ------------------------------------------------------------------------------ the command
 def main(args: argparse.Namespace) -> int:
     from sciflow.engine import run
 
+    notes = apply_profiles(args)
+    quiet = set(args.quiet) if args.quiet is not None else None
+    if notes and quiet is None:
+        print("\n".join(notes), file=sys.stderr)
+    if args.list_rules or args.list_target_rules:
+        return _list_rules(args, only_targets=not args.list_rules)
+    if args.dag or args.rulegraph:
+        return _graph(args)
+    if args.report:
+        return _report(args)
     options = options_from_args(args)
+    if args.summary or args.detailed_summary or args.list_changes:
+        return _views(args, options)
     listeners = []
-    if not options.dry_run:
+    if not options.dry_run and quiet is None:
         from sciflow.progress import ConsoleProgress
 
         listeners.append(ConsoleProgress(printshellcmds=options.printshellcmds))
@@ -150,26 +323,98 @@ def main(args: argparse.Namespace) -> int:
         if options.json:
             json.dump(summary.plan.to_json(), sys.stdout)
             sys.stdout.write("\n")
-        else:
-            print_plan(summary.plan)
+        elif quiet is None or "all" not in quiet:
+            print_plan(summary.plan, jobs=quiet is None)
         return 0
-    if summary.touched:
+    if quiet is not None and "all" in quiet:
+        pass
+    elif summary.touched:
         print(f"touched {summary.touched} output file(s)", file=sys.stderr)
     elif not summary.plan.jobs:
         print("Nothing to be done (all requested files are present and up to date).", file=sys.stderr)
     return 0 if summary.ok else 1
 
 
-def print_plan(plan: Any, out: Any = None) -> None:
-    """Each job with its reason, then Snakemake's "Job stats" table. Written one block of
-    jobs at a time: few writes, yet no copy of the whole text in memory (200k jobs)."""
+def _list_rules(args: argparse.Namespace, only_targets: bool = False) -> int:
+    """``-l``: rule names, sorted, each with its docstring in parentheses (as Snakemake);
+    ``--lt``: only rules whose outputs have no wildcards."""
+    from sciflow.engine import find_workflow, in_directory
+    from sciflow.parse import load_workflow
+
+    options = options_from_args(args)
+    workdir = os.path.abspath(options.directory or ".")
+    if not os.path.isdir(workdir):
+        raise UsageError(f"-d {options.directory}: no such directory")
+    path = find_workflow(options, workdir)
+    with in_directory(workdir):
+        workflow = load_workflow(path, config_overrides=dict(options.config),
+                                 configfiles=[os.path.abspath(f) for f in options.configfiles])
+    for name in sorted(workflow.rules):
+        if only_targets and _has_wildcards(workflow.rules[name]):
+            continue
+        doc = workflow.rules[name].docstring
+        print(name + (f" ({doc.strip()})" if doc else ""))
+    return 0
+
+
+def _has_wildcards(rule: Any) -> bool:
+    import re
+
+    return any(isinstance(o, str) and re.search(r"(?<!\{)\{[^{}]+\}(?!\})", o)
+               for o in rule.output)
+
+
+def _graph(args: argparse.Namespace) -> int:
+    """``--dag``/``--rulegraph``: exactly what ``sciflow dag`` prints."""
+    from sciflow.cli.dag import render_graph
+
+    fmt = args.dag or args.rulegraph
+    text = render_graph(args.snakefile, args.directory, list(args.targets),
+                        parse_key_values(args.config, "--config"), list(args.configfiles),
+                        rulegraph=not args.dag, fmt="mermaid" if fmt == "mermaid-js" else fmt)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    """``--report FILE``: exactly what ``sciflow report -o FILE`` writes."""
+    from sciflow.cli import report
+
+    return report.main(argparse.Namespace(output=args.report, directory=args.directory or ".",
+                                          run_id=None))
+
+
+def _views(args: argparse.Namespace, options: Any) -> int:
+    """``-S``, ``-D``, ``--list-changes``: from a dry run's plan and the metadata."""
+    from sciflow.cli.summary import list_changes, summary_lines
+    from sciflow.engine import run
+
+    options.dry_run = True
+    options.json = False
+    if args.summary or args.detailed_summary:
+        options.rerun_incomplete = True  # as Snakemake's summary: incomplete files are shown
+    plan = run(options).plan
+    workdir = plan.options.workdir if plan.options else os.path.abspath(options.directory or ".")
+    if args.list_changes:
+        lines = list_changes(plan, workdir, args.list_changes)
+    else:
+        lines = list(summary_lines(plan, workdir, detailed=bool(args.detailed_summary)))
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def print_plan(plan: Any, out: Any = None, jobs: bool = True) -> None:
+    """Each job with its reason, then Snakemake's "Job stats" table (only the table when
+    ``jobs`` is false: ``-n -q``). Written one block of jobs at a time: few writes, yet no
+    copy of the whole text in memory (200k jobs)."""
     out = out or sys.stdout
     if not plan.jobs:
         print("Nothing to be done (all requested files are present and up to date).", file=out)
         return
     lines: list[str] = []
     add = lines.append
-    for n, job in enumerate(plan.jobs, 1):
+    for n, job in enumerate(plan.jobs if jobs else (), 1):
         if n % 2000 == 0:
             out.write("\n".join(lines) + "\n")
             lines.clear()
@@ -186,12 +431,13 @@ def print_plan(plan: Any, out: Any = None) -> None:
     width = max(len("total"), len("job"), *(len(r) for r in counts))
     total = sum(counts.values())
     num = max(len("count"), len(str(total)))
-    add("\nJob stats:")
+    add("\nJob stats:" if jobs else "Job stats:")
     add(f"{'job':<{width}}  {'count':>{num}}")
     add(f"{'-' * width}  {'-' * num}")
     for rule, n in counts.items():
         add(f"{rule:<{width}}  {n:>{num}}")
     add(f"{'total':<{width}}  {total:>{num}}")
-    add("\nThis was a dry-run (flag -n). The order of jobs does not reflect the order of "
-        "execution.")
+    if jobs:
+        add("\nThis was a dry-run (flag -n). The order of jobs does not reflect the order of "
+            "execution.")
     out.write("\n".join(lines) + "\n")

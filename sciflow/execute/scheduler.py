@@ -108,8 +108,10 @@ class Scheduler:
         self.ran: set[Job] = set()
         self.stopping = False
         self.temp_users: dict[str, int] = {}                   # temp path -> consumers left
+        # kept even if temp(): targets' outputs, and inputs of targets without outputs (the
+        # files ``rule all`` asks for), as Snakemake's ``DAG.derived_targetfiles``
         self.target_files: set[str] = {str(o) for t in getattr(dag, "targets", ()) or ()
-                                       for o in t.output}
+                                       for o in (t.output or t.input)}
         self._code_cache: dict[str, str] = {}
         self._pending_marks: list[str] = []
         self._pending_records: list[Any] = []
