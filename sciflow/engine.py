@@ -136,17 +136,12 @@ def apply_profile(options: RunOptions) -> RunOptions:
     e.g. ``cores: 4``, ``keep-going: true``, ``config: {k: v}``)."""
     if not options.profile:
         return options
-    import yaml
+    from sciflow.configload import read_config_file
 
     path = Path(options.profile)
     if path.is_dir():
         path = path / "config.yaml"
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read profile {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"profile {path} must be a mapping of option names to values")
+    data = read_config_file(str(path), what="profile")
     defaults = {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
                 for f in dataclasses.fields(RunOptions)}
     aliases = {"jobs": "cores", "directory": "directory", "configfile": "configfiles",

@@ -62,13 +62,29 @@ class SciflowError(Exception):
         parts = [str(self)]
         line = self.source_line()
         if line is not None and self.loc is not None:
-            parts.append("    " + line.rstrip())
-            col = max(self.loc.col, 1)
+            line, col = clip_line(line.rstrip(), max(self.loc.col, 1))
+            parts.append("    " + line)
             prefix = "".join(ch if ch == "\t" else " " for ch in line[: col - 1])
             parts.append("    " + prefix + "^")
         if self.hint:
             parts.append(self.hint)
         return "\n".join(parts)
+
+
+CONTEXT = 80  # characters of a long source line shown around the caret
+
+
+def clip_line(line: str, col: int, width: int = CONTEXT) -> tuple[str, int]:
+    """``line`` cut to about ``width`` characters around column ``col`` (1-based), with "…"
+    where it was cut, and the caret's column in the cut line: an error in a 50 MB line
+    must not print 50 MB."""
+    if len(line) <= width + 2:
+        return line, col
+    start = max(0, min(col - 1 - width // 2, len(line) - width))
+    end = min(len(line), start + width)
+    head = "…" if start > 0 else ""
+    tail = "…" if end < len(line) else ""
+    return head + line[start:end] + tail, col - start + len(head)
 
 
 class UsageError(SciflowError):

@@ -401,6 +401,8 @@ _LOCK = threading.Lock()  # the postlexer keeps the text being parsed: one parse
 
 def parse_text(text: str, path: str) -> Parsed:
     """Parse ``text`` (the content of ``path``); raise ``ParseError`` with a location."""
+    if text.startswith("\ufeff"):  # a UTF-8 byte-order mark, as some editors write
+        text = text[1:]
     if not text.endswith("\n"):
         text += "\n"
     with _LOCK:
