@@ -45,9 +45,11 @@ def load_yaml(text: str, source: str, loc: SourceLoc | None = None) -> Any:
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        if loc is None and mark is not None and not source.startswith("-"):
-            loc = SourceLoc(source, mark.line + 1, mark.column + 1)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if loc is None and mark is not None and not source.startswith("-"):
+            # located in the file itself: FILE:LINE:COL already names it
+            raise ConfigError(f"not valid YAML/JSON: {problem}",
+                              SourceLoc(source, mark.line + 1, mark.column + 1)) from None
         raise ConfigError(f"{source} is not valid YAML/JSON: {problem}", loc) from None
     except RecursionError:
         raise ConfigError(f"{source} is nested too deeply to read", loc) from None

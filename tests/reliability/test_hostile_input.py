@@ -168,7 +168,22 @@ def test_yaml_errors_name_file_line_and_column(tmp_path, capsys):
     (tmp_path / "Snakefile").write_text(RULE)
     (tmp_path / "bad.yaml").write_text("a: 1\nb: [1, 2\n")
     code, err = _cli(["run", "-n", "--configfile", "bad.yaml"], tmp_path, capsys)
-    assert code == 1 and "bad.yaml:3:1" in err and "Traceback" not in err
+    assert code == 1 and "bad.yaml:3:1: not valid YAML/JSON" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"cores: [1\n", "config.yaml:2:1: not valid YAML/JSON"),
+    (b"- a\n- b\n", "must hold a mapping, got list"),
+    (b"cores: \xff\xfe\n", "cannot read profile"),
+    (None, "cannot read profile"),
+])
+def test_broken_profiles_are_clean_errors_naming_the_file(tmp_path, capsys, content, message):
+    (tmp_path / "Snakefile").write_text(RULE)
+    (tmp_path / "prof").mkdir()
+    if content is not None:
+        (tmp_path / "prof" / "config.yaml").write_bytes(content)
+    code, err = _cli(["run", "-n", "--profile", "prof"], tmp_path, capsys)
+    assert code == 1 and message in err and "config.yaml" in err, err
 
 
 def test_provenance_caps_a_config_expanded_by_code():
