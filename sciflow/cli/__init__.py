@@ -86,9 +86,13 @@ def bug_report(exc: BaseException) -> str:
         text = text[:200] + "…"
     where = ""
     tb = traceback.extract_tb(exc.__traceback__)
-    if tb:
-        frame = tb[-1]
-        where = f" (in {os.path.basename(frame.filename)}:{frame.lineno}, {frame.name})"
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ours = [f for f in tb if os.path.abspath(f.filename).startswith(package + os.sep)]
+    if ours or tb:  # the innermost frame in sciflow's own code says most
+        frame = (ours or tb)[-1]
+        rel = os.path.relpath(os.path.abspath(frame.filename), os.path.dirname(package))
+        where = f" (in {rel if ours else os.path.basename(frame.filename)}:{frame.lineno}, " \
+                f"{frame.name})"
     return (f"sciflow: internal error: {type(exc).__name__}: {text}{where}\n"
             "This is a bug in sciflow, not a problem with your workflow. Please report it to "
             f"{REPORT_BUGS_TO} with the command you ran and the traceback printed by "

@@ -275,7 +275,8 @@ def test_an_unexpected_exception_is_reported_as_a_bug_without_traceback(tmp_path
     monkeypatch.delenv("SCIFLOW_DEBUG", raising=False)
     code, err = _cli(["lint"], tmp_path, capsys)
     assert code == 3
-    assert "internal error: KeyError: 'missing'" in err and "bug in sciflow" in err
+    assert "internal error: KeyError: 'missing' (in sciflow/cli/lint.py:" in err
+    assert "bug in sciflow" in err
     assert "--debug" in err and "Traceback" not in err
     with pytest.raises(KeyError):
         main(["--debug", "lint", "-s", str(tmp_path / "Snakefile")])
