@@ -234,3 +234,22 @@ def test_bracket_and_string_errors_are_located(source, message):
         parse_text(source, "Snakefile")
     assert message in str(info.value)
     assert outcome(source) == outcome(source, legacy=True)
+
+
+def test_nesting_stops_where_pythons_does():
+    """Python's tokenizer allows 200 levels; so does the postlexer, which keeps the bracket
+    stack bounded on hostile input."""
+    for depth, ok in ((200, True), (201, False)):
+        source = "x = " + "[" * depth + "]" * depth + "\n"
+        try:
+            compile(source, "f", "exec")
+            python_ok = True
+        except SyntaxError:
+            python_ok = False
+        assert python_ok is ok
+        if ok:
+            parse_text(source, "Snakefile")
+        else:
+            with pytest.raises(ParseError, match="too many nested parentheses") as info:
+                parse_text(source, "Snakefile")
+            assert info.value.loc.col == 4 + 201

@@ -88,6 +88,13 @@ def test_a_50mb_string_literal_parses_within_10x_python_compile(tmp_path):
     assert ours["s"] < 60
 
 
+def test_millions_of_open_brackets_stop_at_once_in_little_memory(tmp_path):
+    (tmp_path / "Snakefile").write_text("x = " + "(" * 5_000_000 + "\n" + RULE)
+    ours = _measure("lint", tmp_path / "Snakefile")
+    assert ours["rc"] == 1 and ours["s"] < 10
+    assert ours["kb"] < 100_000  # 5 M bracket tokens on a stack would be gigabytes
+
+
 def test_an_unterminated_huge_string_prints_a_window_around_the_caret(tmp_path):
     (tmp_path / "Snakefile").write_text('x = 1\nX = [1, "' + "a" * 2_000_000 + "\n" + RULE)
     res = subprocess.run([SCIFLOW, "lint"], cwd=tmp_path, capture_output=True, text=True,
