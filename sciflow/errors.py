@@ -20,7 +20,7 @@ Example::
 """
 from __future__ import annotations
 
-from pathlib import Path
+from itertools import islice
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,13 +49,14 @@ class SciflowError(Exception):
             return self._source_line
         if self.loc is None or not self.loc.line:
             return None
-        try:
-            lines = Path(self.loc.path).read_text(encoding="utf-8", errors="replace").splitlines()
+        if self.loc.line < 1:
+            return None
+        try:  # line by line: only the wanted line is kept, however large the file
+            with open(self.loc.path, encoding="utf-8-sig", errors="replace") as f:
+                line = next(islice(f, self.loc.line - 1, None), None)
         except OSError:
             return None
-        if 1 <= self.loc.line <= len(lines):
-            return lines[self.loc.line - 1]
-        return None
+        return None if line is None else line.rstrip("\r\n")
 
     def format(self) -> str:
         """``FILE:LINE:COL: message``, then the source line and a caret, then the hint."""
