@@ -20,7 +20,7 @@ Example::
 """
 from __future__ import annotations
 
-from pathlib import Path
+from itertools import islice
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,26 +49,43 @@ class SciflowError(Exception):
             return self._source_line
         if self.loc is None or not self.loc.line:
             return None
-        try:
-            lines = Path(self.loc.path).read_text(encoding="utf-8", errors="replace").splitlines()
+        if self.loc.line < 1:
+            return None
+        try:  # line by line: only the wanted line is kept, however large the file
+            with open(self.loc.path, encoding="utf-8-sig", errors="replace") as f:
+                line = next(islice(f, self.loc.line - 1, None), None)
         except OSError:
             return None
-        if 1 <= self.loc.line <= len(lines):
-            return lines[self.loc.line - 1]
-        return None
+        return None if line is None else line.rstrip("\r\n")
 
     def format(self) -> str:
         """``FILE:LINE:COL: message``, then the source line and a caret, then the hint."""
         parts = [str(self)]
         line = self.source_line()
         if line is not None and self.loc is not None:
-            parts.append("    " + line.rstrip())
-            col = max(self.loc.col, 1)
+            line, col = clip_line(line.rstrip(), max(self.loc.col, 1))
+            parts.append("    " + line)
             prefix = "".join(ch if ch == "\t" else " " for ch in line[: col - 1])
             parts.append("    " + prefix + "^")
         if self.hint:
             parts.append(self.hint)
         return "\n".join(parts)
+
+
+CONTEXT = 80  # characters of a long source line shown around the caret
+
+
+def clip_line(line: str, col: int, width: int = CONTEXT) -> tuple[str, int]:
+    """``line`` cut to about ``width`` characters around column ``col`` (1-based), with "…"
+    where it was cut, and the caret's column in the cut line: an error in a 50 MB line
+    must not print 50 MB."""
+    if len(line) <= width + 2:
+        return line, col
+    start = max(0, min(col - 1 - width // 2, len(line) - width))
+    end = min(len(line), start + width)
+    head = "…" if start > 0 else ""
+    tail = "…" if end < len(line) else ""
+    return head + line[start:end] + tail, col - start + len(head)
 
 
 class UsageError(SciflowError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-import json
 import logging
 import os
 import platform
@@ -165,25 +164,9 @@ def update_config(config: dict, overwrite: Mapping) -> None:
 
 
 def read_config_file(path: str, loc: SourceLoc | None = None) -> dict:
-    """A YAML or JSON config file as a dict."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path!r}: {exc.strerror or exc}", loc) from None
-    try:
-        if path.endswith(".json"):
-            data = json.loads(text)
-        else:
-            import yaml
-            data = yaml.safe_load(text)
-    except Exception as exc:  # yaml.YAMLError, json.JSONDecodeError
-        raise ConfigError(f"config file {path!r} is not valid YAML/JSON: {exc}", loc) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path!r} must hold a mapping, got {type(data).__name__}",
-                          loc)
-    return data
+    """A YAML or JSON config file as a dict (bounded: see ``sciflow.configload``)."""
+    from sciflow.configload import read_config_file as read
+    return read(path, loc)
 
 
 # ------------------------------------------------------------------------------ namespace objects

@@ -31,6 +31,9 @@ from sciflow.resources import grammar_dir
 OPEN = {"LPAR": "(", "LSQB": "[", "LBRACE": "{"}
 CLOSE = {"RPAR": "(", "RSQB": "[", "RBRACE": "{"}
 _CLOSER_OF = {"(": ")", "[": "]", "{": "}"}
+# Python's own tokenizer refuses deeper nesting (MAXLEVEL): refusing it here too keeps the
+# bracket stack small whatever the input (a line of 50 million '(' is one error, at once).
+MAX_NESTING = 200
 
 
 class _IndentError(Exception):
@@ -125,6 +128,10 @@ class SciflowIndenter(Indenter):
                 continue
             if kind in OPEN:
                 brackets.append(tok)
+                if len(brackets) > MAX_NESTING:
+                    raise _IndentError("too many nested parentheses", tok.line, tok.column,
+                                       hint=f"Python allows at most {MAX_NESTING} levels of "
+                                       "brackets.")
             elif kind in CLOSE:
                 if not brackets:
                     raise _IndentError(f"unmatched '{tok.value}'", tok.line, tok.column)
@@ -401,6 +408,8 @@ _LOCK = threading.Lock()  # the postlexer keeps the text being parsed: one parse
 
 def parse_text(text: str, path: str) -> Parsed:
     """Parse ``text`` (the content of ``path``); raise ``ParseError`` with a location."""
+    if text.startswith("\ufeff"):  # a UTF-8 byte-order mark, as some editors write
+        text = text[1:]
     if not text.endswith("\n"):
         text += "\n"
     with _LOCK:

@@ -234,6 +234,13 @@ def cmd_check(args) -> int:
 def cmd_export(args) -> int:
     from sciflow.provenance.export import export
 
-    out = export(args.directory, args.format, args.output, run_id=args.run)
+    try:
+        out = export(args.directory, args.format, args.output, run_id=args.run)
+    except OSError as exc:  # the output path: missing folder, no permission, a directory...
+        where = exc.filename or args.output
+        raise ProvenanceError(f"cannot write the export to {where}: "
+                              f"{exc.strerror or exc}",
+                              hint="Choose an output path in a writable, existing folder "
+                              "(-o PATH).") from None
     print(f"wrote {out}", file=sys.stderr)
     return 0

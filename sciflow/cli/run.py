@@ -199,17 +199,13 @@ def parse_key_values(items: Sequence[str], option: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if not items:
         return out  # no yaml import (~10 ms, ~2 MB) for a run without --config
-    import yaml
+    from sciflow.configload import parse_config_value
 
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"{option} {item!r}: expected KEY=VALUE")
-        try:
-            parsed = yaml.safe_load(value) if value else ""
-        except yaml.YAMLError:
-            parsed = value
-        out[key] = parsed if isinstance(parsed, (int, float, bool, str, list, dict)) or parsed is None else value
+        out[key] = parse_config_value(value, key)
     return out
 
 

@@ -26,6 +26,7 @@ import pyoxigraph as ox
 
 import sciflow
 from sciflow import scidata
+from sciflow.configload import bounded_plain
 from sciflow.events import JobResult, Listener, RunInfo
 from sciflow.provenance import vocab as V
 from sciflow.provenance.hashing import FileDigest, HashCache
@@ -277,7 +278,7 @@ class ProvenanceRecorder(Listener):
         cfg = f"{r}:config"
         q.iri(cfg, RDF_TYPE, V.PROV + "Entity")
         q.iri(cfg, RDF_TYPE, V.SF + "Config")
-        q.add(cfg, P.value, lit(dict(_plain(run.config or {}))))
+        q.add(cfg, P.value, lit(dict(bounded_plain(run.config or {}))))  # capped: hostile input
         self._use(q, r, f"{r}:usage:config", cfg, "config", run.started, scope="run")
         workflow = run.workflow
         for rule in (getattr(workflow, "rules", {}) or {}).values():
