@@ -25,8 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from sciflow.errors import (ConfigError, ExecutorError, RunFailedError, SciflowError, UsageError,
-                            WorkflowError)
+from sciflow.errors import (ConfigError, ExecutorError, RunFailedError, RunInterruptedError,
+                            SciflowError, UsageError, WorkflowError)
 from sciflow.events import Broadcast, JobResult, Listener, RunInfo
 from sciflow.jobs import Job
 from sciflow.lock import RunLock, unlock
@@ -67,6 +67,8 @@ class RunOptions:
     use_apptainer: bool = False
     printshellcmds: bool = False
     atomic_outputs: bool = False  # outputs written to temp paths and renamed into place
+    verbose: bool = False         # Dask's own log lines on the console
+    kill_on_failure: bool = False  # after the first failure (no -k) kill running jobs too
     command_line: list[str] = field(default_factory=list)
     workdir: str | None = None
     config_overrides: dict[str, Any] = field(default_factory=dict)
@@ -256,7 +258,8 @@ def make_executor(options: RunOptions) -> Any:
     except ImportError as exc:
         raise ExecutorError(f"the Dask executor is not available: {exc}") from None
     return DaskExecutor(cores=options.cores, scheduler_address=options.scheduler,
-                        cluster=options.cluster, cluster_options=dict(options.cluster_options or {}))
+                        cluster=options.cluster, cluster_options=dict(options.cluster_options or {}),
+                        quiet=not options.verbose)
 
 
 def _touch(plan: Plan, meta: MetadataStore, workdir: str, run_id: str) -> int:
@@ -322,14 +325,17 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
         if not plan.jobs:  # nothing to do: no lock, no cluster, no provenance
             return RunSummary(plan, True, run_info)
         lock = RunLock(workdir, run_info.run_id, (str(o) for j in plan.jobs for o in j.output))
-        lock.acquire()
-        try:
-            from sciflow.execute.scheduler import Scheduler, SchedulerOptions  # not for -n
+        from sciflow.execute.procguard import interrupt_signals
 
-            return _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info,
-                            listeners, Scheduler, SchedulerOptions)
-        finally:
-            lock.release()
+        with interrupt_signals():  # SIGINT/SIGTERM: a clean stop (see _execute)
+            lock.acquire()
+            try:
+                from sciflow.execute.scheduler import Scheduler, SchedulerOptions  # not for -n
+
+                return _execute(options, workdir, workflow, dag, plan, plan_options, meta,
+                                run_info, listeners, Scheduler, SchedulerOptions)
+            finally:
+                lock.release()
     finally:
         meta.close()
 
@@ -378,6 +384,7 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
     sched_options = SchedulerOptions(workdir=workdir, cores=cores, enforce_cores=False,
                                      max_in_flight=max(32, 8 * (cores or 4)),
                                      keep_going=options.keep_going,
+                                     kill_on_failure=options.kill_on_failure,
                                      keep_incomplete=options.keep_incomplete,
                                      use_conda=options.use_conda, use_apptainer=options.use_apptainer,
                                      atomic_outputs=options.atomic_outputs,
@@ -388,6 +395,14 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
     summary = RunSummary(plan, False, run_info)
     try:
         results = scheduler.run()
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the scheduler has cleaned up
+        signum = getattr(exc, "signum", 2)
+        name = "SIGTERM" if signum == 15 else "SIGINT (Ctrl-C)" if signum == 2 else f"signal {signum}"
+        n = len(scheduler.interrupted_jobs)
+        raise RunInterruptedError(
+            f"run {run_info.run_id} interrupted by {name}: {n} running job(s) stopped, their "
+            "outputs removed and marked incomplete; provenance closed, lock released",
+            signum) from None
     except RunFailedError as exc:
         summary.results = {j.jobid: r for j, r in scheduler.results.items()}
         plan.jobs = list(scheduler.jobs)

@@ -31,6 +31,10 @@ def register(subparsers: Any) -> None:
                    help="run only jobs upstream of (and including) these rules")
     p.add_argument("-k", "--keep-going", action="store_true",
                    help="go on with independent jobs when a job fails")
+    p.add_argument("--kill-on-failure", action="store_true",
+                   help="without -k: kill running jobs at the first failure (default: they "
+                        "finish; jobs not started are cancelled either way)")
+    p.add_argument("--verbose", action="store_true", help="show Dask's own log lines")
     p.add_argument("--rerun-incomplete", "--ri", action="store_true",
                    help="rerun jobs whose outputs are incomplete")
     p.add_argument("--keep-incomplete", action="store_true",
@@ -105,6 +109,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
         profile=args.profile, provenance=not args.no_provenance, unlock=args.unlock,
         use_conda=args.use_conda, use_apptainer=args.use_apptainer,
         printshellcmds=args.printshellcmds, atomic_outputs=args.atomic_outputs,
+        verbose=args.verbose, kill_on_failure=args.kill_on_failure,
         command_line=["sciflow", *sys.argv[1:]])
 
 

@@ -53,6 +53,7 @@ class JobSpec:
     use_apptainer: bool = False               # --use-apptainer: run through `apptainer exec`
     temp_outputs: bool = False                # outputs go to temp paths, os.replace'd on success
     digest_outputs: bool = False              # return outputs' sha256 in result.extra["digests"]
+    run_dir: str | None = None                # the run's record directory (execute.procguard)
 
 
 class Executor(ABC):
@@ -60,6 +61,9 @@ class Executor(ABC):
     loop, and ``shutdown`` once (also on errors and Ctrl-C)."""
 
     name: str = "executor"
+    # its workers run ``runner.run_job`` with ``spec.run_dir``: each attempt leaves a record
+    # while it runs (see procguard), so "never started" can be told from "was running"
+    records_attempts: bool = False
 
     @abstractmethod
     def start(self) -> None:
