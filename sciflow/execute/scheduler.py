@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from sciflow.errors import (JobError, JobFailedError, MissingOutputError, RunFailedError,
-                            SciflowError)
+from sciflow.errors import (JobError, JobFailedError, JobTimeoutError, MissingOutputError,
+                            RunFailedError, SciflowError)
 from sciflow.events import JobResult, Listener, RunInfo
 from sciflow.execute import procguard
 from sciflow.execute.base import Executor, JobSpec
@@ -559,6 +559,8 @@ class Scheduler:
             tail = "\n".join(tail.splitlines()[-self.options.log_tail_lines:])
             lines.append("    last lines of output:\n" + "\n".join("      " + t for t in tail.splitlines()))
         cls = MissingOutputError if result.extra.get("missing_outputs") else JobFailedError
+        if result.extra.get("error_type") == "JobTimeoutError":
+            cls = JobTimeoutError
         loc = job.rule.action.loc if job.rule.action and job.rule.action.loc else job.rule.loc
         return cls("\n".join(lines), loc, rule=job.rule.name, wildcards=job.wildcards.as_dict(),
                    log_tail=result.log_tail)
