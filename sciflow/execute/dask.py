@@ -108,7 +108,7 @@ class DaskExecutor(Executor):
                 self.client = Client(self.scheduler_address, timeout=self.connect_timeout,
                                      set_as_default=False)
             else:
-                with dask.config.set(config), procguard.sigint_ignored():
+                with dask.config.set(config):
                     self.cluster = self._make_cluster()
                     self._owns_cluster = True
                     self.client = Client(self.cluster, set_as_default=False)
@@ -150,8 +150,9 @@ class DaskExecutor(Executor):
             silence_logs=logging.CRITICAL if self.quiet else logging.WARNING, **options)
 
     def _ignore_sigint_on_workers(self) -> None:
-        """Also for workers the nanny restarts later (they are not spawned under
-        ``sigint_ignored``): a plugin runs on every worker that joins."""
+        """Workers leave Ctrl-C to the driver (no KeyboardInterrupt tracebacks): a plugin,
+        so that workers the nanny restarts later ignore it too. (Spawning them with SIGINT
+        ignored would also make the driver lose a Ctrl-C pressed while they start.)"""
         try:
             from distributed.diagnostics.plugin import WorkerPlugin
         except ImportError:  # pragma: no cover

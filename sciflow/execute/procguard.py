@@ -409,20 +409,6 @@ def interrupt_signals() -> Iterator[None]:
             signal.signal(s, h if h is not None else signal.SIG_DFL)
 
 
-@contextlib.contextmanager
-def sigint_ignored() -> Iterator[None]:
-    """Processes spawned inside inherit SIGINT ignored (Python keeps an inherited SIG_IGN):
-    worker processes must not die with a traceback on Ctrl-C; the driver handles it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
-
-
 def ignore_sigint() -> None:
     """In a worker process: leave Ctrl-C to the driver (a Dask worker plugin calls this)."""
     with contextlib.suppress(ValueError):  # not the main thread: the spawn already did it
