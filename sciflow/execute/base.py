@@ -54,6 +54,8 @@ class JobSpec:
     temp_outputs: bool = False                # outputs go to temp paths, os.replace'd on success
     digest_outputs: bool = False              # return outputs' sha256 in result.extra["digests"]
     run_dir: str | None = None                # the run's record directory (execute.procguard)
+    stop_run_on_failure: bool = False         # last attempt, no --keep-going: a failure stops
+                                              # the run's jobs not yet started, at once
 
 
 class Executor(ABC):

@@ -221,6 +221,13 @@ class JobRecord:
                 os.remove(self.path)
 
 
+def request_stop(directory: str | None) -> None:
+    """Workers skip every job of this run that has not started yet (see ``RunGuard``)."""
+    if directory:
+        with contextlib.suppress(OSError):
+            open(os.path.join(directory, STOP_FILE), "w").close()
+
+
 def stop_requested(directory: str | None) -> bool:
     return bool(directory) and os.path.exists(os.path.join(directory, STOP_FILE))
 
@@ -257,9 +264,7 @@ class RunGuard:
         Watcher.sweep_on_exit(self.directory)
 
     def stop_new_jobs(self) -> None:
-        """Workers skip every job of this run that has not started yet."""
-        with contextlib.suppress(OSError):
-            open(os.path.join(self.directory, STOP_FILE), "w").close()
+        request_stop(self.directory)
 
     def started(self, key: str) -> bool:
         return os.path.exists(os.path.join(self.directory, key))

@@ -90,6 +90,8 @@ def run_job(spec: JobSpec) -> JobResult:
             result.extra["interrupted"] = True
     finally:
         if not result.ok:
+            if spec.stop_run_on_failure:  # before this worker picks its next job
+                procguard.request_stop(spec.run_dir)
             job.discard()
         job.cleanup()
         job.record.done()

@@ -247,6 +247,8 @@ class Scheduler:
             spec.digest_outputs = True
         if self.guard is not None:
             spec.run_dir = self.guard.directory
+            spec.stop_run_on_failure = not self.options.keep_going and (
+                attempt > int(job.retries or 0) + self.extra_attempts.get(job.jobid, 0))
         self.keys[job.jobid] = spec.key
         self.executor.submit(spec, priority=int(job.priority or 0))  # may refuse: nothing ran
         if attempt == 1:
