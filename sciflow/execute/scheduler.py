@@ -32,6 +32,7 @@ import heapq
 import os
 import shutil
 import stat
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -132,6 +133,7 @@ class Scheduler:
         self.killed: set[Job] = set()
         self.skipped: list[Job] = []                            # handed out, never started
         self.interrupted_jobs: list[Job] = []                   # running at SIGINT/SIGTERM
+        self.given_up: dict[Job, float] = {}                    # failed/cancelled: when
 
     # ------------------------------------------------------------------------------ the loop
     def run(self) -> dict[Job, JobResult]:
@@ -168,6 +170,7 @@ class Scheduler:
             finally:
                 if self.guard is not None:
                     self.guard.close()  # whatever is still recorded on this host dies
+                self._remove_late_writes()
                 if not interrupted:
                     for job in self.jobs:
                         if job.state not in FINAL_STATES:
@@ -292,9 +295,10 @@ class Scheduler:
 
     # ------------------------------------------------------------------------------ results
     def _handle(self, result: JobResult) -> None:
-        entry = self.running.pop(result.jobid, None)
-        if entry is None:  # a stale result (e.g. a retried attempt finished twice)
-            return
+        entry = self.running.get(result.jobid)
+        if entry is None or (result.attempt and result.attempt != entry[1]):
+            return  # a stale result (an attempt no longer current): never taken as done
+        del self.running[result.jobid]
         job, attempt = entry
         self.cores_in_use -= job.threads
         result.attempt = attempt
@@ -363,10 +367,33 @@ class Scheduler:
     def _skipped(self, job: Job) -> None:
         """A job the workers skipped (the run was stopping): its files are untouched."""
         job.state = JobState.CANCELLED
+        self.given_up[job] = time.time()
         self.skipped.append(job)
         if self.meta is not None:
             self._flush_marks()
             self.meta.clear_incomplete([str(o) for o in job.output])
+
+    def _remove_late_writes(self) -> None:
+        """Outputs of jobs given up on (failed, killed, cancelled) that were written after
+        that moment came from a process that should be dead: remove them and leave an
+        incomplete marker, so no later run takes them as done."""
+        if self.options.keep_incomplete:
+            return
+        late = []
+        for job, when in self.given_up.items():
+            for o in job.output:
+                try:
+                    mtime = os.lstat(self._path(str(o))).st_mtime
+                except OSError:
+                    continue
+                if mtime > when:
+                    _remove(self._path(str(o)))
+                    late.append(str(o))
+        if late and self.meta is not None:
+            try:
+                self.meta.mark_incomplete(late, self.run_info.run_id)
+            except Exception:  # the files are gone already; the marker is extra care
+                pass
 
     def _stop(self, cause: Job) -> None:
         """The first failure without --keep-going: nothing new starts from now on."""
@@ -516,6 +543,7 @@ class Scheduler:
 
     def _failed(self, job: Job, result: JobResult) -> None:
         job.state = JobState.FAILED
+        self.given_up[job] = time.time()
         self.results[job] = result
         outputs = [str(o) for o in job.output]
         if not self.options.keep_incomplete:

@@ -112,3 +112,32 @@ time.sleep(600)
             owner.kill()
         for p in alive(sleepers(tok)):
             p.kill()
+
+
+def test_an_output_written_after_its_job_failed_is_removed_and_marked(tmp_path):
+    """A process that escaped every guard (its own new session, ``setsid``) writes the
+    output of a job already declared failed: the run removes that late file at its end and
+    marks it incomplete, so no later run takes it as done."""
+    from sciflow.engine import RunOptions, run
+    from sciflow.errors import RunFailedError
+    from sciflow.metadata import MetadataStore
+
+    tok = token(1)
+    (tmp_path / "Snakefile").write_text(f'''
+rule all:
+    input: "out.txt", "other.txt"
+
+rule escapes:
+    output: "out.txt"
+    shell: "setsid bash -c 'sleep {tok}; echo late > out.txt' < /dev/null > /dev/null 2>&1 & exit 1"
+
+rule other:
+    output: "other.txt"
+    shell: "sleep 4; touch {{output}}"
+''')
+    with pytest.raises(RunFailedError):
+        run(RunOptions(directory=str(tmp_path), cores=2, keep_going=True,
+                       command_line=["sciflow", "run"]))
+    assert (tmp_path / "other.txt").exists()
+    assert not (tmp_path / "out.txt").exists()
+    assert "out.txt" in MetadataStore(tmp_path).incomplete()
