@@ -52,3 +52,42 @@ rule other:
                    "sf:status 'failed' ; sf:error ?e . FILTER(CONTAINS(?e, 'died')) }")
     assert p.query("ASK { ?j a sf:Job ; sf:ruleName 'victim' ; sf:status 'succeeded' ; "
                    "sf:attempt 2 . ?a sf:attemptOf ?j }")
+
+
+def test_a_lost_batch_of_short_jobs_affects_only_that_batch(tmp_path, monkeypatch):
+    """Short jobs go to Dask in batches (one task, several jobs): a worker killed while it
+    runs a batch reruns that batch's jobs only, the one that was running as a retry."""
+    import threading
+
+    import sciflow.execute.dask as sdask
+    from sciflow.engine import RunOptions, run
+
+    monkeypatch.setattr(sdask, "FAST_EVIDENCE", 0)  # batch every job of the rule at once
+    tok = token(4)
+    (tmp_path / "Snakefile").write_text(f'''
+rule all:
+    input: expand("o{{i}}.txt", i=range(16))
+
+rule short:
+    output: "o{{i}}.txt"
+    shell: "echo {{wildcards.i}} >> runs.log; if [ {{wildcards.i}} = 3 ]; then sleep {tok}; fi; touch {{output}}"
+''')
+    killed = []
+
+    def kill_the_victim_s_worker():
+        (victim,) = wait_for(lambda: sleepers(tok), timeout=60)
+        worker = worker_of(victim)
+        worker.send_signal(signal.SIGKILL)
+        killed.append(worker.pid)
+
+    killer = threading.Thread(target=kill_the_victim_s_worker, daemon=True)
+    killer.start()
+    summary = run(RunOptions(directory=str(tmp_path), cores=2, command_line=["sciflow", "run"]))
+    killer.join(5)
+    assert killed and summary.ok
+    runs = (tmp_path / "runs.log").read_text().split()
+    counts = {i: runs.count(str(i)) for i in range(16)}
+    assert counts[3] == 2, counts              # the running job: one lost attempt, one retry
+    assert all(1 <= c <= 2 for c in counts.values()), counts
+    # only jobs of the lost batch (8 jobs) ran again: those that had finished in it
+    assert len([i for i, c in counts.items() if c == 2]) <= sdask.BATCH_MAX, counts
