@@ -334,10 +334,22 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
 
                 return _execute(options, workdir, workflow, dag, plan, plan_options, meta,
                                 run_info, listeners, Scheduler, SchedulerOptions)
+            except KeyboardInterrupt as exc:  # before any job ran (e.g. the onstart handler)
+                raise _interrupted(run_info, exc, 0) from None
             finally:
                 lock.release()
     finally:
         meta.close()
+
+
+def _interrupted(run_info: RunInfo, exc: BaseException, running: int) -> RunInterruptedError:
+    """The one line ``sciflow run`` prints after SIGINT/SIGTERM (exit status 128 + signal)."""
+    signum = getattr(exc, "signum", 2)
+    name = {2: "SIGINT (Ctrl-C)", 15: "SIGTERM"}.get(signum, f"signal {signum}")
+    return RunInterruptedError(
+        f"run {run_info.run_id} interrupted by {name}: {running} running job(s) stopped, "
+        "their outputs removed and marked incomplete; provenance closed, lock released",
+        signum)
 
 
 def _check_rule_names(workflow: Any, dag: Any, flag: str, names: Iterable[str]) -> None:
@@ -396,13 +408,7 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
     try:
         results = scheduler.run()
     except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the scheduler has cleaned up
-        signum = getattr(exc, "signum", 2)
-        name = "SIGTERM" if signum == 15 else "SIGINT (Ctrl-C)" if signum == 2 else f"signal {signum}"
-        n = len(scheduler.interrupted_jobs)
-        raise RunInterruptedError(
-            f"run {run_info.run_id} interrupted by {name}: {n} running job(s) stopped, their "
-            "outputs removed and marked incomplete; provenance closed, lock released",
-            signum) from None
+        raise _interrupted(run_info, exc, len(scheduler.interrupted_jobs)) from None
     except RunFailedError as exc:
         summary.results = {j.jobid: r for j, r in scheduler.results.items()}
         plan.jobs = list(scheduler.jobs)

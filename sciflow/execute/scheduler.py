@@ -141,7 +141,10 @@ class Scheduler:
         interrupted = False
         started = False
         try:
-            self.guard = procguard.RunGuard(self.workdir, self.run_info.run_id)
+            try:
+                self.guard = procguard.RunGuard(self.workdir, self.run_info.run_id)
+            except OSError:  # no records (read-only .sciflow?): the watchers still guard
+                self.guard = None
             self.executor.start()
             self.run_info.executor = self.executor.address or self.run_info.executor
             self.listener.run_started(self.run_info, self.jobs)
