@@ -4,13 +4,15 @@ Why: jobs run in their own session (so a ``runtime`` limit can kill the whole gr
 also means nothing else kills them. Before this module, the jobs of a killed driver or worker
 kept running and overwrote later runs' outputs. Three layers make sure they die:
 
-1. ``child_setup`` (the ``preexec_fn`` of every job process): a new session plus
-   ``PR_SET_PDEATHSIG = SIGKILL`` (Linux), so the job's leader dies with the worker thread
-   that started it. That does not reach the leader's children (they are in the new session).
+1. Every job runs in its own session, i.e. one process group holding everything it starts
+   (unless it detaches into yet another session).
 2. A *watcher*: one tiny process per worker process (``Watcher``), told through a pipe which
    process groups are live. When the pipe closes (the worker died, however), it SIGKILLs
    every group still registered. The driver starts one too, pointed at the run's record
    directory, for workers on this host that outlive a killed driver (``--scheduler``).
+   (A ``PR_SET_PDEATHSIG`` in a ``preexec_fn`` was measured: it forces a full ``fork()`` of
+   the worker instead of ``vfork``, 2 ms -> 60 ms per job on a loaded machine, and reaches only
+   the group's leader. It is used only for ``run:`` children, which are forked anyway.)
 3. *Records*: each job attempt writes ``.sciflow/procs/<run_id>/<key>`` (host, worker pid,
    process group, the leader's start time) while it runs. The driver reads them to tell a job
    that was running on a lost worker from one only queued there, kills what is left on this
@@ -59,15 +61,6 @@ def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
     """Ask the kernel to send ``sig`` to this process when the thread that made it exits."""
     if _PRCTL is not None:
         _PRCTL(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-
-
-def child_setup() -> None:
-    """``preexec_fn`` of job processes: own session (one group to kill), death signal, and
-    default SIGINT (workers ignore it; their jobs should not inherit that)."""
-    os.setsid()
-    set_pdeathsig()
-    with contextlib.suppress(ValueError):
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def start_time(pid: int) -> str:
@@ -415,6 +408,12 @@ def interrupt_signals() -> Iterator[None]:
 
 
 def ignore_sigint() -> None:
-    """In a worker process: leave Ctrl-C to the driver (a Dask worker plugin calls this)."""
-    with contextlib.suppress(ValueError):  # not the main thread: the spawn already did it
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """In a worker process: leave Ctrl-C to the driver (a Dask worker plugin calls this).
+    A handler that does nothing rather than SIG_IGN: jobs the worker starts get the default
+    disposition back at exec, an inherited SIG_IGN would stay."""
+    with contextlib.suppress(ValueError):  # not the main thread: nothing to do there
+        signal.signal(signal.SIGINT, _swallow)
+
+
+def _swallow(signum: int, frame: Any) -> None:
+    """SIGINT in a worker: the driver stops the run; nothing to do here."""

@@ -208,10 +208,11 @@ class _Attempt:
         monitor = None
         with open(self.capture_log, "wb") as logf:
             try:
-                # own session + death signal + watcher: see sciflow.execute.procguard
+                # own session (one group to kill), guarded by the worker's watcher (see
+                # sciflow.execute.procguard); no preexec_fn: it would cost a full fork
                 proc = subprocess.Popen(argv, cwd=self.workdir, stdout=logf,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        preexec_fn=procguard.child_setup, env=env)
+                                        start_new_session=True, env=env)
             except FileNotFoundError as err:
                 raise JobFailedError(f"cannot start {argv[0]!r}: {err.strerror}") from None
             self.record.process_started(proc.pid)

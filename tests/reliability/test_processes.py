@@ -96,7 +96,7 @@ def test_the_watcher_kills_tracked_groups_when_its_owner_is_sigkilled(tmp_path):
 import subprocess, time
 from sciflow.execute import procguard
 p = subprocess.Popen(["bash", "-c", "sleep {tok} & sleep {tok}; wait"],
-                     preexec_fn=procguard.child_setup)
+                     start_new_session=True)
 procguard.JobRecord(None, "k").process_started(p.pid)
 print("ready", flush=True)
 time.sleep(600)
