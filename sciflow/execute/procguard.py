@@ -178,19 +178,19 @@ class JobRecord:
     def __init__(self, directory: str | None, key: str) -> None:
         self.path = os.path.join(directory, key) if directory else None
         self.pgid = 0
-        if self.path:
-            self._write(0, "")
 
     def _write(self, pgid: int, started: str) -> None:
+        """One small write (a reader seeing it half-written skips it; existence is what
+        "started" means)."""
         assert self.path is not None
-        tmp = f"{self.path}.tmp{threading.get_ident()}"
-        try:
-            with open(tmp, "w") as fh:
+        with contextlib.suppress(OSError):  # e.g. the run's directory is gone: run over
+            with open(self.path, "w") as fh:
                 fh.write(f"{HOST} {os.getpid()} {pgid} {started or '-'}\n")
-            os.replace(tmp, self.path)
-        except FileNotFoundError:  # the run's directory is gone: the run is over
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
+
+    def running_inside(self) -> None:
+        """The job runs in the worker's own process (``run:`` without a limit)."""
+        if self.path:
+            self._write(0, "")
 
     def process_started(self, pgid: int) -> None:
         """The job's process group exists: record it and let the watcher guard it."""
@@ -239,7 +239,7 @@ def read_records(directory: str) -> list[Record]:
         names = os.listdir(directory)
     except OSError:
         return []
-    found = (read_record(directory, n) for n in names if n != STOP_FILE and ".tmp" not in n)
+    found = (read_record(directory, n) for n in names if n != STOP_FILE)
     return [r for r in found if r is not None]
 
 

@@ -263,6 +263,8 @@ class _Attempt:
             self.spec.config, self.spec.rule,
         )
         monitor = _Monitor(os.getpid(), full=True) if self.spec.benchmark else None
+        if not self.spec.timeout_s:
+            self.record.running_inside()
         _enter_workdir(self.workdir)
         with open(self.capture_log, "ab", buffering=0) as raw, _capture_python_output(raw):
             token = _output_target.set(raw)
