@@ -605,6 +605,7 @@ class Scheduler:
         if self.guard is not None:
             self.guard.stop_new_jobs()
             if getattr(self.executor, "records_attempts", False):
+                time.sleep(0.1)  # a job past its STOP check has started its process by now
                 started = {r.key for r in procguard.read_records(self.guard.directory)}
             self.guard.kill_all()
         try:
@@ -617,10 +618,10 @@ class Scheduler:
             if started is not None and self.keys.get(job.jobid) not in started:
                 untouched.extend(str(o) for o in job.output)  # never started: old files stay
                 continue
+            self.interrupted_jobs.append(job)
             if not self.options.keep_incomplete:
                 for o in job.output:
                     _remove(self._path(str(o)))
-        self.interrupted_jobs = [j for j, _ in self.running.values()]
         self.running.clear()
         if untouched and self.meta is not None:
             try:
