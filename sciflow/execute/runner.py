@@ -27,7 +27,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import socket
 import stat
 import subprocess

@@ -2,13 +2,11 @@
 subprocesses, real Dask worker processes, real SIGKILLs, psutil to look for survivors."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 
-import psutil
 import pytest
 
 from proctools import alive, finish, sleepers, start_run, token, wait_for, worker_of
