@@ -44,7 +44,7 @@ rule later:
 
 
 def test_running_jobs_finish_or_are_killed_with_kill_on_failure(tmp_path):
-    tok = token(20)
+    tok = token(60)
     (tmp_path / "Snakefile").write_text(f'''
 rule all:
     input: "fail.txt", "long.txt"
@@ -62,7 +62,7 @@ rule long:
         _run(tmp_path, cores=2, kill_on_failure=True)
     took = time.monotonic() - t0
     text = info.value.format()
-    assert took < 18, took
+    assert took < 45, took  # not the 60 s the long job wanted
     assert "killed (--kill-on-failure): 1: Job" in text and "long" in text, text
     assert [f.rule for f in info.value.failures] == ["fail"]  # the killed job is no failure
     assert not alive(sleepers(tok)) and not (tmp_path / "long.txt").exists()
