@@ -24,8 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from sciflow.errors import (ExecutorError, RunFailedError, SciflowError, UsageError,
-                            WorkflowError)
+from sciflow.errors import (ExecutorError, RunFailedError, RunInterruptedError, SciflowError,
+                            UsageError, WorkflowError)
 from sciflow.events import Broadcast, JobResult, Listener, RunInfo
 from sciflow.jobs import Job
 from sciflow.lock import RunLock, unlock
@@ -77,6 +77,8 @@ class RunOptions:
     shadow_prefix: str | None = None    # --shadow-prefix: where shadow directories are made
     cache: list[str] | None = None      # --cache [RULE…]: None off, [] all rules with cache:
     set_scatter: dict[str, int] = field(default_factory=dict)  # --set-scatter NAME=N
+    verbose: bool = False         # Dask's own log lines on the console
+    kill_on_failure: bool = False  # after the first failure (no -k) kill running jobs too
     command_line: list[str] = field(default_factory=list)
     # Snakemake's tuning flags (sciflow.resources_config, sciflow.latency); dicts or CLI strings
     latency_wait: float | None = None       # None: 0 locally, 5 s with --cluster (shared FS)
@@ -263,7 +265,7 @@ def make_executor(options: RunOptions) -> Any:
                          "sciflow starts get a certificate of their own")
     return DaskExecutor(cores=options.cores, scheduler_address=options.scheduler,
                         cluster=options.cluster, cluster_options=dict(options.cluster_options or {}),
-                        security=security)
+                        security=security, quiet=not options.verbose)
 
 
 def _touch(plan: Plan, meta: MetadataStore, workdir: str, run_id: str) -> int:
@@ -332,14 +334,19 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
         if not plan.jobs:  # nothing to do: no lock, no cluster, no provenance
             return RunSummary(plan, True, run_info)
         lock = RunLock(workdir, run_info.run_id, (str(o) for j in plan.jobs for o in j.output))
-        lock.acquire()
-        try:
-            from sciflow.execute.scheduler import Scheduler, SchedulerOptions  # not for -n
+        from sciflow.execute.procguard import interrupt_signals
 
-            return _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info,
-                            listeners, Scheduler, SchedulerOptions)
-        finally:
-            lock.release()
+        with interrupt_signals():  # SIGINT/SIGTERM: a clean stop (see _execute)
+            lock.acquire()
+            try:
+                from sciflow.execute.scheduler import Scheduler, SchedulerOptions  # not for -n
+
+                return _execute(options, workdir, workflow, dag, plan, plan_options, meta,
+                                run_info, listeners, Scheduler, SchedulerOptions)
+            except KeyboardInterrupt as exc:  # before any job ran (e.g. the onstart handler)
+                raise _interrupted(run_info, exc, 0) from None
+            finally:
+                lock.release()
     finally:
         meta.close()
 
@@ -350,6 +357,14 @@ def _apply_rule_settings(workflow: Any, options: RunOptions) -> None:
     from sciflow.resources_config import apply_rule_settings, settings_from
 
     apply_rule_settings(workflow, settings_from(options))
+def _interrupted(run_info: RunInfo, exc: BaseException, running: int) -> RunInterruptedError:
+    """The one line ``sciflow run`` prints after SIGINT/SIGTERM (exit status 128 + signal)."""
+    signum = getattr(exc, "signum", 2)
+    name = {2: "SIGINT (Ctrl-C)", 15: "SIGTERM"}.get(signum, f"signal {signum}")
+    return RunInterruptedError(
+        f"run {run_info.run_id} interrupted by {name}: {running} running job(s) stopped, "
+        "their outputs removed and marked incomplete; provenance closed, lock released",
+        signum)
 
 
 def _check_rule_names(workflow: Any, dag: Any, flag: str, names: Iterable[str]) -> None:
@@ -412,6 +427,7 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
     sched_options = SchedulerOptions(workdir=workdir, cores=cores, enforce_cores=False,
                                      max_in_flight=max(32, 8 * (cores or 4)),
                                      keep_going=options.keep_going,
+                                     kill_on_failure=options.kill_on_failure,
                                      keep_incomplete=options.keep_incomplete,
                                      use_conda=options.use_conda, use_apptainer=options.use_apptainer,
                                      atomic_outputs=options.atomic_outputs,
@@ -425,6 +441,8 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
     summary = RunSummary(plan, False, run_info)
     try:
         results = scheduler.run()
+    except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: the scheduler has cleaned up
+        raise _interrupted(run_info, exc, len(scheduler.interrupted_jobs)) from None
     except RunFailedError as exc:
         summary.results = {j.jobid: r for j, r in scheduler.results.items()}
         plan.jobs = list(scheduler.jobs)

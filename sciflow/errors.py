@@ -207,16 +207,28 @@ class JobTimeoutError(JobError):
 class RunFailedError(JobError):
     """One or more jobs failed; the run stopped (or finished with ``--keep-going``)."""
 
-    def __init__(self, failures: Sequence[JobError]) -> None:
+    def __init__(self, failures: Sequence[JobError], note: str | None = None) -> None:
         self.failures = list(failures)
+        self.note = note  # e.g. which jobs were cancelled, killed or allowed to finish
         n = len(self.failures)
         super().__init__(f"{n} job{'s' if n != 1 else ''} failed")
 
     def format(self) -> str:
-        return "\n\n".join(f.format() for f in self.failures) + f"\n\n{self.message}"
+        note = f"\n{self.note}" if self.note else ""
+        return "\n\n".join(f.format() for f in self.failures) + f"\n\n{self.message}{note}"
 
     def __str__(self) -> str:  # in notebooks and test reports too, say which jobs and why
         return self.format()
+
+
+class RunInterruptedError(SciflowError):
+    """SIGINT/SIGTERM stopped the run; it cleaned up (jobs killed, outputs marked incomplete,
+    provenance closed as "interrupted", lock released). Exit status 128 + the signal."""
+
+    def __init__(self, message: str, signum: int = 2) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
 
 
 # --------------------------------------------------------------------------- infrastructure

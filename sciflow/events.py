@@ -11,6 +11,7 @@ Order of calls for one run::
       job_started(job, run)            # per job, when submitted
       job_finished(job, result)        # per job, outputs verified (result.ok) -- or
       job_failed(job, result)          # per job, after its last attempt
+      job_retried(job, result)         # per failed attempt that is tried again
     run_finished(run, ok)
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ class RunInfo:
     executor: str = "local"          # local | scheduler address | slurm | ...
     ended: datetime | None = None
     workflow: Any = None             # the sciflow.model.Workflow, for listeners that need rules
+    status: str | None = None        # set when not plain succeeded/failed: "interrupted"
 
 
 @dataclass(slots=True)
@@ -79,6 +81,9 @@ class Listener:
     def job_failed(self, run: RunInfo, job: "Job", result: JobResult) -> None:
         """The job failed after its last attempt."""
 
+    def job_retried(self, run: RunInfo, job: "Job", result: JobResult) -> None:
+        """An attempt of the job failed (``result``) and another attempt was submitted."""
+
     def run_finished(self, run: RunInfo, ok: bool) -> None:
         """The run is over (``ok`` is False if any job failed or the run was interrupted)."""
 
@@ -111,6 +116,10 @@ class Broadcast(Listener):
     def job_failed(self, run, job, result):
         for lis in self.listeners:
             lis.job_failed(run, job, result)
+
+    def job_retried(self, run, job, result):
+        for lis in self.listeners:
+            lis.job_retried(run, job, result)
 
     def run_finished(self, run, ok):
         for lis in self.listeners:

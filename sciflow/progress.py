@@ -89,6 +89,14 @@ class ConsoleProgress(Listener):
             self._line(f"FAILED {self.done + self.failed}/{self.total}: {_describe(job)}"
                        + (f", exit status {result.exit_code}" if result.exit_code not in (None, 0) else ""))
 
+    def job_retried(self, run: RunInfo, job: Any, result: JobResult) -> None:
+        why = (result.error or "failed").strip().splitlines()[0]
+        text = f"retrying {_describe(job)} (attempt {result.attempt + 1}): {why}"
+        if self.plain:
+            self._line(text)
+        elif self.enabled:
+            self.console.print(Text(text, style="yellow"))
+
     def run_finished(self, run: RunInfo, ok: bool) -> None:
         if self._progress is not None:
             self._progress.stop()

@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "printshellcmds": False, "atomic_outputs": False, "set_threads": [], "set_resources": [],
     "all_temp": False, "notemp": False, "list_rules": False, "summary": False,
     "detailed_summary": False, "list_target_rules": False, "no_tls": False, "set_scatter": [],
+    "kill_on_failure": False, "verbose": False,
 }
 
 
@@ -65,6 +66,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                     help="run only jobs upstream of (and including) these rules")
     ex.add_argument("-k", "--keep-going", **flag,
                     help="go on with independent jobs when a job fails")
+    ex.add_argument("--kill-on-failure", **flag,
+                    help="without -k: kill running jobs at the first failure (default: they "
+                         "finish; jobs not started are cancelled either way)")
+    ex.add_argument("--verbose", **flag, help="show Dask's own log lines")
     ex.add_argument("--rerun-incomplete", "--ri", **flag,
                     help="rerun jobs whose outputs are incomplete")
     ex.add_argument("--keep-incomplete", **flag, help="do not remove outputs of failed jobs")
@@ -286,6 +291,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
         all_temp=args.all_temp, notemp=args.notemp, wrapper_prefix=args.wrapper_prefix,
         conda_prefix=args.conda_prefix, use_envmodules=args.use_envmodules,
         cache=list(args.cache) if args.cache is not None else None,
+        verbose=args.verbose, kill_on_failure=args.kill_on_failure,
         command_line=["sciflow", *sys.argv[1:]])
 
 

@@ -63,6 +63,9 @@ class JobSpec:
     bench_commands: tuple[str, ...] = ()      # exec_command per run, if it uses {bench_iteration}
     cache_key: str | None = None              # --cache: provenance hash of the job
     cache_dir: str | None = None              # --cache: $SNAKEMAKE_OUTPUT_CACHE
+    run_dir: str | None = None                # the run's record directory (execute.procguard)
+    stop_run_on_failure: bool = False         # last attempt, no --keep-going: a failure stops
+                                              # the run's jobs not yet started, at once
 
 
 class Executor(ABC):
@@ -70,6 +73,9 @@ class Executor(ABC):
     loop, and ``shutdown`` once (also on errors and Ctrl-C)."""
 
     name: str = "executor"
+    # its workers run ``runner.run_job`` with ``spec.run_dir``: each attempt leaves a record
+    # while it runs (see procguard), so "never started" can be told from "was running"
+    records_attempts: bool = False
 
     @abstractmethod
     def start(self) -> None:

@@ -12,11 +12,17 @@ Jobs are submitted as their inputs become ready (the scheduler decides), each wi
 key per attempt (``pure=False``): Dask would hand back an old result for a key it still holds.
 Short jobs of a rule (its latest jobs each took < FAST_JOB_S) go in batches, one Dask task
 running a few specs in turn, each still with its own ``JobResult``: Dask's own cost per task
-is about that of a trivial job. A batch whose worker dies fails each of its jobs. ``threads`` and resources become Dask worker resources when workers advertise
-them; a request no worker can ever meet fails the job at once instead of waiting forever in
-Dask's ``no-worker`` state. A worker that dies mid-job (``KilledWorker``) fails that job;
-sciflow's own ``retries`` decide what happens next, so Dask's silent re-runs are turned off
-on clusters we start.
+is about that of a trivial job. ``threads`` and resources become Dask worker resources when
+workers advertise them; a request no worker can ever meet fails the job at once instead of
+waiting forever in Dask's ``no-worker`` state.
+
+A worker that dies (``KilledWorker``) fails every task Dask had assigned to it, queued ones
+included, and each job of a lost batch: each comes back as a result with
+``extra["worker_lost"]``; the scheduler tells a job that was running there (its record in
+the run's directory, see ``procguard``) from one only queued, kills what is left of it and
+retries it. Dask's silent re-runs are turned off on clusters we start (sciflow counts
+attempts and records them). Workers of clusters we start ignore SIGINT: Ctrl-C is the
+driver's to handle, and Dask's own log lines stay off the console unless ``verbose``.
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ from typing import Any
 
 from sciflow.errors import ExecutorError
 from sciflow.events import JobResult
+from sciflow.execute import procguard
 from sciflow.execute.base import Executor, JobSpec
 from sciflow.execute.runner import run_job
 
@@ -57,6 +64,7 @@ class DaskExecutor(Executor):
     """Runs ``JobSpec``s on Dask; see the module docstring for where the workers come from."""
 
     name = "local"
+    records_attempts = True
 
     def __init__(self, cores: int | None = None, scheduler_address: str | None = None,
                  cluster: str | None = None, cluster_options: dict[str, Any] | None = None,
@@ -97,16 +105,19 @@ class DaskExecutor(Executor):
 
         if self.quiet:
             _silence_dask_logging()
+        config = {**_DASK_CONFIG,
+                  "distributed.logging.distributed": "critical" if self.quiet else "warning"}
         try:
             if self.scheduler_address:
                 self.client = Client(self.scheduler_address, timeout=self.connect_timeout,
                                      set_as_default=False, security=self.security)
             else:
-                with dask.config.set(_DASK_CONFIG):
+                with dask.config.set(config):
                     self.cluster = self._make_cluster()
                     self._owns_cluster = True
                     self.client = Client(self.cluster, set_as_default=False,
                                          security=getattr(self.cluster, "security", None))
+                self._ignore_sigint_on_workers()
         except ExecutorError:
             self.shutdown()
             raise
@@ -145,7 +156,27 @@ class DaskExecutor(Executor):
             scheduler_kwargs={"dashboard": False, **options.pop("scheduler_kwargs", {})},
             worker_dashboard_address=None,
             resources=resources, memory_limit=options.pop("memory_limit", 0), security=security,
-            silence_logs=logging.ERROR if self.quiet else logging.WARNING, **options)
+            silence_logs=logging.CRITICAL if self.quiet else logging.WARNING, **options)
+
+    def _ignore_sigint_on_workers(self) -> None:
+        """Workers leave Ctrl-C to the driver (no KeyboardInterrupt tracebacks): a plugin,
+        so that workers the nanny restarts later ignore it too. (Spawning them with SIGINT
+        ignored would also make the driver lose a Ctrl-C pressed while they start.)"""
+        try:
+            from distributed.diagnostics.plugin import WorkerPlugin
+        except ImportError:  # pragma: no cover
+            return
+
+        class _IgnoreSigint(WorkerPlugin):
+            name = "sciflow-ignore-sigint"
+
+            def setup(self, worker: Any) -> None:
+                procguard.ignore_sigint()
+
+        try:
+            self.client.register_plugin(_IgnoreSigint())
+        except Exception:  # an old distributed: the spawn-time SIG_IGN still holds
+            pass
 
     def shutdown(self) -> None:
         client, cluster = self.client, self.cluster
@@ -352,10 +383,12 @@ def _unsendable(spec: JobSpec, submitted: datetime, err: Exception) -> JobResult
 
 
 def _lost_job(spec: JobSpec, submitted: datetime | None, future: Any, value: Any) -> JobResult:
-    """A task that produced no JobResult: its worker died (KilledWorker) or it was cancelled."""
+    """A task that produced no JobResult: its worker died (KilledWorker) or it was cancelled.
+    (The scheduler decides, per job, whether it was running there: ``worker_lost``.)"""
     now = datetime.now(timezone.utc)
     exc = value[1] if isinstance(value, tuple) and len(value) == 3 else value
     kind = type(exc).__name__
+    lost = kind == "KilledWorker"
     if kind == "KilledWorker":
         message = (f"the worker running job {spec.jobid} ({spec.rule}) died (killed, crashed "
                    f"or out of memory)")
@@ -365,7 +398,8 @@ def _lost_job(spec: JobSpec, submitted: datetime | None, future: Any, value: Any
         message = f"job {spec.jobid} ({spec.rule}) failed in Dask: {kind}: {exc}"
     return JobResult(jobid=spec.jobid, ok=False, started=submitted or now, ended=now,
                      attempt=spec.attempt, exit_code=None, command=spec.command,
-                     error=message, extra={"error_type": kind, "key": future.key})
+                     error=message, extra={"error_type": kind, "key": spec.key,
+                                           "task": future.key, "worker_lost": lost})
 
 
 def _refuse_during_spawn_bootstrap() -> None:
@@ -383,5 +417,5 @@ def _silence_dask_logging() -> None:
                  "distributed.deploy", "distributed.shuffle", "distributed.utils_perf",
                  "tornado", "bokeh"):
         logger = logging.getLogger(name)
-        if logger.level in (logging.NOTSET, logging.INFO, logging.DEBUG, logging.WARNING):
-            logger.setLevel(logging.ERROR)
+        if logger.level < logging.CRITICAL:
+            logger.setLevel(logging.CRITICAL)

@@ -27,7 +27,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -41,6 +40,7 @@ from typing import Any, Callable
 from sciflow.errors import (JobError, JobFailedError, JobTimeoutError, MissingDependencyError,
                             MissingOutputError)
 from sciflow.events import JobResult
+from sciflow.execute import procguard
 from sciflow.execute.base import JobSpec
 from sciflow.execute.hpc import batch_job_id
 from sciflow.execute.script import (MODULES_ENV, call_recording_software, make_snakemake,
@@ -54,7 +54,6 @@ from sciflow.provenance.hashing import sha256_fd, version_of
 
 LOG_TAIL_LINES = 20
 MTIME_SLACK_S = 0.05      # file systems stamp mtimes from a coarse clock
-KILL_GRACE_S = 3.0
 HOST = socket.gethostname()
 
 
@@ -70,6 +69,10 @@ def run_job(spec: JobSpec) -> JobResult:
         result.extra["batch_system"], result.extra["batch_job_id"] = batch
         if batch[0] == "slurm":
             result.extra["slurm_job_id"] = batch[1]
+    if procguard.stop_requested(spec.run_dir):  # the run failed or was stopped meanwhile
+        result.error = f"job {spec.jobid} ({spec.rule}) was cancelled before it started"
+        result.extra["cancelled"] = True
+        return result
     job = _Attempt(spec, t0)
     result.extra["stdout_log"] = job.capture_log
     try:
@@ -97,8 +100,11 @@ def run_job(spec: JobSpec) -> JobResult:
     finally:
         if not result.ok:
             shadow.leave(job, ok=False)
+            if spec.stop_run_on_failure:  # before this worker picks its next job
+                procguard.request_stop(spec.run_dir)
             job.discard()
         job.cleanup()
+        job.record.done()
         result.ended = datetime.now(timezone.utc)
     return result
 
@@ -130,6 +136,7 @@ class _Attempt:
                                         f"{spec.jobid}.log")
         self.temp_dirs: set[str] = set()
         self.digests: dict[str, tuple[int, int, int, str]] = {}  # output -> version + sha256
+        self.record = procguard.JobRecord(spec.run_dir, spec.key)  # "this attempt started"
 
     def abs(self, path: str) -> str:
         return path if os.path.isabs(path) else os.path.join(self.workdir, path)
@@ -227,18 +234,22 @@ class _Attempt:
         monitor = None
         with open(self.capture_log, "wb") as logf:
             try:
+                # own session (one group to kill), guarded by the worker's watcher (see
+                # sciflow.execute.procguard); no preexec_fn: it would cost a full fork
                 proc = subprocess.Popen(argv, cwd=self.cwd, stdout=logf,
                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                         start_new_session=True, env=env)
             except FileNotFoundError as err:
                 raise JobFailedError(f"cannot start {argv[0]!r}: {err.strerror}") from None
-            killer = _GroupKiller(proc.pid, self.spec.timeout_s)
+            self.record.process_started(proc.pid)
+            killer = procguard.TimeLimit(proc.pid, self.spec.timeout_s)
             monitor = _Monitor(proc.pid) if self.spec.benchmark else None
             peak = _RssWatch.watch(proc.pid)
             try:
                 _, status = os.waitpid(proc.pid, 0)
             finally:
                 killer.cancel()
+                self.record.process_ended()  # its leftovers die with it
                 _RssWatch.unwatch(proc.pid)
                 if monitor:
                     monitor.stop()
@@ -250,13 +261,19 @@ class _Attempt:
             self.benchmark_record = monitor.record(time.time() - self.t0)
             result.max_rss_mb = max(result.max_rss_mb or 0.0, monitor.max["rss"]) or None
         if killer.fired:
-            raise JobTimeoutError(
-                f"job exceeded its runtime of {self.spec.timeout_s:g} s and was killed",
-                hint="Raise the rule's 'runtime' resource (minutes).")
+            self._timed_out()
         if proc.returncode != 0:
             how = (f"was killed by signal {-proc.returncode}" if proc.returncode < 0
                    else f"exited with status {proc.returncode}")
             raise JobFailedError(f"command {how}: {self.spec.command}")
+
+    def _timed_out(self) -> None:
+        limit = self.spec.resources.get("runtime")
+        shown = f"{limit!r} = " if isinstance(limit, str) else ""
+        raise JobTimeoutError(
+            f"job exceeded its runtime limit ({shown}{self.spec.timeout_s:g} s) and was killed",
+            hint="Raise the rule's 'runtime' resource (minutes, or e.g. \"90s\", \"2h\").",
+            rule=self.spec.rule, wildcards=self.spec.wildcards)
 
     def _run(self, result: JobResult) -> None:
         func = _workflow_function(self.spec)
@@ -272,17 +289,42 @@ class _Attempt:
             self.spec.config, self.spec.rule,
         )
         monitor = _Monitor(os.getpid(), full=True) if self.spec.benchmark else None
+        if not self.spec.timeout_s:
+            self.record.running_inside()
         _enter_workdir(self.cwd)
         with open(self.capture_log, "ab", buffering=0) as raw, _capture_python_output(raw):
             token = _output_target.set(raw)
             try:
-                result.software = call_recording_software(func, args)
+                if self.spec.timeout_s:  # a limit needs a process to kill
+                    result.software = self._run_in_child(func, args, result)
+                else:
+                    result.software = call_recording_software(func, args)
             finally:
                 _output_target.reset(token)
                 if monitor:
                     monitor.stop()
         if monitor:
             self.benchmark_record = monitor.record(time.time() - self.t0)
+
+    def _run_in_child(self, func: Callable[..., Any], args: tuple, result: JobResult) -> Any:
+        """A ``run:`` block with a ``runtime`` limit runs in a forked child process (its own
+        session, killed with it; see procguard.call_in_child)."""
+        payload, killer, code = procguard.call_in_child(
+            call_recording_software, (func, args), self.record,
+            lambda pid: procguard.TimeLimit(pid, self.spec.timeout_s))
+        killer.cancel()
+        if killer.fired:
+            self._timed_out()
+        if payload is None:
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+            raise JobFailedError(f"the run: block's process {how}")
+        if payload[0] == "ok":
+            return payload[1]
+        tail = payload[2][-4000:] or None
+        if payload[0] == "raise" and isinstance(payload[1], JobError):
+            raise payload[1]
+        message = payload[1] if payload[0] == "error" else f"{type(payload[1]).__name__}: {payload[1]}"
+        raise JobFailedError(message, log_tail=tail)
 
     def _notebook(self, result: JobResult) -> None:
         try:
@@ -450,38 +492,6 @@ def _remove(path: str) -> None:
             os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-class _GroupKiller:
-    """Kills the job's process group once ``timeout`` seconds have passed."""
-
-    def __init__(self, pid: int, timeout: float | None) -> None:
-        self.pid = pid
-        self.fired = False
-        self._timer = None
-        if timeout:
-            self._timer = threading.Timer(timeout, self._kill)
-            self._timer.daemon = True
-            self._timer.start()
-
-    def _kill(self) -> None:
-        self.fired = True
-        for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 0)):
-            try:
-                os.killpg(self.pid, sig)
-            except ProcessLookupError:
-                return
-            deadline = time.time() + wait
-            while time.time() < deadline:
-                try:
-                    os.killpg(self.pid, 0)
-                except ProcessLookupError:
-                    return
-                time.sleep(0.05)
-
-    def cancel(self) -> None:
-        if self._timer:
-            self._timer.cancel()
 
 
 def _environment_wrapper(spec: JobSpec) -> list[str]:

@@ -15,8 +15,16 @@ executors (each job takes ``threads`` of them). For each finished attempt the sc
 
 Everything the user sees goes through ``events.Listener`` calls. At the end a
 ``RunFailedError`` lists each failed job: rule, wildcards, command, exit status, log tail.
-On Ctrl-C the executor is shut down, running jobs' outputs are removed (unless
-``--keep-incomplete``) and their incomplete markers stay for the next run to see.
+Processes (see ``sciflow.execute.procguard``): each attempt's worker records it in the run's
+directory while it runs, so the scheduler knows which jobs a lost worker was *running*
+(retried, counting against ``retries`` with at least one retry for a lost worker; partial
+outputs removed first, the failed attempt reported with ``job_retried``) and which were only
+queued there (resubmitted, not counted). After the first failure without ``--keep-going``,
+a ``STOP`` file makes workers skip jobs not yet started; running jobs finish, or are killed
+with ``kill_on_failure``; the error's note says which. On SIGINT/SIGTERM (``KeyboardInterrupt``)
+new jobs are stopped, running ones killed, their outputs removed (unless
+``--keep-incomplete``) and their incomplete markers left for the next run; jobs that never
+started keep their old outputs and lose their markers; the run ends "interrupted".
 """
 from __future__ import annotations
 
@@ -24,13 +32,15 @@ import heapq
 import os
 import shutil
 import stat
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from sciflow.errors import (JobError, JobFailedError, MissingOutputError, RunFailedError,
-                            SciflowError)
+from sciflow.errors import (JobError, JobFailedError, JobTimeoutError, MissingOutputError,
+                            RunFailedError, SciflowError)
 from sciflow.events import JobResult, Listener, RunInfo
+from sciflow.execute import procguard
 from sciflow.execute.base import Executor, JobSpec
 from sciflow.execute.spec import output_flags
 from sciflow.jobs import FINAL_STATES, Job, JobState
@@ -53,6 +63,7 @@ class SchedulerOptions:
                                       # the executor enforces it (Dask workers' "cpus" resource)
     max_in_flight: int | None = None  # at most this many jobs handed to the executor at once
     keep_going: bool = False
+    kill_on_failure: bool = False     # after the first failure (no -k) kill running jobs too
     keep_incomplete: bool = False
     use_conda: bool = False
     use_apptainer: bool = False
@@ -115,17 +126,33 @@ class Scheduler:
         self._code_cache: dict[str, str] = {}
         self._pending_marks: list[str] = []
         self._pending_records: list[Any] = []
+        self.guard: procguard.RunGuard | None = None
+        self.keys: dict[int, str] = {}                          # jobid -> running attempt's key
+        self.extra_attempts: dict[int, int] = {}                # lost-worker retries granted
+        self.requeued: dict[int, int] = {}                      # lost before they started
+        self.stop_cause: Job | None = None                      # the first failure (no -k)
+        self.finishing: set[Job] = set()                        # running when it came
+        self.killed: set[Job] = set()
+        self.skipped: list[Job] = []                            # handed out, never started
+        self.interrupted_jobs: list[Job] = []                   # running at SIGINT/SIGTERM
+        self.given_up: dict[Job, float] = {}                    # failed/cancelled: when
 
     # ------------------------------------------------------------------------------ the loop
     def run(self) -> dict[Job, JobResult]:
         """Run every planned job; returns the results, or raises ``RunFailedError``."""
-        self.executor.start()
-        self.run_info.executor = self.executor.address or self.run_info.executor
-        self.listener.run_started(self.run_info, self.jobs)
-        for job in self.jobs:
-            self._add(job)
         interrupted = False
+        started = False
         try:
+            try:
+                self.guard = procguard.RunGuard(self.workdir, self.run_info.run_id)
+            except OSError:  # no records (read-only .sciflow?): the watchers still guard
+                self.guard = None
+            self.executor.start()
+            self.run_info.executor = self.executor.address or self.run_info.executor
+            self.listener.run_started(self.run_info, self.jobs)
+            started = True
+            for job in self.jobs:
+                self._add(job)
             while True:
                 self._submit_ready()
                 if not self.running:
@@ -137,6 +164,7 @@ class Scheduler:
                 # the one transaction ``_submit_ready`` ends with, before Dask sees them)
         except KeyboardInterrupt:
             interrupted = True
+            self.run_info.status = "interrupted"
             self._interrupt()
             raise
         finally:
@@ -145,6 +173,9 @@ class Scheduler:
                 if not interrupted:
                     self.executor.shutdown()
             finally:
+                if self.guard is not None:
+                    self.guard.close()  # whatever is still recorded on this host dies
+                self._remove_late_writes()
                 if not interrupted:
                     for job in self.jobs:
                         if job.state not in FINAL_STATES:
@@ -152,9 +183,10 @@ class Scheduler:
                 ok = not interrupted and not self.failures and all(
                     j.state in (JobState.DONE, JobState.SKIPPED) for j in self.jobs)
                 self.run_info.ended = datetime.now(timezone.utc)
-                self.listener.run_finished(self.run_info, ok)
+                if started:
+                    self.listener.run_finished(self.run_info, ok)
         if self.failures or any(j.state is JobState.CANCELLED for j in self.jobs):
-            raise RunFailedError(self.failures)
+            raise RunFailedError(self.failures, self._stop_note())
         return self.results
 
     def _add(self, job: Job) -> None:
@@ -221,6 +253,11 @@ class Scheduler:
                                  atomic_outputs=self.options.atomic_outputs)
         if self.options.digest_outputs:
             spec.digest_outputs = True
+        if self.guard is not None:
+            spec.run_dir = self.guard.directory
+            spec.stop_run_on_failure = not self.options.keep_going and (
+                attempt > int(job.retries or 0) + self.extra_attempts.get(job.jobid, 0))
+        self.keys[job.jobid] = spec.key
         self.executor.submit(spec, priority=int(job.priority or 0))  # may refuse: nothing ran
         if attempt == 1:
             self._pending_marks.extend(str(o) for o in job.output)
@@ -252,7 +289,7 @@ class Scheduler:
         self.listener.job_failed(self.run_info, job, result)
         self._cancel_downstream(job)
         if not self.options.keep_going:
-            self.stopping = True
+            self._stop(job)
 
     def _flush_marks(self) -> None:
         """Write the batch's metadata (finished records, new incomplete markers) at once."""
@@ -263,12 +300,21 @@ class Scheduler:
 
     # ------------------------------------------------------------------------------ results
     def _handle(self, result: JobResult) -> None:
-        entry = self.running.pop(result.jobid, None)
-        if entry is None:  # a stale result (e.g. a retried attempt finished twice)
-            return
+        entry = self.running.get(result.jobid)
+        if entry is None or (result.attempt and result.attempt != entry[1]):
+            return  # a stale result (an attempt no longer current): never taken as done
+        del self.running[result.jobid]
         job, attempt = entry
         self.cores_in_use -= job.threads
         result.attempt = attempt
+        if not result.ok and result.extra.get("cancelled"):
+            self._skipped(job)
+            return
+        if not result.ok and result.extra.get("worker_lost") and self._lost(job, attempt, result):
+            return
+        if job in self.killed:
+            result.error = ("killed after the first failure of the run (--kill-on-failure); "
+                            + (result.error or ""))
         mtimes: dict[str, float | None] = {}
         if result.ok:
             missing = self._missing_outputs(job, mtimes)
@@ -279,14 +325,115 @@ class Scheduler:
                 result.extra["missing_outputs"] = missing
         if result.ok:
             self._succeeded(job, result, mtimes)
-        elif attempt <= int(job.retries or 0) and not self.stopping:
+        elif (attempt <= int(job.retries or 0) + self.extra_attempts.get(job.jobid, 0)
+              and not self.stopping):
             try:
                 self._submit(job, attempt + 1)
             except SciflowError as err:
                 result.error = f"{result.error or 'failed'}; retry not possible: {err}"
                 self._failed(job, result)
+            else:
+                self.listener.job_retried(self.run_info, job, result)
         else:
             self._failed(job, result)
+
+    # ------------------------------------------------------------------------------ processes
+    MAX_REQUEUE = 5
+
+    def _lost(self, job: Job, attempt: int, result: JobResult) -> bool:
+        """A worker died holding this attempt. Kill what is left of it on this host; if it
+        never started there, hand it out again (not counted, returns True); if it was running,
+        remove its partial outputs and grant a retry when ``retries`` is 0 (returns False:
+        the normal retry/fail path follows)."""
+        key = str(result.extra.get("key") or self.keys.get(job.jobid, ""))
+        ran = (self.guard is None or not key or self.guard.started(key)
+               or not getattr(self.executor, "records_attempts", False))
+        if self.guard is not None and key:
+            self.guard.kill(key)
+        if not ran:
+            if self.stopping:
+                self._skipped(job)
+                return True
+            n = self.requeued[job.jobid] = self.requeued.get(job.jobid, 0) + 1
+            if n <= self.MAX_REQUEUE:
+                try:
+                    self._submit(job, attempt + 1)
+                    return True
+                except SciflowError:
+                    return False
+            return False
+        if not self.options.keep_incomplete:
+            for o in job.output:
+                _remove(self._path(str(o)))
+        if int(job.retries or 0) < 1 and job.jobid not in self.extra_attempts:
+            self.extra_attempts[job.jobid] = 1  # a lost worker is worth one retry at least
+        return False
+
+    def _skipped(self, job: Job) -> None:
+        """A job the workers skipped (the run was stopping): its files are untouched."""
+        job.state = JobState.CANCELLED
+        self.given_up[job] = time.time()
+        self.skipped.append(job)
+        if self.meta is not None:
+            self._flush_marks()
+            self.meta.clear_incomplete([str(o) for o in job.output])
+
+    def _remove_late_writes(self) -> None:
+        """Outputs of jobs given up on (failed, killed, cancelled) that were written after
+        that moment came from a process that should be dead: remove them and leave an
+        incomplete marker, so no later run takes them as done."""
+        if self.options.keep_incomplete:
+            return
+        late = []
+        for job, when in self.given_up.items():
+            for o in job.output:
+                try:
+                    mtime = os.lstat(self._path(str(o))).st_mtime
+                except OSError:
+                    continue
+                if mtime > when:
+                    _remove(self._path(str(o)))
+                    late.append(str(o))
+        if late and self.meta is not None:
+            try:
+                self.meta.mark_incomplete(late, self.run_info.run_id)
+            except Exception:  # the files are gone already; the marker is extra care
+                pass
+
+    def _stop(self, cause: Job) -> None:
+        """The first failure without --keep-going: nothing new starts from now on."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.stop_cause = cause
+        self.finishing = {j for j, _ in self.running.values() if j is not cause}
+        if self.guard is not None:
+            self.guard.stop_new_jobs()
+            if self.options.kill_on_failure:
+                running = {self.keys.get(j.jobid): j for j in self.finishing}
+                for key in self.guard.kill_all():
+                    if key in running:
+                        self.killed.add(running[key])
+
+    def _stop_note(self) -> str | None:
+        if self.stop_cause is None:
+            return None
+        def names(jobs: Iterable[Job]) -> str:
+            jobs = sorted(jobs, key=lambda j: j.jobid)
+            shown = ", ".join(repr(j) for j in jobs[:10])
+            return shown + (f" and {len(jobs) - 10} more" if len(jobs) > 10 else "")
+        skipped = set(self.skipped) | {j for j in self.jobs if j.state is JobState.CANCELLED
+                                       and j not in self.killed and j not in self.finishing}
+        allowed = self.finishing - self.killed
+        lines = [f"the run stopped after the first failure ({self.stop_cause!r}); "
+                 "with -k/--keep-going independent jobs go on"]
+        if skipped:
+            lines.append(f"  cancelled (not started): {len(skipped)}: {names(skipped)}")
+        if self.killed:
+            lines.append(f"  killed (--kill-on-failure): {len(self.killed)}: {names(self.killed)}")
+        if allowed:
+            lines.append(f"  allowed to finish: {len(allowed)}: {names(allowed)}")
+        return "\n".join(lines)
 
     def _path(self, path: str) -> str:
         return os.path.join(self.workdir, path)
@@ -401,6 +548,7 @@ class Scheduler:
 
     def _failed(self, job: Job, result: JobResult) -> None:
         job.state = JobState.FAILED
+        self.given_up[job] = time.time()
         self.results[job] = result
         outputs = [str(o) for o in job.output]
         if not self.options.keep_incomplete:
@@ -410,11 +558,16 @@ class Scheduler:
                 self._flush_marks()
                 self.meta.clear_incomplete(outputs)
                 self.meta.forget(outputs)
+        if job in self.killed:
+            job.state = JobState.CANCELLED
+            self.listener.job_failed(self.run_info, job, result)
+            self._cancel_downstream(job)
+            return
         self.failures.append(self._job_error(job, result))
         self.listener.job_failed(self.run_info, job, result)
         self._cancel_downstream(job)
         if not self.options.keep_going:
-            self.stopping = True
+            self._stop(job)
 
     def _cancel_downstream(self, job: Job) -> None:
         stack = list(self.dag.dependents(job))
@@ -441,22 +594,43 @@ class Scheduler:
             tail = "\n".join(tail.splitlines()[-self.options.log_tail_lines:])
             lines.append("    last lines of output:\n" + "\n".join("      " + t for t in tail.splitlines()))
         cls = MissingOutputError if result.extra.get("missing_outputs") else JobFailedError
+        if result.extra.get("error_type") == "JobTimeoutError":
+            cls = JobTimeoutError
         loc = job.rule.action.loc if job.rule.action and job.rule.action.loc else job.rule.loc
         return cls("\n".join(lines), loc, rule=job.rule.name, wildcards=job.wildcards.as_dict(),
                    log_tail=result.log_tail)
 
     def _interrupt(self) -> None:
-        """Ctrl-C: stop the workers; running jobs' outputs are not to be trusted."""
+        """SIGINT/SIGTERM: nothing new starts, running jobs are killed, the workers stop;
+        the outputs of jobs that had started are not to be trusted."""
+        started: set[str] | None = None
+        if self.guard is not None:
+            self.guard.stop_new_jobs()
+            if getattr(self.executor, "records_attempts", False):
+                time.sleep(0.1)  # a job past its STOP check has started its process by now
+                started = {r.key for r in procguard.read_records(self.guard.directory)}
+            self.guard.kill_all()
         try:
             self.executor.shutdown()
         except Exception:  # the run is being torn down; keep going with the cleanup
             pass
+        untouched: list[str] = []
         for job, _attempt in list(self.running.values()):
             job.state = JobState.CANCELLED
+            if started is not None and self.keys.get(job.jobid) not in started:
+                untouched.extend(str(o) for o in job.output)  # never started: old files stay
+                continue
+            self.interrupted_jobs.append(job)
             if not self.options.keep_incomplete:
                 for o in job.output:
                     _remove(self._path(str(o)))
         self.running.clear()
+        if untouched and self.meta is not None:
+            try:
+                self._flush_marks()
+                self.meta.clear_incomplete(untouched)
+            except Exception:  # the markers only make the next run careful
+                pass
         for job in self.jobs:
             if job.state not in FINAL_STATES:
                 job.state = JobState.CANCELLED

@@ -206,13 +206,42 @@ class ProvenanceRecorder(Listener):
     def job_failed(self, run: RunInfo, job: Any, result: JobResult) -> None:
         self._record_job(run, job, result, ok=False)
 
+    def job_retried(self, run: RunInfo, job: Any, result: JobResult) -> None:
+        """A failed attempt that was tried again: its own activity, linked to the job."""
+        if self._store is None:
+            return
+        rid = run.run_id
+        q = Quads(V.graph_iri(rid), self._described)
+        job_iri = V.job_iri(rid, job.jobid)
+        a = f"{job_iri}/attempt/{int(result.attempt)}"
+        q.iri(a, RDF_TYPE, V.PROV + "Activity")
+        q.iri(a, RDF_TYPE, V.SF + "JobAttempt")
+        q.add(a, sf("jobId"), int(job.jobid))
+        q.add(a, sf("ruleName"), job.rule.name)
+        q.add(a, sf("inRun"), rid)
+        q.add(a, sf("attempt"), int(result.attempt))
+        q.add(a, sf("status"), "failed")
+        q.add(a, P.startedAtTime, lit(result.started))
+        q.add(a, P.endedAtTime, lit(result.ended))
+        q.iri(a, P.wasPartOf, V.run_iri(rid))
+        q.iri(a, sf("attemptOf"), job_iri)
+        if result.error:
+            q.add(a, sf("error"), result.error)
+        if result.exit_code is not None:
+            q.add(a, sf("exitCode"), int(result.exit_code))
+        if result.host:
+            q.add(a, sf("host"), result.host)
+        if result.worker:
+            q.add(a, sf("worker"), result.worker)
+        self._commit(q)
+
     def run_finished(self, run: RunInfo, ok: bool) -> None:
         if self._store is None:
             return
         q = Quads(V.graph_iri(run.run_id))
         r = V.run_iri(run.run_id)
         q.add(r, P.endedAtTime, lit(run.ended or datetime.now(timezone.utc)))
-        q.add(r, sf("status"), "succeeded" if ok else "failed")
+        q.add(r, sf("status"), run.status or ("succeeded" if ok else "failed"))
         self._commit(q)
         try:
             self.drain()
