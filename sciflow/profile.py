@@ -31,12 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from sciflow.errors import ProfileError
+from sciflow.errors import ConfigError, ProfileError
 from sciflow.model import SourceLoc
 
 SNAKEMAKE_MAJOR = 9        # profile files marked for a later Snakemake (config.v10+.yaml) are skipped
 MAX_PROFILE_BYTES = 1_000_000
-MAX_PROFILE_NODES = 100_000   # YAML nodes after alias expansion (a "billion laughs" stops here)
 _FILE_NAME = re.compile(r"(?P<name>profile|config)(?:\.v(?P<major>\d+)\+)?\.yaml")
 
 # Snakemake options that change nothing sciflow does (cluster plugins, logging, schedulers of
@@ -173,7 +172,14 @@ def read_profile(path: Path) -> list[Entry]:
     if not isinstance(root, yaml.MappingNode):
         raise ProfileError("a profile must be a mapping of option names to values, e.g. "
                            "'cores: 4'", SourceLoc(where, root.start_mark.line + 1, 1))
-    _check_size(root, where)
+    from sciflow.configload import EXPANSION_FACTOR, EXPANSION_FLOOR, _check_expansion
+
+    # one rule for every YAML sciflow reads (sciflow.configload): alias bombs are refused
+    try:
+        _check_expansion(root, max(EXPANSION_FACTOR * len(text), EXPANSION_FLOOR), where,
+                         SourceLoc(where, 1, 1))
+    except ConfigError as exc:  # a profile is command-line options: a usage error (exit 2)
+        raise ProfileError(exc.message, exc.loc, exc.hint) from None
     loader = yaml.SafeLoader("")
     entries = []
     try:
@@ -189,25 +195,6 @@ def read_profile(path: Path) -> list[Entry]:
     finally:
         loader.dispose()
     return entries
-
-
-def _check_size(root: Any, where: str) -> None:
-    """Count nodes as they would be expanded (aliases included) and stop early."""
-    import yaml
-
-    count = 0
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        count += 1
-        if count > MAX_PROFILE_NODES:
-            raise ProfileError(f"profile {where} expands to more than {MAX_PROFILE_NODES} "
-                               "values (YAML aliases?)")
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                stack.extend((k, v))
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
 
 
 # ------------------------------------------------------------------------------ to options

@@ -161,7 +161,7 @@ def test_a_billion_laughs_in_a_config_value_and_a_profile_are_refused(tmp_path, 
     profile.mkdir()
     (profile / "config.yaml").write_text(f"config:\n  {bomb}\n")
     code, err = _cli(["run", "-n", "--profile", str(profile)], tmp_path, capsys)
-    assert code == 1 and "config.yaml" in err and "aliases expand" in err
+    assert code == 2 and "config.yaml" in err and "aliases expand" in err  # profile: usage
 
 
 def test_recursive_aliases_are_refused_and_modest_ones_load(tmp_path):
@@ -179,10 +179,10 @@ def test_yaml_errors_name_file_line_and_column(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"cores: [1\n", "config.yaml:2:1: not valid YAML/JSON"),
-    (b"- a\n- b\n", "must hold a mapping, got list"),
+    (b"cores: [1\n", "config.yaml:2:1: profile is not valid YAML"),
+    (b"- a\n- b\n", "a profile must be a mapping"),
     (b"cores: \xff\xfe\n", "cannot read profile"),
-    (None, "cannot read profile"),
+    (None, "profile 'prof' not found"),
 ])
 def test_broken_profiles_are_clean_errors_naming_the_file(tmp_path, capsys, content, message):
     (tmp_path / "Snakefile").write_text(RULE)
@@ -190,7 +190,7 @@ def test_broken_profiles_are_clean_errors_naming_the_file(tmp_path, capsys, cont
     if content is not None:
         (tmp_path / "prof" / "config.yaml").write_bytes(content)
     code, err = _cli(["run", "-n", "--profile", "prof"], tmp_path, capsys)
-    assert code == 1 and message in err and "config.yaml" in err, err
+    assert code == 2 and message in err and "config.yaml" in err, err  # profiles: usage errors
 
 
 def test_provenance_caps_a_config_expanded_by_code():
