@@ -126,6 +126,11 @@ class LockError(WorkflowError):
     """Another sciflow run holds the lock on overlapping outputs in this directory."""
 
 
+class ConfinementError(WorkflowError):
+    """An output, log or benchmark path would write or delete outside the working directory
+    (without ``external()``), or names the workdir, an ancestor, ``.sciflow/`` or a workflow file."""
+
+
 class IncompleteCheckpointError(WorkflowError):
     """Raised inside input functions that ask a checkpoint which has not run yet.
 
@@ -196,6 +201,10 @@ class ExecutorError(SciflowError):
 
 class ProvenanceError(SciflowError):
     """The provenance store cannot be opened or a query is invalid."""
+
+
+class MetadataError(SciflowError):
+    """The metadata database (``.sciflow/meta.sqlite``) is corrupt or cannot be written."""
 
 
 class MissingDependencyError(SciflowError):

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from sciflow import wildcards
+from sciflow.confine import external
 from sciflow.errors import ConfigError, RuleError, WorkflowError
 from sciflow.model import (ACTIONS, Action, Args, Rule, SourceLoc, Unpack, Workflow,
                            WorkflowBuilder, _apply_directive, flag)
@@ -380,6 +381,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
         "ancient": ancient, "touch": touch, "unpack": unpack, "pipe": pipe, "service": service,
         "ensure": ensure, "report": report, "local": local, "min_version": min_version,
         "exists": exists, "evaluate": evaluate, "branch": branch,
+        "external": external,  # sciflow.confine: opt-in to write outside the workdir
         "shell": _shell_function(), "Path": Path, "update_config": update_config,
         # Snakefiles often use these without importing them: Snakemake's namespace has them.
         "os": os, "re": re, "sys": sys, "subprocess": subprocess, "hashlib": hashlib,

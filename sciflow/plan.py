@@ -27,6 +27,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from sciflow.confine import check_job_paths
 from sciflow.dag import paused_gc
 from sciflow.errors import WorkflowError
 from sciflow.jobs import Job, JobState, Reason, ReasonKind
@@ -384,6 +385,9 @@ def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | Non
     (Snakemake's IncompleteFilesException)."""
     options = options or PlanOptions()
     jobs = list(dag.jobs)
+    # Every declared output/log/benchmark, whether or not it runs now: "." exists and so
+    # looks up to date, but must still be refused (see sciflow.confine).
+    check_job_paths(jobs, options.workdir, getattr(dag, "workflow", None))
     planner = _Planner(dag, meta, options)
     with paused_gc():
         try:
@@ -437,6 +441,7 @@ def plan_added_jobs(dag: "DAG", new_jobs: Sequence[Job], meta: MetadataStore | N
     in this run (their dependents always run) and the ``pending`` jobs still to run (what
     they need and is missing is made, e.g. the chunks an aggregation now asks for).
     Incomplete outputs are simply rerun."""
+    check_job_paths(new_jobs, options.workdir, getattr(dag, "workflow", None))
     planner = _Planner(dag, meta, options)
     ran = list(ran)
     ran_ids = {j.jobid for j in ran}

@@ -38,6 +38,7 @@ import traceback
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from sciflow.confine import safe_remove
 from sciflow.errors import (JobError, JobFailedError, JobTimeoutError, MissingDependencyError,
                             MissingOutputError)
 from sciflow.events import JobResult
@@ -130,7 +131,7 @@ class _Attempt:
             else:  # as Snakemake: old outputs go first, so nothing stale can pass as new
                 final = self.abs(out.rstrip("/") or out)
                 if os.path.lexists(final):
-                    _remove(final)
+                    safe_remove(final, self.workdir, declared=out)
                 parent = os.path.dirname(final)
                 if parent:
                     _ensure_dir(parent)
@@ -295,7 +296,7 @@ class _Attempt:
             elif os.path.lexists(tmp):
                 self._sync(out, tmp)  # os.replace keeps the inode, size and mtime: same version
                 if os.path.isdir(final) and not os.path.islink(final):
-                    shutil.rmtree(final)
+                    safe_remove(final, self.workdir, declared=out)
                 os.replace(tmp, final)
             elif os.path.lexists(final) and self._changed_since_start(final):
                 pass  # the command wrote the final path itself
@@ -348,7 +349,7 @@ class _Attempt:
             for name in os.listdir(tmp_dir):
                 target = os.path.join(parent, name)
                 if os.path.isdir(target) and not os.path.islink(target):
-                    shutil.rmtree(target)
+                    safe_remove(target, self.workdir)
                 os.replace(os.path.join(tmp_dir, name), target)
 
     def discard(self) -> None:
@@ -359,7 +360,7 @@ class _Attempt:
         for out in self.outputs:
             final = self.abs(out.rstrip("/") or out)
             if os.path.lexists(final) and self._changed_since_start(final):
-                _remove(final)
+                safe_remove(final, self.workdir, declared=out)
 
     def cleanup(self) -> None:
         for path in self.temp_dirs:
