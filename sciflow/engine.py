@@ -63,6 +63,7 @@ class RunOptions:
     profile: str | None = None
     provenance: bool = True
     unlock: bool = False
+    force: bool = False  # with unlock: remove locks even if their owner is alive
     use_conda: bool = False
     use_apptainer: bool = False
     printshellcmds: bool = False
@@ -291,7 +292,7 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
     if not os.path.isdir(workdir):
         raise UsageError(f"-d {options.directory}: no such directory")
     if options.unlock:
-        return RunSummary(None, True, unlocked=unlock(workdir))
+        return RunSummary(None, True, unlocked=unlock(workdir, force=options.force))
     path = find_workflow(options, workdir)
     with in_directory(workdir):
         workflow = load_workflow(path, config_overrides=dict(options.config or {}),

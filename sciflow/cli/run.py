@@ -49,6 +49,8 @@ def register(subparsers: Any) -> None:
                    "of option defaults")
     p.add_argument("--no-provenance", action="store_true", help="do not record provenance")
     p.add_argument("--unlock", action="store_true", help="remove stale locks and exit")
+    p.add_argument("--force", action="store_true",
+                   help="with --unlock: also remove locks whose run is still alive")
     p.add_argument("--use-conda", action="store_true", help="run jobs in their conda environments")
     p.add_argument("--use-apptainer", "--use-singularity", action="store_true",
                    help="run jobs in their containers with apptainer")
@@ -103,6 +105,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
         configfiles=list(args.configfiles), scheduler=args.scheduler, cluster=args.cluster,
         cluster_options=parse_key_values(args.cluster_options, "--cluster-option"),
         profile=args.profile, provenance=not args.no_provenance, unlock=args.unlock,
+        force=args.force,
         use_conda=args.use_conda, use_apptainer=args.use_apptainer,
         printshellcmds=args.printshellcmds, atomic_outputs=args.atomic_outputs,
         command_line=["sciflow", *sys.argv[1:]])
