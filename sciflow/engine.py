@@ -307,7 +307,7 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
     plan_options = PlanOptions(workdir=workdir, forceall=options.forceall,
                                forcerun=set(options.forcerun or ()), until=set(options.until or ()),
                                rerun_incomplete=options.rerun_incomplete, touch=options.touch)
-    meta = MetadataStore(workdir)
+    meta = MetadataStore(workdir, readonly=options.dry_run)  # a dry run writes nothing
     try:
         plan = make_plan(dag, meta, plan_options)
         if options.dry_run:
