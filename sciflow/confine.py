@@ -70,16 +70,40 @@ class _Resolver:
         self.state_dirs = [os.path.join(self.real_workdir, d) for d in STATE_DIRS]
         self.protected = sorted({os.path.realpath(os.path.join(self.workdir, p))
                                  for p in protected if p})
+        # Each protected file and every directory holding it: one set lookup per path.
+        self._holders: dict[str, str] = {}
+        for own in self.protected:
+            d = own
+            while d not in self._holders:
+                self._holders[d] = own
+                parent = os.path.dirname(d)
+                if parent == d:
+                    break
+                d = parent
+        self._prefix = self.real_workdir.rstrip(os.sep) + os.sep
         self._parents: dict[str, str] = {}
 
     def resolve(self, path: str) -> tuple[str, str]:
         """(lexical absolute path, path with the parent's symlinks resolved)."""
         lexical = os.path.normpath(os.path.join(self.workdir, path))
         parent, base = os.path.split(lexical)
-        real_parent = self._parents.get(parent)
-        if real_parent is None:
-            real_parent = self._parents[parent] = os.path.realpath(parent)
+        real_parent = self._real_dir(parent)
         return lexical, (os.path.join(real_parent, base) if base else real_parent)
+
+    def _real_dir(self, directory: str) -> str:
+        """``os.path.realpath(directory)``, built from the cached real parent with one
+        ``lstat`` per distinct directory (``realpath`` stats every component each time)."""
+        real = self._parents.get(directory)
+        if real is not None:
+            return real
+        head, base = os.path.split(directory)
+        if not base or head == directory:
+            real = os.path.realpath(directory)
+        else:
+            candidate = os.path.join(self._real_dir(head), base)
+            real = os.path.realpath(candidate) if os.path.islink(candidate) else candidate
+        self._parents[directory] = real
+        return real
 
     def problem(self, path: str, allow_external: bool) -> str | None:
         """Why ``path`` may not be written or deleted, or None."""
@@ -89,6 +113,13 @@ class _Resolver:
             return "contains a NUL byte"
         lexical, real = self.resolve(path)
         wd = self.real_workdir
+        if real.startswith(self._prefix):  # the usual case: strictly inside the workdir
+            if real[len(self._prefix):].split(os.sep, 1)[0] in STATE_DIRS:
+                return f"is (or holds) sciflow's own state {real[len(self._prefix):].split(os.sep, 1)[0]}/"
+            own = self._holders.get(real)
+            if own is not None:
+                return f"{'is' if own == real else 'holds'} a file of the workflow itself ({own})"
+            return None
         if real == wd or lexical == self.workdir:
             return "is the working directory itself"
         if _inside(wd, real) or _inside(self.workdir, lexical):
