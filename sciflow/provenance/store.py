@@ -60,7 +60,7 @@ def open_readonly(workdir: str | os.PathLike) -> ox.Store:
     for attempt in range(5):  # a run writing at this instant can make one open attempt fail
         try:
             return ox.Store.read_only(str(path))
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a store still being created
             last = exc
             time.sleep(0.1 * (attempt + 1))
     raise ProvenanceError(f"cannot open the provenance store {path}: {last}") from last
