@@ -372,7 +372,8 @@ def _shown(files: Sequence[str]) -> str:
 
 
 def recover_incomplete(incomplete: Sequence[tuple[Job, list[str]]], markers: dict[str, str],
-                       options: PlanOptions) -> list[tuple[Job, list[str], str]]:
+                       options: PlanOptions, jobs_of_dag: Sequence[Job] = ()
+                       ) -> list[tuple[Job, list[str], str]]:
     """Which jobs with incomplete outputs to redo, and why (``(job, files, detail)``).
 
     The marker names the run that set it; that run's lock (live, or kept in
@@ -380,7 +381,8 @@ def recover_incomplete(incomplete: Sequence[tuple[Job, list[str]]], markers: dic
 
     * provably dead (this host and its pid is gone or reused, or its lock expired): redo,
       without any flag, saying so in the reason — the run can never finish those files;
-    * alive: another run is making these files now — ``LockError`` listing them;
+    * alive: another run is making these files now — ``LockError`` listing every output of
+      this DAG that run writes;
     * otherwise (another host, or no lock: the run ended, e.g. ``--keep-incomplete``):
       ``--rerun-incomplete`` decides, as in Snakemake."""
     from sciflow.errors import LockError
@@ -409,7 +411,8 @@ def recover_incomplete(incomplete: Sequence[tuple[Job, list[str]]], markers: dic
             ask.append((runs, files))
     if alive:
         info = alive[0][0]
-        files = [f for _i, fs in alive for f in fs]
+        ours = {str(o) for job in jobs_of_dag for o in job.output}
+        files = sorted(ours.intersection(info.outputs)) or [f for _i, fs in alive for f in fs]
         raise LockError(f"another sciflow run ({info.describe()}, run {info.run_id}) is making "
                         f"these outputs right now:\n    {_shown(files)}",
                         hint="Wait for it to finish, or choose targets that do not overlap.")
@@ -466,7 +469,7 @@ def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | Non
             planner.propagate(planner.first_pass(jobs, candidates), candidates, needrun)
             incomplete = planner.incomplete_jobs(jobs, candidates, needrun)
             if incomplete:
-                redo = recover_incomplete(incomplete, planner.incomplete, options)
+                redo = recover_incomplete(incomplete, planner.incomplete, options, jobs)
                 for job, fs, detail in redo:
                     planner.own[job.jobid] = [Reason(ReasonKind.INCOMPLETE, tuple(fs), detail)]
                 planner.propagate([j for j, _, _ in redo], candidates, needrun)

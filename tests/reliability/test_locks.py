@@ -11,7 +11,7 @@ from ._runs import kill_run, lock_files, read_json, sciflow, start, wait_for
 SNAKEFILE = '''
 rule make:
     output: "{s}.txt"
-    shell: "echo $$ >> job.pid; if [ -e slow ]; then sleep 60; fi; sleep {config[pause]}; echo {wildcards.s} > {output}"
+    shell: "echo $$ >> job.pid; echo partial > {output}; if [ -e slow ]; then sleep 60; fi; sleep {config[pause]}; echo {wildcards.s} > {output}"
 '''
 
 
@@ -29,11 +29,15 @@ def test_unlock_refuses_a_live_owner_unless_forced(tmp_path):
         lock = wait_for(lambda: lock_files(wd), what="the run's lock")[0]
         info = wait_for(lambda: read_json(lock), what="the lock's content")
         assert info["pid"] == proc.pid and info["host"] == socket.gethostname()
+        stale = lock.parent / "stale.json"  # a run that died: its pid no longer exists
+        stale.write_text(json.dumps({"pid": 2 ** 22 + 12345, "host": socket.gethostname(),
+                                     "start": 1.0, "run_id": "stale", "outputs": ["z.txt"]}))
         refused = sciflow(wd, "run", "--unlock")
         assert refused.returncode != 0
         assert f"pid {proc.pid}" in refused.stderr and socket.gethostname() in refused.stderr
         assert "--force" in refused.stderr and "Traceback" not in refused.stderr
-        assert lock.exists()
+        assert "removed 1 stale lock" in refused.stderr
+        assert lock.exists() and not stale.exists()
         forced = sciflow(wd, "run", "--unlock", "--force")
         assert forced.returncode == 0, forced.stderr
         assert not lock.exists()
@@ -41,29 +45,17 @@ def test_unlock_refuses_a_live_owner_unless_forced(tmp_path):
         kill_run(proc, wd / "job.pid")
 
 
-def test_unlock_removes_the_lock_of_a_dead_run(tmp_path):
-    lockdir = tmp_path / ".sciflow" / "lock"
-    lockdir.mkdir(parents=True)
-    (tmp_path / "Snakefile").write_text(SNAKEFILE)
-    dead = sciflow(tmp_path, "--version")  # a process that has exited: its pid is free
-    del dead
-    (lockdir / "r.json").write_text(json.dumps({"pid": 2 ** 22 + 12345, "host": socket.gethostname(),
-                                                 "start": 1.0, "run_id": "r", "outputs": ["a.txt"]}))
-    done = sciflow(tmp_path, "run", "--unlock")
-    assert done.returncode == 0, done.stderr
-    assert not (lockdir / "r.json").exists()
-
-
 def test_overlapping_run_is_refused_listing_the_shared_paths(tmp_path):
     wd = project(tmp_path)
     first = start(wd, "run", "a.txt", "b.txt", "-c1", "--config", "pause=0")
     try:
-        wait_for(lambda: (wd / "job.pid").exists(), what="the first run's job")
-        second = sciflow(wd, "run", "b.txt", "c.txt", "-c1", "--config", "pause=0")
+        wait_for(lambda: (wd / "job.pid").exists() and (wd / "a.txt").exists(),
+                 what="the first run's job")
+        second = sciflow(wd, "run", "a.txt", "b.txt", "c.txt", "-c1", "--config", "pause=0")
         text = second.stdout + second.stderr
         assert second.returncode != 0
         assert "another sciflow run" in text and f"pid {first.pid}" in text
-        assert "b.txt" in text and "seem to be incomplete" not in text, text
+        assert "a.txt" in text and "b.txt" in text and "seem to be incomplete" not in text, text
         assert "Traceback" not in text
         assert not (wd / "c.txt").exists()
     finally:
