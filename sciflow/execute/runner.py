@@ -39,6 +39,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from sciflow.confine import safe_remove
+from sciflow.errors import ConfinementError
 from sciflow.errors import (JobError, JobFailedError, JobTimeoutError, MissingDependencyError,
                             MissingOutputError)
 from sciflow.events import JobResult
@@ -360,7 +361,8 @@ class _Attempt:
         for out in self.outputs:
             final = self.abs(out.rstrip("/") or out)
             if os.path.lexists(final) and self._changed_since_start(final):
-                safe_remove(final, self.workdir, declared=out)
+                with contextlib.suppress(ConfinementError):  # refused: delete nothing
+                    safe_remove(final, self.workdir, declared=out)
 
     def cleanup(self) -> None:
         for path in self.temp_dirs:

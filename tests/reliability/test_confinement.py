@@ -157,3 +157,29 @@ def test_nul_byte_in_output_path_is_a_clean_error_with_line(tmp_path):
     wd = project(tmp_path, 'rule all:\n    output: "a\\x00b.txt"\n    shell: "true"\n')
     refused(sciflow(wd, "run", "-n", "-c1"), "NUL byte", "Snakefile:2")
     refused(sciflow(wd, "lint"), "NUL byte", "Snakefile:2")
+
+
+def test_symlink_planted_by_an_earlier_job_is_refused_at_deletion(tmp_path):
+    """Planning saw a real ``results/`` directory; a job then swaps it for a symlink to the
+    sibling project. The next job's old output is not deleted through that link."""
+    wd = project(tmp_path, f'''
+rule all:
+    input: "results/precious.txt", "swapped"
+
+rule swap:
+    output: touch("swapped")
+    shell: "rm -rf results && ln -s {tmp_path / 'sibling'} results"
+
+rule make:
+    input: "swapped"
+    output: "results/precious.txt"
+    shell: "echo overwritten > {{output}}"
+''')
+    (wd / "results").mkdir()
+    (wd / "results" / "precious.txt").write_text("old\n")
+    os.utime(wd / "results" / "precious.txt", (1, 1))  # older than "swapped": must be remade
+    proc = sciflow(wd, "run", "-c1")
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0, text
+    assert "refusing to delete" in text and "symlink" in text, text
+    assert_intact(wd, tmp_path)
