@@ -125,14 +125,24 @@ def find_run(workdir: str | os.PathLike[str], run_id: str) -> LockInfo | None:
     return None
 
 
+DEAD_KEEP_S = 30 * 86400  # buried locks whose last heartbeat is older are pruned
+
+
 def _bury(path: Path) -> None:
     """Keep a dead run's lock as evidence for crash recovery (see the module docstring)."""
     dead = path.parent / "dead"
     try:
         dead.mkdir(exist_ok=True)
-        os.replace(path, dead / path.name)
+        os.replace(path, dead / path.name)  # keeps its mtime: the last heartbeat
     except OSError:
         path.unlink(missing_ok=True)
+    try:
+        cutoff = time.time() - DEAD_KEEP_S
+        for old in dead.glob("*.json"):
+            if old.stat().st_mtime < cutoff:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 class RunLock:
@@ -218,10 +228,14 @@ def unlock(workdir: str | os.PathLike[str], force: bool = False) -> int:
     alive: list[LockInfo] = []
     for path in sorted(lockdir.glob("*.json")):
         info = read_lock(path)
-        if info is not None and not force and owner_state(info) == ALIVE:
+        state = owner_state(info) if info is not None else DEAD
+        if state == ALIVE and not force:
             alive.append(info)
             continue
-        path.unlink(missing_ok=True)
+        if state == ALIVE:
+            path.unlink(missing_ok=True)  # forced: the user vouches that it is not running
+        else:
+            _bury(path)  # kept for crash recovery, which judges it again from its content
         removed += 1
     if alive:
         who = "; ".join(f"{i.describe()}, run {i.run_id}" for i in alive)
