@@ -9,6 +9,8 @@ import subprocess
 
 import pytest
 
+from sciflow.metadata import MetadataStore, OutputRecord
+
 from ._runs import sciflow
 
 SNAKEFILE = 'rule all:\n    output: "a.txt"\n    shell: "echo a > {output}"\n'
@@ -49,9 +51,11 @@ def wd(tmp_path):
 
 
 def made_once(wd):
-    assert sciflow(wd, "run", "-c1").returncode == 0
-    (wd / "a.txt").unlink()
+    """The state a finished run leaves: a metadata database holding a record for a.txt."""
+    with MetadataStore(wd) as meta:
+        meta.record([OutputRecord("a.txt", "all", "all", "p", "c", (), "", 1.0, "run1")])
     state = wd / ".sciflow"
+    assert sqlite3.connect(state / "meta.sqlite").execute("SELECT count(*) FROM outputs").fetchone() == (1,)
     return state, state / "meta.sqlite"
 
 
