@@ -118,7 +118,9 @@ class SharedStore:
                 self.opens += 1
                 self.want_file.unlink(missing_ok=True)
                 return self._store
-            except ProvenanceError:
+            except ProvenanceError as exc:
+                if "lock" not in str(exc).lower():  # damaged, unwritable...: not a turn to wait
+                    raise
                 if time.monotonic() > deadline:
                     self.want_file.unlink(missing_ok=True)
                     raise
