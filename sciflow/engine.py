@@ -62,6 +62,7 @@ class RunOptions:
     profile: str | None = None
     provenance: bool = True
     unlock: bool = False
+    force: bool = False  # with unlock: remove locks even if their owner is alive
     use_conda: bool = False
     use_apptainer: bool = False
     printshellcmds: bool = False
@@ -300,7 +301,7 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
     if not os.path.isdir(workdir):
         raise UsageError(f"-d {options.directory}: no such directory")
     if options.unlock:
-        return RunSummary(None, True, unlocked=unlock(workdir))
+        return RunSummary(None, True, unlocked=unlock(workdir, force=options.force))
     path = find_workflow(options, workdir)
     # --configfile paths are relative to where the command was typed, not to -d (Snakemake)
     configfiles = [os.path.abspath(p) for p in options.configfiles or ()]
@@ -318,7 +319,7 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
     plan_options = PlanOptions(workdir=workdir, forceall=options.forceall,
                                forcerun=set(options.forcerun or ()), until=set(options.until or ()),
                                rerun_incomplete=options.rerun_incomplete, touch=options.touch)
-    meta = MetadataStore(workdir)
+    meta = MetadataStore(workdir, readonly=options.dry_run)  # a dry run writes nothing
     try:
         plan = make_plan(dag, meta, plan_options)
         if options.dry_run:

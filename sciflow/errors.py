@@ -150,10 +150,17 @@ class LockError(WorkflowError):
 
 class UnsatisfiableResourcesError(WorkflowError):
     """A rule asks for more threads, memory or runtime than any worker of the cluster has."""
+
+
 class DeploymentError(WorkflowError):
     """What a rule needs to run cannot be provided here (a wrapper that cannot be found, no
     conda/apptainer/``module`` for ``--use-conda``/``--use-apptainer``/``--use-envmodules``);
     raised before any job runs."""
+
+
+class ConfinementError(WorkflowError):
+    """An output, log or benchmark path would write or delete outside the working directory
+    (without ``external()``), or names the workdir, an ancestor, ``.sciflow/`` or a workflow file."""
 
 
 class IncompleteCheckpointError(WorkflowError):
@@ -238,6 +245,10 @@ class ExecutorError(SciflowError):
 
 class ProvenanceError(SciflowError):
     """The provenance store cannot be opened or a query is invalid."""
+
+
+class MetadataError(SciflowError):
+    """The metadata database (``.sciflow/meta.sqlite``) is corrupt or cannot be written."""
 
 
 class MissingDependencyError(SciflowError):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from sciflow import wildcards
+from sciflow.confine import external
 from sciflow.errors import ConfigError, RuleError, WorkflowError
 from sciflow.model import (ACTIONS, Action, Args, Rule, SourceLoc, Unpack, Workflow,
                            WorkflowBuilder, _apply_directive, flag)
@@ -394,6 +395,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
         "parse_input": ioutils.parse_input, "extract_checksum": ioutils.extract_checksum,
         "flatten": ioutils.flatten, "srcdir": compat_workflow.srcdir, **ioutils.RULE_ITEMS,
         "__builtins__": compat.workflow_builtins(), compat.MARKER: True,
+        "external": external,  # sciflow.confine: opt-in to write outside the workdir
         "shell": _shell_function(), "Path": Path, "update_config": update_config,
         # Snakefiles often use these without importing them: Snakemake's namespace has them.
         "os": os, "re": re, "sys": sys, "subprocess": subprocess, "hashlib": hashlib,

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from sciflow.errors import MetadataError
+
 if TYPE_CHECKING:  # pragma: no cover
     from sciflow.jobs import Job
 
@@ -96,33 +98,144 @@ class JobFingerprint:
     software: str
 
 
-class MetadataStore:
-    """The metadata database of one working directory (``<workdir>/.sciflow/meta.sqlite``)."""
+SQLITE_HEADER = b"SQLite format 3\x00"
+CORRUPT_HINT = "Move .sciflow/meta.sqlite aside (e.g. to meta.sqlite.bad) and run again; " \
+               "outputs are untouched, but jobs may rerun because their history is gone."
 
-    def __init__(self, workdir: str | os.PathLike[str]) -> None:
+
+class MetadataStore:
+    """The metadata database of one working directory (``<workdir>/.sciflow/meta.sqlite``).
+
+    ``readonly`` (dry runs): nothing is created or written; a database that does not exist
+    reads as empty, and one in a read-only directory is read as it is.
+
+    Damage is reported, never papered over: a file without SQLite's header, or one SQLite
+    calls malformed, raises ``MetadataError`` ("metadata database is corrupt: move ... aside").
+    A 0-byte file is what a crash leaves between creating the file and its first commit: it
+    is taken as an empty database, with a warning saying so (``warnings`` names it), unless
+    a non-empty write-ahead log beside it shows that records were committed (then corrupt)."""
+
+    def __init__(self, workdir: str | os.PathLike[str], readonly: bool = False) -> None:
         self.workdir = Path(workdir)
         self.path = self.workdir / ".sciflow" / "meta.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we open transactions ourselves (BEGIN ... COMMIT) in batches.
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=60.0,
-                                   check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outputs)")}
-        if "input_checksums" not in columns:  # a database from an older sciflow
-            self._db.execute("ALTER TABLE outputs ADD COLUMN input_checksums TEXT NOT NULL DEFAULT ''")
-        self._db.execute("INSERT OR IGNORE INTO info VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self.readonly = readonly
+        self.warnings: list[str] = []
         self._cache: dict[str, OutputRecord] | None = None
         self._incomplete: dict[str, str] | None = None
+        self._check_file()
+        try:
+            self._db = self._connect()
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def _check_file(self) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                head = fh.read(len(SQLITE_HEADER))
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise self._error(exc) from None
+        if head == SQLITE_HEADER:
+            return
+        if head == b"":
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise MetadataError(
+                    f"metadata database is corrupt: {self.path} is empty but its write-ahead "
+                    "log is not (records were committed, then the file was truncated)",
+                    hint=CORRUPT_HINT)
+            msg = (f"{self.path} was an empty (0-byte) file, as a crash before its first "
+                   "commit leaves it; it is used as a new, empty metadata database (earlier "
+                   "runs' params/code history, if any, is not known)")
+            self.warnings.append(msg)
+            import logging
+            logging.getLogger("sciflow").warning("%s", msg)
+            return
+        raise MetadataError(f"metadata database is corrupt: {self.path} is not an SQLite "
+                            "database (bad header)", hint=CORRUPT_HINT)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            return self._connect_readonly()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._error(exc) from None
+        # isolation_level=None: we open transactions ourselves (BEGIN ... COMMIT) in batches.
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=60.0,
+                             check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        self._init_schema(db)
+        return db
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            self._init_schema(db)
+            return db
+        uri = self.path.resolve().as_uri()
+        last: Exception | None = None
+        # mode=ro reads the write-ahead log too; immutable=1 is the fallback when the
+        # directory is read-only and SQLite cannot create the -shm index beside the file.
+        for query in ("?mode=ro", "?immutable=1"):
+            try:
+                db = sqlite3.connect(uri + query, uri=True, isolation_level=None,
+                                     check_same_thread=False)
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                columns = {row[1] for row in db.execute("PRAGMA table_info(outputs)")}
+                if not columns:
+                    db.close()
+                    db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                    self._init_schema(db)
+                elif "input_checksums" not in columns:
+                    raise MetadataError(f"{self.path} was written by an older sciflow",
+                                        hint="Run without -n once to upgrade it.")
+                return db
+            except sqlite3.OperationalError as exc:
+                last = exc
+        raise self._error(last or OSError("cannot open"))
+
+    @staticmethod
+    def _init_schema(db: sqlite3.Connection) -> None:
+        db.executescript(_SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(outputs)")}
+        if "input_checksums" not in columns:  # a database from an older sciflow
+            db.execute("ALTER TABLE outputs ADD COLUMN input_checksums TEXT NOT NULL DEFAULT ''")
+        db.execute("INSERT OR IGNORE INTO info VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def _error(self, exc: BaseException) -> MetadataError:
+        """A clean error, with what to do, for an SQLite or OS failure."""
+        text = str(exc)
+        if isinstance(exc, MetadataError):
+            return exc
+        if isinstance(exc, sqlite3.DatabaseError) and (
+                "not a database" in text or "malformed" in text or "corrupt" in text):
+            return MetadataError(f"metadata database is corrupt: {self.path}: {text}",
+                                 hint=CORRUPT_HINT)
+        if ("readonly" in text or "read-only" in text or "unable to open" in text
+                or isinstance(exc, PermissionError) or "Permission denied" in text
+                or "not permitted" in text):
+            return MetadataError(
+                f"cannot write the metadata database {self.path}: {text}",
+                hint=f"Make {self.path.parent} writable (e.g. chmod -R u+w {self.path.parent}), "
+                     "or use -d to run in a directory you can write; a dry run (-n) only reads it.")
+        return MetadataError(f"the metadata database {self.path} failed: {text}",
+                             hint=CORRUPT_HINT if isinstance(exc, sqlite3.DatabaseError) else None)
 
     # ----------------------------------------------------------------------------- reading
     def load(self) -> dict[str, OutputRecord]:
         """Every output record, by path, read with one query (cached until the next write)."""
         if self._cache is None:
-            rows = self._db.execute(
-                "SELECT path, rule, job_key, params_hash, code_hash, inputs, software, mtime, "
-                "run_id, input_checksums FROM outputs").fetchall()
+            try:
+                rows = self._db.execute(
+                    "SELECT path, rule, job_key, params_hash, code_hash, inputs, software, "
+                    "mtime, run_id, input_checksums FROM outputs").fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise self._error(exc) from None
             self._cache = {r[0]: OutputRecord(r[0], r[1], r[2], r[3], r[4],
                                               tuple(r[5].split("\n")) if r[5] else (),
                                               r[6], r[7], r[8], _pairs(r[9])) for r in rows}
@@ -134,7 +247,11 @@ class MetadataStore:
     def incomplete(self) -> dict[str, str]:
         """Paths with an incomplete marker, mapped to the run that set it."""
         if self._incomplete is None:
-            self._incomplete = dict(self._db.execute("SELECT path, run_id FROM incomplete").fetchall())
+            try:
+                rows = self._db.execute("SELECT path, run_id FROM incomplete").fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise self._error(exc) from None
+            self._incomplete = dict(rows)
         return self._incomplete
 
     # ----------------------------------------------------------------------------- writing
@@ -202,21 +319,34 @@ class MetadataStore:
         self._incomplete = None
 
     def _transaction(self) -> "_Transaction":
-        return _Transaction(self._db)
+        if self.readonly:
+            raise MetadataError("internal: a dry run tried to write the metadata database")
+        return _Transaction(self._db, self._error)
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE ... COMMIT`` (rolled back on error): one fsync per batch, not per row."""
+    """``BEGIN IMMEDIATE ... COMMIT`` (rolled back on error): one fsync per batch, not per row.
+    SQLite failures leave as ``MetadataError`` with what to do."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, error: Any) -> None:
         self.db = db
+        self.error = error
 
     def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise self.error(exc) from None
         return self.db
 
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
+        try:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        except sqlite3.DatabaseError as err:
+            raise self.error(err) from None
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise self.error(exc) from None
+        return False
 
 
 # ------------------------------------------------------------------------------ fingerprints

@@ -27,6 +27,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from sciflow.confine import check_job_paths
 from sciflow.dag import paused_gc
 from sciflow.errors import WorkflowError
 from sciflow.jobs import Job, JobState, Reason, ReasonKind
@@ -365,6 +366,68 @@ class _Planner:
         return found
 
 
+def _shown(files: Sequence[str]) -> str:
+    return "\n    ".join(files[:20]) + (f"\n    ... and {len(files) - 20} more"
+                                         if len(files) > 20 else "")
+
+
+def recover_incomplete(incomplete: Sequence[tuple[Job, list[str]]], markers: dict[str, str],
+                       options: PlanOptions, jobs_of_dag: Sequence[Job] = ()
+                       ) -> list[tuple[Job, list[str], str]]:
+    """Which jobs with incomplete outputs to redo, and why (``(job, files, detail)``).
+
+    The marker names the run that set it; that run's lock (live, or kept in
+    ``.sciflow/lock/dead/`` once found dead) says whether it is still running:
+
+    * provably dead (this host and its pid is gone or reused, or its lock expired): redo,
+      without any flag, saying so in the reason — the run can never finish those files;
+    * alive: another run is making these files now — ``LockError`` listing every output of
+      this DAG that run writes;
+    * otherwise (another host, or no lock: the run ended, e.g. ``--keep-incomplete``):
+      ``--rerun-incomplete`` decides, as in Snakemake."""
+    from sciflow.errors import LockError
+    from sciflow.lock import ALIVE, DEAD, find_run, owner_state
+
+    states: dict[str, tuple[str, Any]] = {}
+
+    def state_of(run_id: str) -> tuple[str, Any]:
+        if run_id not in states:
+            info = find_run(options.workdir, run_id)
+            states[run_id] = (owner_state(info) if info is not None else "gone", info)
+        return states[run_id]
+
+    redo, alive, ask = [], [], []
+    for job, files in incomplete:
+        runs = [state_of(markers.get(f, "")) for f in files]
+        if all(state == DEAD for state, _ in runs):
+            info = runs[0][1]
+            redo.append((job, files, f"the run that wrote it ({info.describe()}) is dead"))
+        elif any(state == ALIVE for state, _ in runs):
+            info = next(i for st, i in runs if st == ALIVE)
+            alive.append((info, files))
+        elif options.rerun_incomplete:
+            redo.append((job, files, "--rerun-incomplete"))
+        else:
+            ask.append((runs, files))
+    if alive:
+        info = alive[0][0]
+        ours = {str(o) for job in jobs_of_dag for o in job.output}
+        files = sorted(ours.intersection(info.outputs)) or [f for _i, fs in alive for f in fs]
+        raise LockError(f"another sciflow run ({info.describe()}, run {info.run_id}) is making "
+                        f"these outputs right now:\n    {_shown(files)}",
+                        hint="Wait for it to finish, or choose targets that do not overlap.")
+    if ask:
+        files = [f for _r, fs in ask for f in fs]
+        others = sorted({i.host for runs, _ in ask for st, i in runs if i is not None
+                         and st != DEAD})
+        why = (f"the run that made them may still be running on host {', '.join(others)}"
+               if others else "a previous run failed or was interrupted while making them")
+        raise WorkflowError(
+            f"The files below seem to be incomplete: {why}.\n    {_shown(files)}",
+            hint="Rerun with --rerun-incomplete to remake them (or remove them by hand).")
+    return redo
+
+
 def _upstream_closure(dag: "DAG", roots: Iterable[Job]) -> set[int]:
     seen: set[int] = set()
     stack = list(roots)
@@ -384,6 +447,9 @@ def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | Non
     (Snakemake's IncompleteFilesException)."""
     options = options or PlanOptions()
     jobs = list(dag.jobs)
+    # Every declared output/log/benchmark, whether or not it runs now: "." exists and so
+    # looks up to date, but must still be refused (see sciflow.confine).
+    check_job_paths(jobs, options.workdir, getattr(dag, "workflow", None))
     planner = _Planner(dag, meta, options)
     with paused_gc():
         try:
@@ -403,16 +469,10 @@ def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | Non
             planner.propagate(planner.first_pass(jobs, candidates), candidates, needrun)
             incomplete = planner.incomplete_jobs(jobs, candidates, needrun)
             if incomplete:
-                files = [f for _job, fs in incomplete for f in fs]
-                if not options.rerun_incomplete:
-                    shown = "\n    ".join(files[:20]) + ("\n    ..." if len(files) > 20 else "")
-                    raise WorkflowError(
-                        "The files below seem to be incomplete: a previous run failed or was "
-                        f"interrupted while making them.\n    {shown}",
-                        hint="Rerun with --rerun-incomplete to remake them (or remove them by hand).")
-                for job, fs in incomplete:
-                    planner.own[job.jobid] = [Reason(ReasonKind.INCOMPLETE, tuple(fs))]
-                planner.propagate([j for j, _ in incomplete], candidates, needrun)
+                redo = recover_incomplete(incomplete, planner.incomplete, options, jobs)
+                for job, fs, detail in redo:
+                    planner.own[job.jobid] = [Reason(ReasonKind.INCOMPLETE, tuple(fs), detail)]
+                planner.propagate([j for j, _, _ in redo], candidates, needrun)
         finally:
             planner.stats.close()
         torun, skipped = [], []
@@ -437,6 +497,7 @@ def plan_added_jobs(dag: "DAG", new_jobs: Sequence[Job], meta: MetadataStore | N
     in this run (their dependents always run) and the ``pending`` jobs still to run (what
     they need and is missing is made, e.g. the chunks an aggregation now asks for).
     Incomplete outputs are simply rerun."""
+    check_job_paths(new_jobs, options.workdir, getattr(dag, "workflow", None))
     planner = _Planner(dag, meta, options)
     ran = list(ran)
     ran_ids = {j.jobid for j in ran}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from sciflow.parse import check_workflow, find_workflow_file
@@ -19,6 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     path = find_workflow_file(args.snakefile)
     workflow, problems = check_workflow(path)
+    if workflow is not None:  # outputs that would write or delete outside the workdir
+        from sciflow.confine import lint_workflow
+
+        problems = lint_workflow(workflow, workflow.workdir or os.getcwd())
+        if problems:
+            workflow = None
     if workflow is None:
         for problem in problems:
             print(problem.format(), file=sys.stderr)

@@ -35,7 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "printshellcmds": False, "atomic_outputs": False, "set_threads": [], "set_resources": [],
     "all_temp": False, "notemp": False, "list_rules": False, "summary": False,
     "detailed_summary": False, "list_target_rules": False, "no_tls": False, "set_scatter": [],
-    "kill_on_failure": False, "verbose": False,
+    "kill_on_failure": False, "verbose": False, "force": False,
 }
 
 
@@ -97,6 +97,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                          "the workflow file, if present; 'none': no workflow profile)")
     ex.add_argument("--no-provenance", **flag, help="do not record provenance")
     ex.add_argument("--unlock", **flag, help="remove stale locks and exit")
+    ex.add_argument("--force", **flag,
+                    help="with --unlock: also remove locks whose run is still alive")
     ex.add_argument("-p", "--printshellcmds", **flag, help="print shell commands")
     ex.add_argument("-q", "--quiet", nargs="*", choices=QUIET_CHOICES, metavar="WHAT",
                     help="print no progress (bare -q; with -n: only the job stats); "
@@ -277,7 +279,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
         scheduler=args.scheduler, cluster=args.cluster,
         cluster_options=parse_key_values(args.cluster_options, "--cluster-option"),
         profile=None,  # applied above, with the command line's precedence
-        provenance=not args.no_provenance, unlock=args.unlock,
+        provenance=not args.no_provenance, unlock=args.unlock, force=args.force,
         use_conda=args.use_conda, use_apptainer=args.use_apptainer,
         printshellcmds=args.printshellcmds, atomic_outputs=args.atomic_outputs,
         secure_local=not args.no_tls, tls_ca_file=args.tls_ca_file, tls_cert=args.tls_cert,

@@ -37,6 +37,8 @@ import traceback
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from sciflow.confine import safe_remove
+from sciflow.errors import ConfinementError
 from sciflow.errors import (JobError, JobFailedError, JobTimeoutError, MissingDependencyError,
                             MissingOutputError)
 from sciflow.events import JobResult
@@ -152,7 +154,7 @@ class _Attempt:
             else:  # as Snakemake: old outputs go first, so nothing stale can pass as new
                 final = self.abs(out.rstrip("/") or out)
                 if os.path.lexists(final):
-                    _remove(final)
+                    safe_remove(final, self.workdir, declared=out)
                 parent = os.path.dirname(final)
                 if parent:
                     _ensure_dir(parent)
@@ -364,7 +366,7 @@ class _Attempt:
             elif os.path.lexists(tmp):
                 self._sync(out, tmp)  # os.replace keeps the inode, size and mtime: same version
                 if os.path.isdir(final) and not os.path.islink(final):
-                    shutil.rmtree(final)
+                    safe_remove(final, self.workdir, declared=out)
                 os.replace(tmp, final)
             elif os.path.lexists(final) and self._changed_since_start(final):
                 pass  # the command wrote the final path itself
@@ -416,7 +418,7 @@ class _Attempt:
             for name in os.listdir(tmp_dir):
                 target = os.path.join(parent, name)
                 if os.path.isdir(target) and not os.path.islink(target):
-                    shutil.rmtree(target)
+                    safe_remove(target, self.workdir)
                 os.replace(os.path.join(tmp_dir, name), target)
 
     def discard(self) -> None:
@@ -427,7 +429,8 @@ class _Attempt:
         for out in self.outputs:
             final = self.abs(out.rstrip("/") or out)
             if os.path.lexists(final) and self._changed_since_start(final):
-                _remove(final)
+                with contextlib.suppress(ConfinementError):  # refused: delete nothing
+                    safe_remove(final, self.workdir, declared=out)
 
     def cleanup(self) -> None:
         for path in self.temp_dirs:

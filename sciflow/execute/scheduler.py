@@ -29,6 +29,7 @@ started keep their old outputs and lose their markers; the run ends "interrupted
 from __future__ import annotations
 
 import heapq
+import logging
 import os
 import shutil
 import stat
@@ -37,8 +38,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from sciflow.errors import (JobError, JobFailedError, JobTimeoutError, MissingOutputError,
-                            RunFailedError, SciflowError)
+from sciflow.confine import safe_remove
+from sciflow.errors import (ConfinementError, JobError, JobFailedError, JobTimeoutError,
+                            MissingOutputError, RunFailedError, SciflowError)
 from sciflow.events import JobResult, Listener, RunInfo
 from sciflow.execute import procguard
 from sciflow.execute.base import Executor, JobSpec
@@ -505,7 +507,7 @@ class Scheduler:
         for key in doomed:
             if key in self.target_files:
                 continue
-            _remove(self._path(key))
+            _remove(self._path(key), self.workdir, key)
         if doomed and self.meta is not None:
             self._flush_marks()
             self.meta.forget(k for k in doomed if k not in self.target_files)
@@ -553,7 +555,7 @@ class Scheduler:
         outputs = [str(o) for o in job.output]
         if not self.options.keep_incomplete:
             for o in outputs:
-                _remove(self._path(o))
+                _remove(self._path(o), self.workdir, o)
             if self.meta is not None:
                 self._flush_marks()
                 self.meta.clear_incomplete(outputs)
@@ -623,7 +625,7 @@ class Scheduler:
             self.interrupted_jobs.append(job)
             if not self.options.keep_incomplete:
                 for o in job.output:
-                    _remove(self._path(str(o)))
+                    _remove(self._path(str(o)), self.workdir, str(o))
         self.running.clear()
         if untouched and self.meta is not None:
             try:
@@ -636,14 +638,13 @@ class Scheduler:
                 job.state = JobState.CANCELLED
 
 
-def _remove(path: str) -> None:
+def _remove(path: str, workdir: str, declared: str) -> None:
+    """Remove an output through ``sciflow.confine.safe_remove`` (checked right before
+    deletion); a refusal deletes nothing and is logged, the run goes on."""
     try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.remove(path)
-    except FileNotFoundError:
-        pass
+        safe_remove(path, workdir, declared=declared)
+    except ConfinementError as exc:
+        logging.getLogger("sciflow").warning("%s", exc)
     except PermissionError:  # e.g. a protected output in a read-only directory
         pass
 

@@ -30,7 +30,7 @@ from sciflow.configload import bounded_plain
 from sciflow.events import JobResult, Listener, RunInfo
 from sciflow.provenance import vocab as V
 from sciflow.provenance.hashing import FileDigest, HashCache
-from sciflow.provenance.store import BackgroundWriter, hash_db_path, open_writable
+from sciflow.provenance.store import BackgroundWriter, SharedStore, hash_db_path
 
 _N = ox.NamedNode
 
@@ -165,7 +165,7 @@ class ProvenanceRecorder(Listener):
         self.workdir = Path(workdir).resolve()
         self.stamp = stamp
         self.background = background
-        self._store: ox.Store | None = None
+        self._store: SharedStore | None = None
         self._writer: BackgroundWriter | None = None
         self._hashes: HashCache | None = None
         self._producer: dict[str, int] = {}      # absolute output path -> jobid (this run)
@@ -176,7 +176,7 @@ class ProvenanceRecorder(Listener):
 
     # ------------------------------------------------------------------ listener hooks
     def run_started(self, run: RunInfo, jobs: Sequence[Any]) -> None:
-        self._store = open_writable(self.workdir)
+        self._store = SharedStore(self.workdir)  # opened on first write, shared (see store.py)
         self._writer = BackgroundWriter(self._store) if self.background else None
         if self._writer is not None:  # an interpreter exiting mid-run still commits the queue
             atexit.register(self._drain_at_exit)
@@ -266,6 +266,8 @@ class ProvenanceRecorder(Listener):
             atexit.unregister(self._drain_at_exit)
             self._writer.close()
             self._writer = None
+        if self._store is not None:
+            self._store.close()
         self._store = None
         if self._hashes is not None:
             self._hashes.close()
