@@ -31,7 +31,6 @@ from __future__ import annotations
 import heapq
 import logging
 import os
-import shutil
 import stat
 import time
 from dataclasses import dataclass
