@@ -93,6 +93,9 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+FLUSH_EVERY_QUADS = 50_000  # ~1,000 jobs' provenance between flushes of the write buffers
+
+
 class SharedStore:
     """The writable store, shared between concurrent runs by hand-over (module docstring)."""
 
@@ -102,6 +105,7 @@ class SharedStore:
         self.want_file = self.want_dir / str(os.getpid())
         self._store: ox.Store | None = None
         self.opens = 0     # how many times the store was opened (measured in the tests)
+        self._unflushed = 0  # quads written since the last flush (see extend)
         import threading
 
         self._mutex = threading.RLock()  # the writer thread and the run's thread share it
@@ -161,9 +165,18 @@ class SharedStore:
 
     # ----------------------------------------------------------------- writing
     def extend(self, quads: list) -> None:
-        """One transaction; the store is handed over afterwards if another run waits."""
+        """One transaction; the store is handed over afterwards if another run waits.
+
+        Every FLUSH_EVERY_QUADS the store's write buffers are flushed to disk: RocksDB keeps
+        them in memory until then, and a long run grew the driver by ~60 KB per recorded job
+        (1.4 GB at 20,000 jobs); flushed every ~1,000 jobs it stays near 100 MB, and writing
+        is faster too (measured 35 s against 82 s for 20,000 jobs of 57 quads)."""
         with self._mutex:
             self._open().extend(quads)
+            self._unflushed += len(quads)
+            if self._unflushed >= FLUSH_EVERY_QUADS:
+                self._store.flush()
+                self._unflushed = 0
             self.yield_if_wanted()
 
     def flush(self) -> None:
