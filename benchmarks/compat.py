@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from compat_common import (  # noqa: E402
-    MISMATCH, Cause, Outcome, checkout, classify, first_error_line, git_dir, head,
+    DEFAULT_TARGET, MISMATCH, Cause, Outcome, checkout, classify, first_error_line, git_dir, head,
     hide_snakemake_env, prepare_wrappers, run, stub_snakemake_env, tool,
 )
 
@@ -188,6 +188,7 @@ def _snakemake_reason(text: str) -> str:
         (r"conda info|conda: command not found|Conda environment", "needs conda"), (r"[Cc]onnection|resolve host|HTTP|URLError|Max retries",
                                      "needs network"),
         (r"No module named '([\w.]+)'", "Python package missing: {0}"),
+        (r"SyntaxError", "SyntaxError under this Python (f-string quotes need Python 3.12?)"),
     ]:
         m = re.search(pat, text)
         if m:
@@ -231,7 +232,7 @@ def compare(a: dict[str, int], b: dict[str, int]) -> bool:
 
 
 def run_case(case: Case, mirrors: Path, work: Path, smk: list[str], sci: list[str],
-             timeout: float) -> Result:
+             timeout: float, reuse: dict | None = None) -> Result:
     owner, name = case.repo.split("/")
     gd = git_dir(mirrors / f"{owner}+{name}")
     sha = head(gd)
@@ -249,15 +250,23 @@ def run_case(case: Case, mirrors: Path, work: Path, smk: list[str], sci: list[st
     smk_tree = fresh_copy(src, work / "runs" / slug / "snakemake")
     prefix = prepare_wrappers(smk_tree, mirrors, work / "wrappers")
     extra = ["--wrapper-prefix", prefix] if prefix else []
-    res.snakemake = run_snakemake(case, smk_tree, smk, timeout, extra)
+    if reuse and case.id in reuse:
+        res.snakemake = Outcome(**reuse[case.id])      # the oracle's answer of an earlier run
+    else:
+        res.snakemake = run_snakemake(case, smk_tree, smk, timeout, extra)
     # Each blocker sciflow meets is stepped over by one workaround (accumulating), so that the
     # causes behind it show too: unknown flags -> only the flags sciflow knows; --configfile
     # resolved against -d -> absolute paths; no `snakemake` API -> a stand-in (compat_common).
     args, stub, applied = case.args + extra, None, ["ci-flags"]
     workarounds = {"cli-unknown-flag": "known-flags", "configfile": "absolute-configfile",
-                   "snakemake-api": "stub-snakemake-api"}
-    for _ in range(6):
+                   "snakemake-api": "stub-snakemake-api",
+                   "configfile-directive-absent": "configfile-directive-present"}
+    plant: dict[str, str] = {}     # files written into the tree before a run (workarounds)
+    for _ in range(8):
         tree = fresh_copy(src, work / "runs" / slug / "sciflow")
+        for rel, text in plant.items():
+            (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tree / rel).write_text(text)
         out = run_sciflow(case, tree, sci, args, stub, timeout)
         mode = "+".join(applied)
         if res.sciflow is None:
@@ -265,6 +274,8 @@ def run_case(case: Case, mirrors: Path, work: Path, smk: list[str], sci: list[st
         if out.ok:
             same = res.snakemake.ok and compare(res.snakemake.counts, out.counts)
             cause = None if same or not res.snakemake.ok else MISMATCH
+            if cause and "all" in res.snakemake.counts and "all" not in out.counts:
+                cause = DEFAULT_TARGET
             res.attempts.append({"mode": mode, "ok": True, "same_jobs": same,
                                  "cause": cause.key if cause else "", "counts": out.counts})
             if cause:
@@ -282,6 +293,15 @@ def run_case(case: Case, mirrors: Path, work: Path, smk: list[str], sci: list[st
             args = core_args(args)
         elif step == "absolute-configfile":
             args = absolute_configfiles(args, tree)
+        elif step == "configfile-directive-present":
+            # Snakemake goes on without an absent `configfile:` when --configfile gives the
+            # config; the same config under the directive's name gives sciflow that config too
+            m = re.search(r"config file '([^']+)' not found", out.stderr)
+            given = [a for a in absolute_configfiles(args, tree) if a.endswith((".yaml", ".yml",
+                                                                                ".json"))]
+            if not (m and given and Path(given[0]).exists()):
+                break
+            plant[str(Path(case.directory) / m.group(1))] = Path(given[0]).read_text()
         else:
             stub = work / "stub-api"
     res.match = bool(res.snakemake.ok and res.sciflow and res.sciflow.ok
@@ -302,6 +322,26 @@ def side_by_side(res: Result) -> str:
     return "\n".join(lines)
 
 
+def markdown(results: list[Result]) -> str:
+    """One row a case: Snakemake's plan, sciflow's verdict, the causes met in order."""
+    rows = ["| case | commit | Snakemake jobs | sciflow as CI runs it | causes met, in order |",
+            "|---|---|---|---|---|"]
+    for r in results:
+        smk = (str(sum(r.snakemake.counts.values())) if r.snakemake.ok
+               else f"cannot plan: {r.snakemake.detail}")
+        verdict = ("same jobs per rule" if r.match else
+                   "n/a" if not r.snakemake.ok else
+                   "plans, jobs differ" if r.sciflow and r.sciflow.ok else "fails")
+        deeper = next((a for a in r.attempts if a.get("ok")), None)
+        tail = ""
+        if deeper and not r.match:
+            tail = (" → then same jobs per rule" if deeper.get("same_jobs")
+                    else " → then plans, jobs differ" if r.snakemake.ok else " → then plans")
+        causes = " → ".join(dict.fromkeys(r.causes)) + tail
+        rows.append(f"| {r.case} | {r.commit[:7]} | {smk} | {verdict} | {causes} |")
+    return "\n".join(rows) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
@@ -313,19 +353,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--json", type=Path, help="write the results as JSON here")
     ap.add_argument("-q", "--quiet", action="store_true", help="no per-rule tables")
+    ap.add_argument("--markdown", type=Path, help="write the per-case table as Markdown here")
+    ap.add_argument("--snakemake-from", type=Path,
+                    help="reuse Snakemake's plans from an earlier --json (same commits)")
     opts = ap.parse_args(argv)
     sci, smk = tool("sciflow", opts.sciflow), tool("snakemake", opts.snakemake)
     cases = load_cases(opts.list)
     if opts.only:
         keys = opts.only.split(",")
         cases = [c for c in cases if any(k in c.id for k in keys)]
+    reuse = {}
+    if opts.snakemake_from:
+        reuse = {r["case"]: r["snakemake"] for r in json.loads(opts.snakemake_from.read_text())}
     results: list[Result] = []
     for case in cases:
         gd = opts.mirrors / case.repo.replace("/", "+")
         if not gd.exists():
             print(f"### {case.id}: no mirror at {gd} (fetch github:{case.repo})", flush=True)
             continue
-        res = run_case(case, opts.mirrors, opts.work, smk, sci, opts.timeout)
+        res = run_case(case, opts.mirrors, opts.work, smk, sci, opts.timeout, reuse)
         results.append(res)
         status = ("MATCH" if res.match else
                   "snakemake-cannot-plan" if not res.snakemake.ok else "DIFFERS")
@@ -357,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {n:3}  {key}")
     if opts.json:
         opts.json.write_text(json.dumps([asdict(r) for r in results], indent=1))
+    if opts.markdown:
+        opts.markdown.write_text(markdown(results))
     return 0
 
 

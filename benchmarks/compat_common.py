@@ -195,8 +195,10 @@ CAUSES: list[Cause] = [
           r"extract_checksum|flatten|validate|min_version|workflow|storage|"
           r"update_config|available_cpu_count|ancient|directory|pipe|service|"
           r"report|temp|protected|touch|unpack|checkpoints|rules|scatter|gather|"
-          r"get_wrapper_path|github|gitfile|gitlab|local)' is not defined",
+          r"get_wrapper_path|github|gitfile|gitlab|local|subpath)' is not defined",
           "wheel-api", "sciflow/helpers.py", "Snakemake helper name not defined"),
+    Cause("name-not-defined", r"NameError: name '\w+' is not defined", "wheel-api",
+          "sciflow/helpers.py", "a Snakemake name missing from the namespace"),
     Cause("storage", r"storage|remote provider", "modules", "sciflow/compile.py",
           "storage / remote providers"),
     Cause("workflow-object", r"'Workflow\w*' object has no attribute|workflow\.\w+", "wheel-api",
@@ -213,6 +215,9 @@ CAUSES: list[Cause] = [
           "internal error (Python traceback)"),
 ]
 OTHER = Cause("other", "", "new", "?", "unclassified")
+DEFAULT_TARGET = Cause("default-target-include", "", "modules", "sciflow/dag.py (default target)",
+                       "the first rule of an included file taken as the default target "
+                       "(Snakemake: the first rule of the main Snakefile)")
 MISMATCH = Cause("jobs-differ", "", "new", "sciflow/dag.py",
                  "plan made, but jobs per rule differ from Snakemake")
 
@@ -300,7 +305,7 @@ def prepare_wrappers(tree: Path, mirrors: Path, into: Path) -> str | None:
 # `from snakemake.utils import validate` shows what stops it next. Not sciflow code; written
 # into the scratch dir by the instruments and put on PYTHONPATH for that one attempt.
 _STUB = {
-    "__init__.py": "",
+    "__init__.py": "__version__ = \"9.0.0\"\n",
     "utils.py": '''
 import inspect, json, os, sys
 def min_version(version): pass

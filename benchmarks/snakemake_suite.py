@@ -10,7 +10,7 @@ reads ``tests/tests.py`` with ``ast`` and keeps the *light* cases: a test whose 
 call, with literal options this replay can pass on a command line, and no network, conda,
 container, cloud or cluster marker. Each light case runs
 
-- under sciflow as a user without Snakemake has it (``sciflow run -c 1 TARGETS`` with the case's
+- under sciflow as a user without Snakemake has it (``sciflow run -c 3 TARGETS`` with the case's
   options; the real ``snakemake`` package unimportable in the process), and
 - under the real Snakemake CLI, as a control: a case Snakemake itself fails here is excluded,
   with its reason.
@@ -26,6 +26,7 @@ import ast
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -163,7 +164,8 @@ def command(case: SuiteCase, workdir: Path, which: str) -> list[str]:
         words = shlex.split(o["shellcmd"])[1:]      # drop the leading "snakemake"
         return (["run"] if which == "sciflow" else []) + words
     args = ["run"] if which == "sciflow" else []
-    args += ["-c", "1" if which == "sciflow" else str(o.get("cores", 3))]
+    # the cores Snakemake's harness gives (3 unless the test says): some cases check {threads}
+    args += ["-c", str(o.get("cores", 3))]
     if o.get("snakefile", "Snakefile") != "Snakefile":
         args += ["-s", str(o["snakefile"])]
     for flag, key in (("--forceall", "forceall"), ("-p", "printshellcmds"),
@@ -267,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jsonl", type=Path, help="append one JSON line per case here")
     ap.add_argument("--resume", action="store_true", help="skip cases already in --jsonl")
     ap.add_argument("--list", action="store_true", help="only list the light cases")
+    ap.add_argument("--differences", type=Path,
+                    help="write the cases that still differ, with causes, as Markdown here")
     opts = ap.parse_args(argv)
 
     if opts.tests:
@@ -277,18 +281,27 @@ def main(argv: list[str] | None = None) -> int:
         if not (tests / "tests.py").exists():
             checkout(gd, tests, subdir="tests")
     cases = discover((tests / "tests.py").read_text())
+    for c in cases:
+        snakefile = tests / c.folder / str(c.options.get("snakefile", "Snakefile"))
+        if c.skip:
+            continue
+        if not snakefile.is_file():
+            c.skip = "no Snakefile"
+        elif re.search(r"-m snakemake|(^|[\s\"'])snakemake\s+-", snakefile.read_text(
+                errors="replace"), re.M):
+            c.skip = "a job of the case runs the snakemake CLI itself"
+    all_light = [c for c in cases if not c.skip]
+    light = all_light
     if opts.only:
         keys = set(opts.only.split(","))
-        cases = [c for c in cases if c.test in keys or c.folder in keys]
-    light = [c for c in cases if not c.skip and (tests / c.folder / "Snakefile").exists()
-             or (not c.skip and c.options.get("snakefile"))]
+        light = [c for c in light if c.test in keys or c.folder in keys]
     if opts.list:
         for c in light:
             print(c.test, c.folder, json.dumps(c.options, default=str))
         print(f"{len(light)} light of {len(cases)}")
         return 0
     done = set()
-    if opts.resume and opts.jsonl and opts.jsonl.exists():
+    if opts.resume and opts.jsonl and opts.jsonl.exists() and not opts.only:
         done = {json.loads(ln)["test"] for ln in opts.jsonl.read_text().splitlines() if ln}
     sci, smk = tool("sciflow", opts.sciflow), tool("snakemake", opts.snakemake)
     # the venv's bin first on PATH, as in Snakemake's own test environment (`python -m ...`)
@@ -311,13 +324,61 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(max_workers=opts.jobs) as pool:
         list(pool.map(one, todo))
     if opts.jsonl and opts.jsonl.exists():
-        results = [Replay(**json.loads(ln)) for ln in opts.jsonl.read_text().splitlines() if ln]
+        # the latest line per case, of the cases light today, causes re-sorted with today's list
+        latest = {}
+        for ln in opts.jsonl.read_text().splitlines():
+            if ln:
+                row = Replay(**json.loads(ln))
+                latest[row.test] = row
+        names = {c.test for c in all_light}
+        results = [r for r in latest.values() if r.test in names]
+        for r in results:
+            if r.status == "fail" and r.tail and r.cause not in ("output-differs",
+                                                                  "should-have-failed"):
+                r.cause = classify(r.tail).key
     counted = [r for r in results if r.status in ("pass", "fail")]
     passed = [r for r in counted if r.status == "pass"]
-    print(f"\nlight cases: {len(light)} of {len(cases)} tests; Snakemake passes "
+    print(f"\nlight cases: {len(all_light)} of {len(cases)} tests; Snakemake passes "
           f"{len(counted)}; sciflow passes {len(passed)}/{len(counted)} = "
           f"{100 * len(passed) / max(1, len(counted)):.0f}%")
+    if opts.differences:
+        opts.differences.write_text(differences_md(results, all_light, cases))
     return 0
+
+
+def differences_md(results: list[Replay], light: list[SuiteCase], cases: list[SuiteCase]) -> str:
+    """The cases that still differ, grouped by cause (most first), and those left out."""
+    from collections import defaultdict
+    counted = [r for r in results if r.status in ("pass", "fail")]
+    passed = sum(r.status == "pass" for r in counted)
+    by_cause: dict[str, list[Replay]] = defaultdict(list)
+    for r in results:
+        if r.status == "fail":
+            by_cause[r.cause or "other"].append(r)
+    out = ["# Snakemake's own test cases under sciflow: what still differs", "",
+           "Written by `benchmarks/snakemake_suite.py --differences` (rerun it to refresh).",
+           f"Light cases: {len(light)} of {len(cases)} tests in Snakemake's tests/tests.py; "
+           f"Snakemake itself passes {len(counted)} of them here; sciflow passes "
+           f"{passed}/{len(counted)} ({100 * passed / max(1, len(counted)):.0f}%).", ""]
+    for cause, rows in sorted(by_cause.items(), key=lambda kv: -len(kv[1])):
+        out += [f"## {cause} ({len(rows)})", ""]
+        for r in sorted(rows, key=lambda r: r.test):
+            why = r.detail.replace("|", "\\|")
+            extra = f" — {r.reason}" if r.reason else ""
+            out.append(f"- `{r.test}` (tests/{r.folder}): {why}{extra}")
+        out.append("")
+    excluded = [r for r in results if r.status == "excluded"]
+    if excluded:
+        out += [f"## Excluded: Snakemake itself fails them here ({len(excluded)})", ""]
+        out += [f"- `{r.test}`: {r.reason}" for r in sorted(excluded, key=lambda r: r.test)]
+        out.append("")
+    skipped: dict[str, int] = defaultdict(int)
+    for c in cases:
+        if c.skip:
+            skipped[c.skip.split(" ")[0] + " " + " ".join(c.skip.split(" ")[1:2])] += 1
+    out += ["## Not replayed (not light)", ""]
+    out += [f"- {why}: {n}" for why, n in sorted(skipped.items(), key=lambda kv: -kv[1])]
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":
