@@ -174,8 +174,44 @@ class Cause:
 CAUSES: list[Cause] = [
     Cause("wheel-broken", r"MultiplexedPath|sciflow\.lark.*No such file", "wheel-api",
           "sciflow/resources.py", "installed wheel cannot find its grammar/data"),
+    Cause("remote-provider", r"No module named 'snakemake\.remote|remote providers: use",
+          "wheel-api/modules",
+          "sciflow/compat (storage/remote)", "`snakemake.remote.*` providers (Snakemake 7 API)"),
+    Cause("duplicate-directive", r"given twice in rule", "modules", "sciflow/compile.py",
+          "a directive given twice in one rule (Snakemake accepts it, the last one wins)"),
     Cause("snakemake-api", r"No module named '?snakemake|object has no attribute 'modifier'", "wheel-api",
           "sciflow/compat/ (new)", "`import snakemake.*` (utils/io/shell/...) unavailable"),
+    Cause("default-target-include", r"put a rule without wildcards \(e\.g\. 'rule all'",
+          "modules", "sciflow/dag.py (default target)", "the first rule of an included file "
+          "taken as the default target (Snakemake: the first rule of the main Snakefile)"),
+    Cause("int-directive-value", r"must be an integer, got", "new", "sciflow/compile.py / dag.py",
+          "threads/priority given as a float or a callable (Snakemake rounds / calls it)"),
+    Cause("checkpoint-api", r"'str' object has no attribute 'open'|checkpoints\.\w+\.get",
+          "new", "sciflow/dag.py (checkpoints)", "checkpoint `.get().output` items lack "
+          "Snakemake's IOFile methods (`.open()`)"),
+    Cause("input-function-args", r"missing \d+ required positional argument: '(groupid|"
+          r"attempt|input|output|threads|resources)'", "new", "sciflow/dag_index.py",
+          "input/params function arguments Snakemake fills (groupid, attempt, ...)"),
+    Cause("template-engine", r"template_engine", "actions", "sciflow/execute/",
+          "`template_engine:` rules"),
+    Cause("lazy-resources", r"not evaluated in a lazy way", "new", "sciflow/dag.py",
+          "resource functions evaluated at planning, not just before the job runs"),
+    Cause("script-location", r"\.sciflow/scripts|not being written in the output directory",
+          "wheel-api", "sciflow/execute/script.py", "`script:` run from a copy in "
+          ".sciflow/scripts (Snakemake: the script's own dir semantics)"),
+    Cause("onsuccess", r"onsuccess handler failed|onerror|onstart", "new", "sciflow/engine.py",
+          "onstart/onsuccess/onerror handler semantics"),
+    Cause("shell-globals", r"unknown name '\w+' in the shell command", "new",
+          "sciflow/execute/shell.py + spec.py", "shell: {NAME} of a Snakefile global "
+          "(Snakemake formats with the workflow's globals)"),
+    Cause("pipe", r"flags \(pipe\)|pipe\(", "actions", "sciflow/helpers.py / execute",
+          "`pipe()` outputs (expand over flagged patterns, pipe groups)"),
+    Cause("protected", r"write-protected output", "new", "sciflow/execute/runner.py",
+          "a symlink to a protected file as output is refused (Snakemake replaces the link)"),
+    Cause("no-rules", r"defines no rules", "new", "sciflow/compile.py / dag.py",
+          "a workflow with no rules is an error (Snakemake: nothing to be done)"),
+    Cause("profile", r"profile .*unknown option", "cli", "sciflow/profile.py",
+          "profile keys (default-resources, ...)"),
     Cause("cli-unknown-flag", r"unrecognized arguments|invalid choice|expected one argument|"
           r"sciflow(?: run)?: error: argument", "cli", "sciflow/cli/run.py",
           "Snakemake command-line flag not accepted"),
@@ -346,6 +382,10 @@ def validate(data, schema, set_default=True):
     "exceptions.py": "class WorkflowError(Exception):\n    pass\n"
                      "class MissingInputException(Exception):\n    pass\n",
     "script.py": "snakemake = None\n",
+    "remote/__init__.py": "",
+    "remote/FTP.py": "class RemoteProvider:\n    def __init__(self, *a, **k):\n"
+                     "        raise NotImplementedError('remote providers: use storage')\n",
+    "remote/HTTP.py": "from snakemake.remote.FTP import RemoteProvider  # noqa\n",
 }
 
 
@@ -354,6 +394,7 @@ def stub_snakemake_env(base: dict[str, str], into: Path) -> dict[str, str]:
     pkg = into / "snakemake"
     pkg.mkdir(parents=True, exist_ok=True)
     for name, text in _STUB.items():
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
         (pkg / name).write_text(text)
     env = dict(base)
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(into), env.get("PYTHONPATH", "")] if p)
