@@ -68,9 +68,6 @@ DIAGNOSED = {
                            "({params[0]} is '1 2 3'); sciflow spreads it into three"),
     "test_shadowed_log": ("shadow", "shadow: with log: (actions)"),
     "test_shadow_copy": ("shadow", "shadow: copy-minimal semantics (actions)"),
-    "test_threads": ("cores-cap", "replayed with -c 1 before the fix to use the harness' cores "
-                     "(recheck)"),
-    "test_threads0": ("cores-cap", "as test_threads (recheck)"),
     "test_dup_out_patterns": ("dup-output", "the same output pattern twice in a rule must be an "
                               "error (Snakemake refuses it)"),
     "test_ensure_checksum_fail": ("ensure", "ensure(sha256=...) not checked after the job"),
@@ -83,7 +80,13 @@ DIAGNOSED = {
                         "Snakemake runs it"),
     "test_ruledeps": ("rule-reference-input", "input: rules.b.output must bind the producer to "
                       "rule b (no ambiguity with rule c); sciflow reports an ambiguity"),
-    "test01": ("shell-globals", "echo {TEST} in shell: formats a Snakefile global"),
+    "test_threads0": ("threads-zero", "threads: 0 must stay 0 in {threads} (Snakemake writes 0)"),
+    "test_config_yte": ("config-yte", "a configfile that is a YTE template is not rendered"),
+    "test_shadow": ("shadow", "shadow: full/shallow/minimal (actions)"),
+    "test_inferred_resources": ("default-resources", "{resources.mem_mb}/{disk_mb}/{runtime}: "
+                                "Snakemake infers default resources, sciflow has none"),
+    "test_delete_output": ("output-prep", "a run: job checking that old outputs are gone and "
+                           "the output's parent dir exists before it starts fails"),
 }
 
 
