@@ -365,7 +365,7 @@ class Scheduler:
             return False
         if not self.options.keep_incomplete:
             for o in job.output:
-                _remove(self._path(str(o)))
+                _remove(self._path(str(o)), self.workdir, str(o))
         if int(job.retries or 0) < 1 and job.jobid not in self.extra_attempts:
             self.extra_attempts[job.jobid] = 1  # a lost worker is worth one retry at least
         return False
@@ -393,7 +393,7 @@ class Scheduler:
                 except OSError:
                     continue
                 if mtime > when:
-                    _remove(self._path(str(o)))
+                    _remove(self._path(str(o)), self.workdir, str(o))
                     late.append(str(o))
         if late and self.meta is not None:
             try:

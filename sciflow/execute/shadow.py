@@ -22,6 +22,7 @@ import shutil
 import tempfile
 from typing import Any, Iterable
 
+from sciflow.confine import safe_remove
 from sciflow.errors import RuleError
 from sciflow.execute.spec import temp_path
 
@@ -121,10 +122,8 @@ class Shadow:
             if os.path.lexists(real) and os.path.realpath(made) == os.path.realpath(real):
                 continue  # written through a symlinked directory: already in place
             os.makedirs(os.path.dirname(real), exist_ok=True)
-            if os.path.isdir(real) and not os.path.islink(real):
-                shutil.rmtree(real)
-            elif os.path.lexists(real):
-                os.unlink(real)
+            if os.path.lexists(real):  # checked right before deletion, as every removal
+                safe_remove(real, self.workdir, declared=rel)
             shutil.move(made, real)
 
     def remove(self) -> None:
