@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import sciflow.provenance as sp
-from proctools import alive, finish, matching, sleepers, start_run, token, wait_for
+from .proctools import alive, finish, matching, sleepers, start_run, token, wait_for
 from sciflow.metadata import MetadataStore
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux process tree")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from proctools import alive, sleepers, token
+from .proctools import alive, sleepers, token
 from sciflow.engine import RunOptions, run
 from sciflow.errors import JobTimeoutError, RunFailedError
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import sciflow.provenance as sp
-from proctools import alive, finish, sleepers, start_run, token, wait_for, worker_of
+from .proctools import alive, finish, sleepers, start_run, token, wait_for, worker_of
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux process tree")
 
