@@ -93,6 +93,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+MAX_QUEUED_BATCHES = 256   # finished jobs' provenance waiting to be written, at most
 FLUSH_EVERY_QUADS = 50_000  # ~1,000 jobs' provenance between flushes of the write buffers
 
 
@@ -202,7 +203,10 @@ class BackgroundWriter:
 
         self.store = store
         self.error: BaseException | None = None
-        self._queue: "queue.Queue[list | None]" = queue.Queue()
+        # Bounded: when recording lags behind the jobs (a loaded disk, thousands of trivial
+        # jobs), the scheduler waits here instead of the driver holding every finished job's
+        # quads in memory (~17 KB per job of pyoxigraph terms).
+        self._queue: "queue.Queue[list | None]" = queue.Queue(maxsize=MAX_QUEUED_BATCHES)
         self._thread = threading.Thread(target=self._loop, name="sciflow-provenance-writer", daemon=True)
         self._thread.start()
 
