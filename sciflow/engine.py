@@ -24,8 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from sciflow.errors import (ExecutorError, RunFailedError, RunInterruptedError, SciflowError,
-                            UsageError, WorkflowError)
+from sciflow.errors import (ExecutorError, MissingDependencyError, RunFailedError,
+                            RunInterruptedError, SciflowError, UsageError, WorkflowError)
 from sciflow.events import Broadcast, JobResult, Listener, RunInfo
 from sciflow.jobs import Job
 from sciflow.lock import RunLock, unlock
@@ -403,13 +403,15 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
     broadcast = Broadcast(listeners)
     log_path = Path(workdir) / ".sciflow" / "logs" / f"{run_info.run_id}.log"
     broadcast.add(_RunLog(log_path))
-    if options.provenance:
+    if options.provenance:  # recorded, or explicitly off (--no-provenance): never by accident
         try:
             from sciflow.provenance.record import ProvenanceRecorder
-        except ImportError:
-            ProvenanceRecorder = None  # provenance stage not installed: run without it
-        if ProvenanceRecorder is not None:
-            broadcast.add(ProvenanceRecorder(workdir))
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f"provenance cannot be recorded: {exc}",
+                hint="Reinstall sciflow's dependencies (pip install --force-reinstall "
+                     "pyoxigraph), or run with --no-provenance to run without a record.") from None
+        broadcast.add(ProvenanceRecorder(workdir))
     recording = any(getattr(lis, "wants_output_digests", False) for lis in broadcast.listeners)
     executor = make_executor(options)
     if options.cluster:  # before any batch job is submitted

@@ -138,22 +138,6 @@ def min_version(version: str) -> None:
     check(version)
 
 
-def shell(cmd: str, *args: Any, **kwargs: Any) -> Any:
-    """Run a shell command from a ``run:`` block (sciflow.execute.shell does the work)."""
-    from sciflow.execute.shell import shell as real_shell
-    return real_shell(cmd, *args, **kwargs)
-
-
-def _shell_function() -> Callable[..., Any]:
-    """The real ``shell`` when the executor module exists (no extra frame, so it can read its
-    caller's variables like Snakemake's), else the lazy wrapper above."""
-    try:
-        from sciflow.execute.shell import shell as real_shell
-    except ImportError:
-        return shell
-    return real_shell
-
-
 # ------------------------------------------------------------------------------ config
 def update_config(config: dict, overwrite: Mapping) -> None:
     """Deep-merge ``overwrite`` into ``config`` (nested dicts merged, as Snakemake does)."""
@@ -266,6 +250,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
     from sciflow import compat
     from sciflow.compat.snakemake import ioutils
     from sciflow.compat.snakemake import workflow as compat_workflow
+    from sciflow.execute.shell import shell as real_shell  # no extra frame: it reads its caller's variables
 
     wf, ctx = load.workflow, load.ctx
     builder = WorkflowBuilder(wf)
@@ -396,7 +381,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
         "flatten": ioutils.flatten, "srcdir": compat_workflow.srcdir, **ioutils.RULE_ITEMS,
         "__builtins__": compat.workflow_builtins(), compat.MARKER: True,
         "external": external,  # sciflow.confine: opt-in to write outside the workdir
-        "shell": _shell_function(), "Path": Path, "update_config": update_config,
+        "shell": real_shell, "Path": Path, "update_config": update_config,
         # Snakefiles often use these without importing them: Snakemake's namespace has them.
         "os": os, "re": re, "sys": sys, "subprocess": subprocess, "hashlib": hashlib,
         "tempfile": tempfile, "platform": platform, "copy": copy,

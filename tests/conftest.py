@@ -57,7 +57,6 @@ def executor_options(kind: str, request: pytest.FixtureRequest) -> dict[str, Any
     if kind == "external":
         return {"cores": 2, "scheduler": request.getfixturevalue("dask_scheduler")}
     if kind == "slurm":
-        pytest.importorskip("sciflow.execute.hpc")  # dask-jobqueue clusters (executor stage)
         slurm = request.getfixturevalue("slurm_cluster")
         # One small worker job; the work directory is on the shared (local) filesystem.
         return {"cores": 2, "cluster": "slurm",

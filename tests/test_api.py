@@ -9,8 +9,6 @@ import pytest
 
 from golden import compare_outputs, copy_case, load_case
 
-pytest.importorskip("sciflow.parse")
-pytest.importorskip("sciflow.engine")
 
 import sciflow  # noqa: E402
 from sciflow.api import DagView, PlanView, Run, Workflow  # noqa: E402
@@ -108,7 +106,6 @@ def test_failed_job_is_shown_not_raised(tmp_path):
 
 
 def test_provenance_lineage_from_the_api(case_dir):
-    pytest.importorskip("sciflow.provenance.query")
     wf = Workflow(case_dir)
     run = wf.run(cores=2)
     assert run.ok

@@ -18,8 +18,6 @@ NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 def test_notebook_executes(path, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("sciflow.parse")
-    pytest.importorskip("sciflow.engine")
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook's scratch workflow lands here
     nb = nbformat.read(path, as_version=4)

@@ -43,14 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", dest="sciflow_debug",
                         help="show the traceback of an unexpected error (also SCIFLOW_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"sciflow.cli.{name}")
-        except ModuleNotFoundError as exc:  # a command not written yet
-            if exc.name != f"sciflow.cli.{name}":
-                raise
-            continue
-        module.register(sub)
+    for name in COMMANDS:  # every command is part of sciflow: a failing import is a bug
+        importlib.import_module(f"sciflow.cli.{name}").register(sub)
     return parser
 
 

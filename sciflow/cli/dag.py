@@ -71,16 +71,6 @@ def render_graph(snakefile: str | None, directory: str | None, targets: list[str
 
 
 def _key_values(items: list[str]) -> dict[str, Any]:
-    try:
-        from sciflow.cli.run import parse_key_values
-    except ImportError:  # pragma: no cover - run command not present
-        parse_key_values = None
-    if parse_key_values is not None:
-        return parse_key_values(items, "--config")
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--config {item!r}: expected KEY=VALUE")
-        out[key] = value
-    return out
+    from sciflow.cli.run import parse_key_values  # one --config parser (values read as YAML)
+
+    return parse_key_values(items, "--config")

@@ -28,7 +28,6 @@ SNAKEFILE = textwrap.dedent('''
 
 @pytest.fixture
 def folder(tmp_path):
-    pytest.importorskip("sciflow.parse")
     (tmp_path / "Snakefile").write_text(SNAKEFILE)
     (tmp_path / "raw").mkdir()
     for s in ("a", "b"):

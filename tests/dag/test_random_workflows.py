@@ -67,7 +67,6 @@ def kinds_of(text: str) -> set[str]:
 @pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake (the oracle) is not installed")
 @pytest.mark.parametrize("seed", range(300, 330))
 def test_random_workflow_agrees_with_snakemake(seed, tmp_path):
-    pytest.importorskip("sciflow.parse")
     from sciflow.dag import build_dag
     from sciflow.errors import SciflowError
     from sciflow.parse import load_workflow

@@ -288,7 +288,6 @@ def sciflow_counts(folder: pathlib.Path, targets=(), plan=False) -> dict[str, in
 @pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake (the oracle) is not installed")
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_job_counts_match_snakemake(name, tmp_path):
-    pytest.importorskip("sciflow.parse")
     case = CASES[name]
     ours_dir, theirs_dir = tmp_path / "sciflow", tmp_path / "snakemake"
     _materialise(case, ours_dir)
@@ -345,7 +344,6 @@ FAILING: dict[str, dict] = {
 @pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake (the oracle) is not installed")
 @pytest.mark.parametrize("name", sorted(FAILING))
 def test_both_refuse_the_workflow(name, tmp_path):
-    pytest.importorskip("sciflow.parse")
     from sciflow.dag import build_dag
     from sciflow.errors import SciflowError
     from sciflow.parse import load_workflow

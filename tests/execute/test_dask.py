@@ -160,7 +160,7 @@ rule make:
 
 def test_run_blocks_execute_in_worker_processes_that_load_the_workflow(local, tmp_path):
     """The worker never receives the live namespace: it loads the Snakefile itself, once."""
-    parse = pytest.importorskip("sciflow.parse")
+    import sciflow.parse as parse
     import os
     from sciflow.jobs import Job
     from sciflow.model import NamedList, Wildcards

@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 
 import pytest
 
-pytest.importorskip("sciflow.execute.spec")
 
 from sciflow.errors import JobFailedError, MissingOutputError, RunFailedError
 from sciflow.events import JobResult, Listener, RunInfo

@@ -9,7 +9,7 @@ import sciflow.provenance as sp
 from sciflow.errors import RunFailedError
 from sciflow.provenance.shapes import validate
 
-engine = pytest.importorskip("sciflow.engine")
+import sciflow.engine as engine
 CHECKPOINTS = Path(__file__).parents[1] / "workflows" / "checkpoints"
 
 
