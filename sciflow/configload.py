@@ -129,7 +129,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def bounded_plain(value: Any, cap: int = RECORD_CAP) -> Any:
+def boundedplain(value: Any, cap: int = RECORD_CAP) -> Any:
     """``value`` as JSON-able data, or — when its JSON would exceed ``cap`` characters (or it
     is recursive) — a small marker saying so, computed without expanding it.
 
@@ -140,7 +140,7 @@ def bounded_plain(value: Any, cap: int = RECORD_CAP) -> Any:
     if estimate is None or estimate > cap:
         return {"sciflow:truncated": f"config larger than {cap:,} characters of JSON (or "
                                       "recursive); not recorded in full"}
-    return _plain(value)
+    return plain(value)
 
 
 def _json_size(value: Any, cap: int) -> int | None:
@@ -176,13 +176,15 @@ def _json_size(value: Any, cap: int) -> int | None:
     return size(value)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """``value`` as JSON-able data (NamedLists become lists, paths and other objects strings),
+    for provenance: parameters, resources, wildcards, the config."""
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return repr(value)
 
 

@@ -36,6 +36,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from sciflow.execute.procwatch import start_time  # one reading of /proc/PID/stat (stdlib only)
+
 HOST = socket.gethostname()
 STOP_FILE = "STOP"
 KILL_WAIT_S = 2.0
@@ -61,15 +63,6 @@ def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
     """Ask the kernel to send ``sig`` to this process when the thread that made it exits."""
     if _PRCTL is not None:
         _PRCTL(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-
-
-def start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot ('' if gone or unknown)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (OSError, IndexError):
-        return ""
 
 
 def kill_group(pgid: int, started: str = "", wait: float = KILL_WAIT_S) -> bool:

@@ -13,6 +13,7 @@ import sys
 
 
 def start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot ('' if gone or unknown)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             return fh.read().rsplit(b")", 1)[1].split()[19].decode()

@@ -26,7 +26,7 @@ import pyoxigraph as ox
 
 import sciflow
 from sciflow import scidata
-from sciflow.configload import bounded_plain
+from sciflow.configload import bounded_plain, plain as _plain
 from sciflow.events import JobResult, Listener, RunInfo
 from sciflow.provenance import vocab as V
 from sciflow.provenance.hashing import FileDigest, HashCache
@@ -87,17 +87,6 @@ def lit(value: Any) -> ox.Literal:
 def _utc(dt: datetime) -> datetime:
     """Aware UTC; a naive time is taken as the machine's local time."""
     return (dt if dt.tzinfo else dt.astimezone()).astimezone(timezone.utc)
-
-
-def _plain(value: Any) -> Any:
-    """Parameter values as JSON-able data (NamedLists become lists, paths strings...)."""
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
-    return repr(value)
 
 
 def param_items(params: Any) -> list[tuple[str, Any]]:
