@@ -222,11 +222,8 @@ def _profile_text(draw):
     return text
 
 
-# Profile loading (sciflow/profile.py) is being rewritten on another branch: until it validates
-# every value ("cores: abc"), this fuzz finds its bugs; the structural cases (broken YAML,
-# bombs, non-mappings) are covered by test_hostile_input.
-@pytest.mark.xfail(reason="profile values are validated by sciflow/profile.py (cli branch)",
-                   strict=False)
+# Every profile value is checked by sciflow/profile.py with the command line's own parser;
+# the structural cases (broken YAML, bombs, non-mappings) are in test_hostile_input.
 @_settings(60)
 @given(text=_profile_text())
 def test_fuzzed_profiles_load_cleanly(text):
