@@ -129,7 +129,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def boundedplain(value: Any, cap: int = RECORD_CAP) -> Any:
+def bounded_plain(value: Any, cap: int = RECORD_CAP) -> Any:
     """``value`` as JSON-able data, or — when its JSON would exceed ``cap`` characters (or it
     is recursive) — a small marker saying so, computed without expanding it.
 
