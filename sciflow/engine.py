@@ -65,6 +65,8 @@ class RunOptions:
     force: bool = False  # with unlock: remove locks even if their owner is alive
     use_conda: bool = False
     use_apptainer: bool = False
+    conda_frontend: str | None = None      # --conda-frontend: conda | mamba | micromamba
+    conda_cleanup_pkgs: str | None = None  # --conda-cleanup-pkgs: tarballs | cache
     printshellcmds: bool = False
     atomic_outputs: bool = False  # outputs written to temp paths and renamed into place
     secure_local: bool = True  # mutual TLS with a per-run certificate on clusters we start

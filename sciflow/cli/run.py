@@ -20,7 +20,7 @@ import sys
 from typing import Any, Sequence
 
 from sciflow.cli import add_workflow_arguments
-from sciflow.errors import UsageError
+from sciflow.errors import RunFailedError, UsageError
 
 CLUSTERS = ("slurm", "pbs", "sge", "lsf", "kubernetes")
 GRAPH_FORMATS = ("dot", "mermaid", "mermaid-js", "svg")
@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "all_temp": False, "notemp": False, "list_rules": False, "summary": False,
     "detailed_summary": False, "list_target_rules": False, "no_tls": False, "set_scatter": [],
     "kill_on_failure": False, "verbose": False, "force": False,
+    "show_failed_logs": False,
 }
 
 
@@ -70,6 +71,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                     help="without -k: kill running jobs at the first failure (default: they "
                          "finish; jobs not started are cancelled either way)")
     ex.add_argument("--verbose", **flag, help="show Dask's own log lines")
+    ex.add_argument("--show-failed-logs", **flag,
+                    help="print the log files of failed jobs in full after the run")
     ex.add_argument("--rerun-incomplete", "--ri", **flag,
                     help="rerun jobs whose outputs are incomplete")
     ex.add_argument("--keep-incomplete", **flag, help="do not remove outputs of failed jobs")
@@ -128,6 +131,16 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 
     env = p.add_argument_group("software environments")
     env.add_argument("--use-conda", **flag, help="run jobs in their conda environments")
+    env.add_argument("--software-deployment-method", "--deployment-method", "--sdm",
+                     nargs="+", choices=("conda", "apptainer", "env-modules"), metavar="METHOD",
+                     help="Snakemake 8's spelling: conda = --use-conda, apptainer = "
+                          "--use-apptainer, env-modules = --use-envmodules")
+    env.add_argument("--conda-frontend", choices=("conda", "mamba", "micromamba"),
+                     help="which program creates conda environments (default: the first of "
+                          "conda, mamba, micromamba on PATH)")
+    env.add_argument("--conda-cleanup-pkgs", choices=("tarballs", "cache"),
+                     help="after creating environments, remove downloaded tarballs ('cache': "
+                          "and unused package caches)")
     env.add_argument("--conda-prefix", metavar="DIR", help="where conda environments are created")
     env.add_argument("--use-apptainer", "--use-singularity", **flag,
                      help="run jobs in their containers with apptainer")
@@ -269,6 +282,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
     if args.json and not args.dry_run:
         raise UsageError("--json needs -n/--dry-run")
     cores = args.cores if args.cores is not None else args.jobs
+    sdm = set(args.software_deployment_method or ())
     return RunOptions(
         targets=list(args.targets), snakefile=args.snakefile, directory=args.directory,
         cores=None if cores == "all" else cores, dry_run=args.dry_run, json=args.json,
@@ -280,7 +294,9 @@ def options_from_args(args: argparse.Namespace) -> Any:
         cluster_options=parse_key_values(args.cluster_options, "--cluster-option"),
         profile=None,  # applied above, with the command line's precedence
         provenance=not args.no_provenance, unlock=args.unlock, force=args.force,
-        use_conda=args.use_conda, use_apptainer=args.use_apptainer,
+        use_conda=args.use_conda or "conda" in sdm,
+        use_apptainer=args.use_apptainer or "apptainer" in sdm,
+        conda_frontend=args.conda_frontend, conda_cleanup_pkgs=args.conda_cleanup_pkgs,
         printshellcmds=args.printshellcmds, atomic_outputs=args.atomic_outputs,
         secure_local=not args.no_tls, tls_ca_file=args.tls_ca_file, tls_cert=args.tls_cert,
         tls_key=args.tls_key, shadow_prefix=args.shadow_prefix,
@@ -291,7 +307,8 @@ def options_from_args(args: argparse.Namespace) -> Any:
         default_resources=(parse_default_resources(args.default_resources)
                            if args.default_resources is not None else None),
         all_temp=args.all_temp, notemp=args.notemp, wrapper_prefix=args.wrapper_prefix,
-        conda_prefix=args.conda_prefix, use_envmodules=args.use_envmodules,
+        conda_prefix=args.conda_prefix,
+        use_envmodules=args.use_envmodules or "env-modules" in sdm,
         cache=list(args.cache) if args.cache is not None else None,
         verbose=args.verbose, kill_on_failure=args.kill_on_failure,
         command_line=["sciflow", *sys.argv[1:]])
@@ -319,7 +336,12 @@ def main(args: argparse.Namespace) -> int:
         from sciflow.progress import ConsoleProgress
 
         listeners.append(ConsoleProgress(printshellcmds=options.printshellcmds))
-    summary = run(options, listeners=listeners)
+    try:
+        summary = run(options, listeners=listeners)
+    except RunFailedError as exc:
+        if args.show_failed_logs:
+            _show_failed_logs(exc, options)
+        raise
     if options.unlock:
         print(f"removed {summary.unlocked} lock(s)", file=sys.stderr)
         return 0
@@ -337,6 +359,38 @@ def main(args: argparse.Namespace) -> int:
     elif not summary.plan.jobs:
         print("Nothing to be done (all requested files are present and up to date).", file=sys.stderr)
     return 0 if summary.ok else 1
+
+
+FAILED_LOG_MAX_LINES = 2000  # of each log file; the rest is in the file, whose path is shown
+
+
+def _show_failed_logs(exc: Any, options: Any) -> None:
+    """``--show-failed-logs`` (Snakemake's): every log file of each failed job, in full (up to
+    FAILED_LOG_MAX_LINES lines each), after the run's summary: its declared ``log:`` files, then
+    what sciflow captured of its stdout/stderr."""
+    summary = getattr(exc, "summary", None)
+    if summary is None or summary.plan is None:
+        return
+    workdir = os.path.abspath(options.directory or ".")
+    jobs = {job.jobid: job for job in summary.plan.jobs}
+    for jobid, result in sorted((summary.results or {}).items()):
+        if result.ok or jobid not in jobs:
+            continue
+        paths = [str(p) for p in jobs[jobid].log]
+        if result.extra.get("stdout_log"):
+            paths.append(result.extra["stdout_log"])
+        for path in paths:
+            full = path if os.path.isabs(path) else os.path.join(workdir, path)
+            try:
+                with open(full, encoding="utf-8", errors="replace") as fh:
+                    lines = fh.readlines()
+            except OSError:
+                continue
+            print(f"\n==> log of job {jobid} ({jobs[jobid].rule.name}): {path} <==",
+                  file=sys.stderr)
+            sys.stderr.write("".join(lines[-FAILED_LOG_MAX_LINES:]))
+            if len(lines) > FAILED_LOG_MAX_LINES:
+                print(f"(last {FAILED_LOG_MAX_LINES} of {len(lines)} lines)", file=sys.stderr)
 
 
 def _list_rules(args: argparse.Namespace, only_targets: bool = False) -> int:

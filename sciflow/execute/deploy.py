@@ -65,6 +65,8 @@ class ActionSettings:
     workdir: str = "."
     use_conda: bool = False
     conda_prefix: str | None = None
+    conda_frontend: str | None = None         # --conda-frontend (None: the first on PATH)
+    conda_cleanup_pkgs: str | None = None     # --conda-cleanup-pkgs: tarballs | cache
     use_apptainer: bool = False
     apptainer_args: str = ""
     use_envmodules: bool = False
@@ -85,6 +87,8 @@ class ActionSettings:
         return cls(workdir=os.path.abspath(workdir),
                    use_conda=bool(getattr(options, "use_conda", False)),
                    conda_prefix=getattr(options, "conda_prefix", None),
+                   conda_frontend=getattr(options, "conda_frontend", None),
+                   conda_cleanup_pkgs=getattr(options, "conda_cleanup_pkgs", None),
                    use_apptainer=bool(getattr(options, "use_apptainer", False)
                                       or getattr(options, "use_singularity", False)),
                    apptainer_args=getattr(options, "apptainer_args", "") or "",
@@ -123,15 +127,16 @@ class ActionSettings:
             return env
         with self._lock:
             if env not in self._envs:
-                exe = envs.conda_frontend()
+                exe = envs.conda_frontend(self.conda_frontend)
                 if exe is None:
-                    raise _no_conda(rule)
+                    raise _no_conda(rule, self.conda_frontend)
                 if not os.path.isfile(env):
                     raise DeploymentError(f"rule {rule.name!r}: conda environment file not "
                                           f"found: {env}", rule.loc_of("conda"))
                 target = envs.env_path(env, self.workdir, self.conda_prefix)
                 self._envs[env] = envs.create_env(exe, env, target, rule.name,
                                                   rule.loc_of("conda"))
+                envs.cleanup_packages(exe, self.conda_cleanup_pkgs)
             return self._envs[env]
 
 
@@ -152,10 +157,13 @@ def _wrapper_value(job: Any, workflow: Any) -> str:
     return value
 
 
-def _no_conda(rule: Any) -> DeploymentError:
+def _no_conda(rule: Any, frontend: str | None = None) -> DeploymentError:
+    names = f"--conda-frontend {frontend}" if frontend else ", ".join(envs.CONDA_FRONTENDS)
     return DeploymentError(
+        f"--use-conda: rule {rule.name!r} asks for a conda environment, but {names} is not "
+        "on PATH" if frontend else
         f"--use-conda: rule {rule.name!r} asks for a conda environment, but none of "
-        f"{', '.join(envs.CONDA_FRONTENDS)} is on PATH", rule.loc_of("conda"),
+        f"{names} is on PATH", rule.loc_of("conda"),
         hint="Install conda, mamba or micromamba, or run without --use-conda (the conda: "
              "directive is then ignored, as Snakemake does).")
 
@@ -213,8 +221,8 @@ def preflight(jobs: Iterable[Any], workflow: Any, settings: ActionSettings,
             env = own or env
             if env and env not in seen:
                 seen.add(env)
-                if envs.conda_frontend() is None:
-                    raise _no_conda(rule)
+                if envs.conda_frontend(settings.conda_frontend) is None:
+                    raise _no_conda(rule, settings.conda_frontend)
                 settings.conda_env(env, rule)  # created now, not by parallel jobs
 
 

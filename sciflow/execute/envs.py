@@ -38,9 +38,10 @@ CREATE_LOG_TAIL = 20
 
 
 # --------------------------------------------------------------------------- conda
-def conda_frontend() -> str | None:
-    """The first of conda, mamba, micromamba on PATH (Snakemake's default order)."""
-    for name in CONDA_FRONTENDS:
+def conda_frontend(preferred: str | None = None) -> str | None:
+    """``preferred`` (``--conda-frontend``) if given, else the first of conda, mamba,
+    micromamba on PATH (Snakemake's default order)."""
+    for name in ((preferred,) if preferred else CONDA_FRONTENDS):
         exe = shutil.which(name)
         if exe:
             return exe
@@ -72,6 +73,15 @@ def env_path(env_file: str, workdir: str, conda_prefix: str | None = None) -> st
 
 def is_created(prefix: str) -> bool:
     return os.path.isdir(os.path.join(prefix, "conda-meta"))
+
+
+def cleanup_packages(exe: str, mode: str | None) -> None:
+    """``--conda-cleanup-pkgs``: after environments were created, remove the downloaded
+    tarballs (``tarballs``), and the unused package caches too (``cache``), as Snakemake."""
+    if not mode or os.path.basename(exe) == "micromamba" and mode == "tarballs":
+        return
+    argv = [exe, "clean", "--yes", "--tarballs", *(["--packages"] if mode == "cache" else [])]
+    subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
 def create_env(exe: str, env_file: str, prefix: str, rule: str = "",
