@@ -29,7 +29,7 @@ import types
 from dataclasses import dataclass, field
 
 from sciflow.errors import ParseError, RuleError, SciflowError, WorkflowError
-from sciflow.model import ACTIONS, DIRECTIVES, SourceLoc
+from sciflow.model import ACTIONS, DIRECTIVES, DUPLICATE_PREFIX, SourceLoc
 from sciflow.modules import MODULE_DIRECTIVES
 from sciflow.syntax import (DirectiveNode, DocstringNode, KeywordNode, ModuleNode, Node, Parsed,
                             PythonNode, RuleNode, Span, UseRuleNode)
@@ -140,6 +140,7 @@ class _Compiler:
         self.checks: list[ValueCheck] = []
         self.breaks: list[int] = []
         self.col_shift: dict[int, int] = {}
+        self.duplicates: set[int] = set()  # ids of directives given a second time in a rule
 
     # -------------------------------------------------------------------------- helpers
     def loc(self, line: int, col: int) -> SourceLoc:
@@ -152,6 +153,11 @@ class _Compiler:
         code = self.parsed.code(value.start, value.end)
         self.checks.append(ValueCheck(what, code, value.line, value.col, value.end_line))
         return code
+
+    def locs(self, items: list) -> tuple:
+        """``(name, line, col)`` of each directive (the first, for one given twice)."""
+        return tuple((d.name, d.head.line, d.head.column) for d in items
+                     if isinstance(d, DirectiveNode) and id(d) not in self.duplicates)
 
     # -------------------------------------------------------------------------- statements
     def statements(self, nodes: list[Node]) -> None:
@@ -210,8 +216,7 @@ class _Compiler:
         label = f"rule '{name}'" if name else "an unnamed rule"
         items = self.validate_items(node.items, label)
         run = next((d for d in items if isinstance(d, DirectiveNode) and d.name == "run"), None)
-        locs = tuple((d.name, d.head.line, d.head.column) for d in items
-                     if isinstance(d, DirectiveNode))
+        locs = self.locs(items)
         indent = self.indent_of(head.start_pos, head.column)
         call = f"_sf_rule({name!r}, {head.line}, {head.column}, {kind == 'checkpoint'}, {locs!r}"
         if run is not None:
@@ -240,7 +245,10 @@ class _Compiler:
                 continue
             self.out.at(item.head.line)
             code = self.check(f"'{item.name}' of {label}", item.value)
-            prefix = f", {item.name}=_sf_args("
+            keyword = item.name
+            if id(item) in self.duplicates:  # evaluated, then ignored (see validate_items)
+                keyword = f"{DUPLICATE_PREFIX}{item.name}_{item.head.line}"
+            prefix = f", {keyword}=_sf_args("
             self.col_shift[item.value.line] = item.value.col - 1 - len(prefix)
             self.out.write(f"{prefix}{code})")
 
@@ -263,12 +271,6 @@ class _Compiler:
                     f"unknown directive '{name}' in {label}", loc,
                     hint=f"Did you mean '{close[0]}'?" if close else
                     "Known directives: " + ", ".join(sorted(KNOWN_DIRECTIVES)) + "."))
-                continue
-            if name in seen:
-                first = seen[name]
-                self.problems.append(RuleError(
-                    f"'{name}' given twice in {label} (first at line {first.head.line})", loc,
-                    hint="Merge the two into one directive."))
                 continue
             if name in ACTION_NAMES and not self.parsed.text[
                     item.value.start:item.value.end].strip():
@@ -293,6 +295,12 @@ class _Compiler:
                 self.problems.append(RuleError(
                     f"'{name}' comes after the action '{action.name}' in {label}", loc,
                     hint=f"Move '{action.name}:' to the end of the rule; the action is last."))
+                continue
+            elif name in seen:
+                # Snakemake accepts a directive given twice: both values are evaluated, the
+                # first one counts (its directives are decorators, applied bottom-up).
+                self.duplicates.add(id(item))
+                kept.append(item)
                 continue
             seen[name] = item
             kept.append(item)
@@ -343,8 +351,7 @@ class _Compiler:
                 "workflow", loc))
             return
         items = self.validate_items(node.items, f"rule '{alias}'", allow_actions=False)
-        locs = tuple((d.name, d.head.line, d.head.column) for d in items
-                     if isinstance(d, DirectiveNode))
+        locs = self.locs(items)
         indent = self.indent_of(head.start_pos, head.column)
         self.out.at(head.line)
         self.out.write(f"{indent}_sf_use_rule({source!r}, {alias!r}, {head.line}, {head.column}, "
@@ -371,8 +378,7 @@ class _Compiler:
             return
         label = f"rule '{alias or names[0]}'"
         items = self.validate_items(node.items, label, allow_actions=False)
-        locs = tuple((d.name, d.head.line, d.head.column) for d in items
-                     if isinstance(d, DirectiveNode))
+        locs = self.locs(items)
         head = node.head
         indent = self.indent_of(head.start_pos, head.column)
         self.out.at(head.line)

@@ -255,6 +255,9 @@ DIRECTIVES = (
     "version", "docstring",
 )
 ACTIONS = ("shell", "run", "script", "notebook", "wrapper", "cwl", "template_engine")
+# The compiler passes a directive given a second time in a rule under this prefix: its value is
+# evaluated (as Snakemake evaluates it) and then ignored, the first one counts.
+DUPLICATE_PREFIX = "_sf_dup_"
 
 # The argument-list shape every directive value arrives in: ``(positional, named)``.
 Args = tuple[tuple[Any, ...], dict[str, Any]]
@@ -446,6 +449,8 @@ def _single(args: Args, key: str, loc: SourceLoc) -> Any:
 
 
 def _apply_directive(rule: Rule, key: str, args: Args, loc: SourceLoc) -> None:
+    if key.startswith(DUPLICATE_PREFIX):  # the second of a directive given twice
+        return
     pos, named = args
     if key in ("input", "output", "params", "log"):
         if key == "log" and not named and len(pos) == 1 and isinstance(pos[0], dict):
