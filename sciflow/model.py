@@ -452,20 +452,29 @@ def _apply_directive(rule: Rule, key: str, args: Args, loc: SourceLoc) -> None:
     if key.startswith(DUPLICATE_PREFIX):  # the second of a directive given twice
         return
     pos, named = args
-    if key in ("input", "output", "params", "log"):
+    if key == "params":  # one item per value, lists too (Snakemake: ``{params[0]}`` = "1 2 3")
+        rule.params = NamedList([_param_item(v) for v in pos],
+                                {k: _param_item(v) for k, v in named.items()}, flatten=False)
+    elif key in ("input", "output", "log"):
         if key == "log" and not named and len(pos) == 1 and isinstance(pos[0], dict):
             named, pos = pos[0], ()
         setattr(rule, key, NamedList(pos, named))
+        if key == "output":
+            _check_output_duplicates(rule, loc)
     elif key == "resources":
         if pos:
             raise RuleError("'resources' takes only named values, e.g. mem_mb=1000", loc)
         rule.resources = dict(named)
     elif key == "wildcard_constraints":
         rule.wildcard_constraints = {k: str(v) for k, v in named.items()}
-    elif key in ("threads", "priority", "retries", "benchmark", "message", "group",
+    elif key == "threads":
+        rule.threads = threads_value(_single(args, key, loc), loc)
+    elif key == "priority":
+        rule.priority = _priority_value(_single(args, key, loc), loc)
+    elif key in ("retries", "benchmark", "message", "group",
                  "localrule", "default_target", "conda", "container", "docstring"):
         value = _single(args, key, loc)
-        if key in ("priority", "retries") and not isinstance(value, int):
+        if key == "retries" and not isinstance(value, int):
             raise RuleError(f"'{key}' must be an integer, got {value!r}", loc)
         if key == "benchmark" and isinstance(value, IOFile) and "repeat" in value.flags:
             rule.benchmark_repeats = int(value.meta.get("repeat", 1))
@@ -503,3 +512,116 @@ def _apply_execution_directive(rule: Rule, key: str, args: Args, loc: SourceLoc)
         rule.cache = value
     else:
         rule.handover = bool(value)
+
+
+# ------------------------------------------------------------------------------ threads, priority
+def _round(value: Any) -> Any:
+    """Snakemake rounds a float thread count (``round``: 2.5 → 2, 3.5 → 4)."""
+    return round(value) if isinstance(value, float) else value
+
+
+class RoundedThreads:
+    """A ``threads:`` function whose float result is rounded, as Snakemake rounds it.
+
+    ``__wrapped__`` lets ``inspect.signature`` see the user's function, so it still gets only
+    the arguments it names (wildcards, input, attempt, ...)."""
+
+    __slots__ = ("__wrapped__",)
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.__wrapped__ = func
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _round(self.__wrapped__(*args, **kwargs))
+
+    def __reduce__(self):
+        return (RoundedThreads, (self.__wrapped__,))
+
+
+def threads_value(value: Any, loc: SourceLoc) -> Any:
+    """``threads:`` as Snakemake takes it: an int, a float (rounded), a function (called per
+    job, its result rounded) or None (1); 0 and negative numbers are kept as written."""
+    if value is None:
+        return 1
+    if callable(value):
+        return value if isinstance(value, RoundedThreads) else RoundedThreads(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _round(value)
+    raise RuleError(f"threads must be an integer, a float or a function, got {value!r}", loc,
+                    hint="e.g. threads: 4, threads: workflow.cores * 0.5 or "
+                         "threads: lambda wildcards: 2")
+
+
+def _priority_value(value: Any, loc: SourceLoc) -> Any:
+    """``priority:`` as Snakemake takes it: an int, a float or a function (called per job);
+    a false value (0, None) is no priority."""
+    if not value:
+        return 0
+    if isinstance(value, (int, float)) or callable(value):
+        return value
+    raise RuleError(f"priority must be an integer, a float or a function, got {value!r}", loc,
+                    hint="e.g. priority: 50 or priority: lambda wildcards: 1")
+
+
+def job_priority(rule: Rule, func: Callable[..., Any], wildcards: Wildcards, input: NamedList,
+                 attempt: int = 1) -> int | float:
+    """A ``priority:`` function evaluated for one job, with the arguments it names (wildcards,
+    input, attempt, rulename), as Snakemake's ``Rule.expand_priority``."""
+    from sciflow.dag_index import call_with_aux
+    from sciflow.errors import SciflowError
+
+    loc = rule.loc_of("priority")
+    try:
+        value = call_with_aux(func, wildcards, input=input, attempt=attempt, rulename=rule.name)
+    except IncompleteCheckpointError:
+        return 0
+    except SciflowError:
+        raise
+    except Exception as exc:
+        wc = ", ".join(f"{k}={v}" for k, v in wildcards.items()) or "none"
+        raise RuleError(f"priority function of rule {rule.name} raised {type(exc).__name__}: "
+                        f"{exc} (wildcards: {wc})", loc) from exc
+    if not isinstance(value, (int, float)):
+        raise RuleError(f"the priority function of rule {rule.name} must return a number, got "
+                        f"{type(value).__name__}", loc)
+    return value
+
+
+# ------------------------------------------------------------------------------ params, output
+class ParamList(list):
+    """A list given as one param whose strings hold ``{wildcards}``: called per job (like a
+    params function) it gives the list with the job's wildcards filled in, as Snakemake
+    concretizes the strings of a list param. Lists without braces stay plain lists."""
+
+    def __call__(self, wildcards: Any) -> list:
+        from sciflow.wildcards import apply_wildcards
+
+        values = wildcards.as_dict() if hasattr(wildcards, "as_dict") else dict(wildcards)
+        return [apply_wildcards(v, values) if isinstance(v, str) and "{" in v else v
+                for v in self]
+
+
+def _param_item(value: Any) -> Any:
+    if type(value) is list and any(isinstance(v, str) and "{" in v for v in value):
+        return ParamList(value)
+    return value
+
+
+def _check_output_duplicates(rule: Rule, loc: SourceLoc) -> None:
+    """The same output pattern twice in one rule is an error in Snakemake ("Duplicate output
+    file pattern in rule r. First two duplicate for entries 0 and 1.")."""
+    seen: dict[str, str] = {}
+    labels = {start: name for name, (start, end) in rule.output._names.items() if end is None}
+    index = -1
+    for i, value in enumerate(rule.output):
+        label = labels.get(i)
+        if label is None:
+            index += 1
+            label = str(index)
+        if isinstance(value, str) and value:
+            if value in seen:
+                raise RuleError(
+                    f"duplicate output file pattern {str(value)!r} in rule {rule.name!r}: "
+                    f"entries {seen[value]} and {label}", loc,
+                    hint="Give each output file once.")
+            seen[value] = label
