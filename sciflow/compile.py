@@ -215,7 +215,8 @@ class _Compiler:
         kind, name = m.group(1), m.group(2)
         label = f"rule '{name}'" if name else "an unnamed rule"
         items = self.validate_items(node.items, label)
-        run = next((d for d in items if isinstance(d, DirectiveNode) and d.name == "run"), None)
+        run = next((d for d in items if isinstance(d, DirectiveNode)
+                    and d.name in ("run", "template_engine")), None)
         locs = self.locs(items)
         indent = self.indent_of(head.start_pos, head.column)
         call = f"_sf_rule({name!r}, {head.line}, {head.column}, {kind == 'checkpoint'}, {locs!r}"
@@ -223,16 +224,30 @@ class _Compiler:
             body = self.parsed.text[run.value.start:run.value.end]
             source = textwrap.dedent(body.split("\n", 1)[1]) if body.lstrip(" \t").startswith(
                 ("\n", "\r")) else body.strip()
+            if run.name == "template_engine":
+                source = f"template_engine: {source}"
             func = run_function_name(self.tag, run.head.line)
             call = f"@{call}, ({func!r}, {source!r})"
         self.out.at(head.line)
         self.out.write(indent + call)
         self.directive_args(items, label, skip=run)
         self.out.write(")")
-        if run is not None:
+        if run is not None and run.name == "template_engine":
+            self.template_engine(run, func, indent, label)
+        elif run is not None:
             self.out.at(run.head.line)
             code = self.parsed.code(run.value.start, run.value.end)
             self.out.write(f"{indent}def {func}({RUN_ARGS}):{code}")
+
+    def template_engine(self, item: DirectiveNode, func: str, indent: str, label: str) -> None:
+        """``template_engine: E`` → a ``run:`` function rendering the template with engine
+        ``E`` (as Snakemake's parser turns it into a ``render_template(...)`` call)."""
+        self.out.at(item.head.line)
+        code = self.check(f"'template_engine' of {label}", item.value)
+        prefix = (f"{indent}def {func}({RUN_ARGS}): from sciflow.templates import "
+                  f"render_template as _sf_render; return _sf_render((")
+        self.col_shift[item.value.line] = item.value.col - 1 - len(prefix)
+        self.out.write(f"{prefix}{code}), input, output, params, wildcards, config, rule)")
 
     def directive_args(self, items, label: str, skip=None) -> None:
         for item in items:
