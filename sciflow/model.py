@@ -93,6 +93,12 @@ class IOFile(str):
     def __reduce__(self):
         return (IOFile, (str(self), tuple(self.flags), dict(self.flags.meta)))
 
+    def open(self, mode: str = "r", buffering: int = -1, encoding: str | None = None,
+             errors: str | None = None, newline: str | None = None):
+        """``open(self, ...)``, as Snakemake's file objects offer it (input functions write
+        ``checkpoints.x.get(...).output[0].open()``)."""
+        return open(self, mode, buffering, encoding, errors, newline)
+
 
 def flag(value: Any, name: str, meta: Any = None) -> Any:
     """Attach a flag (and its value, ``meta``) to a pattern, or to every pattern in a list
@@ -353,7 +359,12 @@ class CheckpointHandle:
     def get(self, **wildcards: str) -> Any:
         if self.owner.resolver is None:
             raise IncompleteCheckpointError(self.rule)
-        return self.owner.resolver(self.rule, wildcards)
+        job = self.owner.resolver(self.rule, wildcards)
+        output = getattr(job, "output", None)
+        if isinstance(output, NamedList):  # file objects with .open(), as Snakemake's
+            job.output = output.map(lambda f: f if isinstance(f, IOFile) or not isinstance(
+                f, str) else IOFile(f))
+        return job
 
 
 # ------------------------------------------------------------------------------ the workflow

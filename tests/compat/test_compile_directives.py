@@ -342,3 +342,39 @@ def test_same_output_pattern_twice_fails_in_both_tools(tmp_path):
         res = runner(work, "-n", "-c", "1")
         assert res.returncode != 0, (tool, res.stdout, res.stderr)
         assert "uplicate output file pattern" in res.stdout + res.stderr
+
+
+# ------------------------------------------------------------------------------ checkpoints
+def test_checkpoint_output_items_open_like_snakemake_files(tmp_path):
+    """Snakemake's file objects have ``.open()``: input functions read a checkpoint's output
+    with ``checkpoints.x.get(**wildcards).output[0].open()`` (its test_checkpoints)."""
+    (tmp_path / "samples").mkdir()
+    for s in "ab":
+        (tmp_path / "samples" / f"{s}.txt").write_text("")
+    write(tmp_path, """
+        rule all:
+            input: "aggregated/a.txt", "aggregated/b.txt"
+        checkpoint somestep:
+            input: "samples/{sample}.txt"
+            output: "somestep/{sample}.txt"
+            shell: "echo {wildcards.sample} > {output}"
+        rule post:
+            input: "somestep/{sample}.txt"
+            output: "post/{sample}.txt"
+            shell: "echo post > {output}"
+        rule alt:
+            input: "somestep/{sample}.txt"
+            output: "alt/{sample}.txt"
+            shell: "echo alt > {output}"
+        def aggregate_input(wildcards):
+            with checkpoints.somestep.get(**wildcards).output[0].open() as f:
+                return "post/{sample}.txt" if f.read().strip() == "a" else "alt/{sample}.txt"
+        rule aggregate:
+            input: aggregate_input
+            output: "aggregated/{sample}.txt"
+            shell: "cp {input} {output}"
+    """)
+    res = run_sciflow(tmp_path, "-c", "1")
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert (tmp_path / "aggregated" / "a.txt").read_text() == "post\n"
+    assert (tmp_path / "aggregated" / "b.txt").read_text() == "alt\n"
