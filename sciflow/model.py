@@ -305,6 +305,11 @@ class Rule:
     docstring: str | None = None
     locs: dict[str, SourceLoc] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # directives recorded but not acted on
+    # Snakemake 9 pathvars (sciflow.pathvars): the rule's own ``pathvars:``, the workflow's
+    # and config's values when the rule was made, and path directives as written with <name>s
+    pathvars: dict[str, str] = field(default_factory=dict)
+    pathvar_scope: dict[str, str] = field(default_factory=dict)
+    raw_paths: dict[str, Any] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -396,6 +401,23 @@ class Workflow:
     modules: dict[str, Any] = field(default_factory=dict)  # name -> sciflow.modules.Module
     scatter: dict[str, int] = field(default_factory=dict)  # scattergather: name -> count
     pep: Any = None  # the peppy.Project of ``pepfile:``
+    pathvars: dict[str, str] = field(default_factory=dict)  # from ``pathvars:`` statements
+
+    def register_pathvars(self, items: Mapping[str, Any], loc: SourceLoc | None = None) -> None:
+        """A ``pathvars:`` statement of the workflow (Snakemake's ``register_pathvars``)."""
+        from sciflow import pathvars
+
+        merged = {**self.pathvars, **items}
+        pathvars.check({**pathvars.DEFAULTS, **merged}, loc)
+        self.pathvars = merged
+
+    def pathvar_scope(self) -> dict[str, str]:
+        """The pathvars a rule made now sees, before its own: the config's ``pathvars``
+        mapping over the workflow's ``pathvars:`` statements over the defaults."""
+        from sciflow.pathvars import DEFAULTS
+
+        config = self.config.get("pathvars") if isinstance(self.config, dict) else None
+        return {**DEFAULTS, **self.pathvars, **(config if isinstance(config, dict) else {})}
 
     @property
     def basedir(self) -> str:
@@ -440,8 +462,13 @@ class WorkflowBuilder:
             raise RuleError(f"duplicate rule name {name!r} (first defined at {first})", loc,
                             hint="Rename one of the two rules.")
         rule = Rule(name=name, loc=loc, checkpoint=checkpoint, action=action, locs=locs)
+        rule.pathvar_scope = wf.pathvar_scope()
         for key, args in directives.items():
             _apply_directive(rule, key, args, locs.get(key, loc))
+        if rule.raw_paths:
+            from sciflow.pathvars import substitute
+
+            substitute(rule, strict=True)
         if wf.path_modifier is not None:
             wf.path_modifier(rule)
         wf.rules[name] = rule
@@ -462,6 +489,27 @@ def _single(args: Args, key: str, loc: SourceLoc) -> Any:
 def _apply_directive(rule: Rule, key: str, args: Args, loc: SourceLoc) -> None:
     if key.startswith(DUPLICATE_PREFIX):  # the second of a directive given twice
         return
+    _apply_one(rule, key, args, loc)
+    if key in ("input", "output", "log", "benchmark", "pathvars"):
+        _record_pathvar_paths(rule, key)
+
+
+def _record_pathvar_paths(rule: Rule, key: str) -> None:
+    """Keep a path directive as written when it holds ``<name>``s (or input functions), and
+    re-apply the pathvars (leniently: ``add_rule`` checks strictly once all are known)."""
+    from sciflow import pathvars
+
+    if key != "pathvars":
+        value = getattr(rule, key)
+        if value is not None and pathvars.mentions(value):
+            rule.raw_paths = {**rule.raw_paths, key: value}  # a copy: 'use rule' shares it
+        elif key in rule.raw_paths:
+            rule.raw_paths = {k: v for k, v in rule.raw_paths.items() if k != key}
+    if rule.raw_paths:
+        pathvars.substitute(rule, strict=False)
+
+
+def _apply_one(rule: Rule, key: str, args: Args, loc: SourceLoc) -> None:
     pos, named = args
     if key == "params":  # one item per value, lists too (Snakemake: ``{params[0]}`` = "1 2 3")
         rule.params = NamedList([_param_item(v) for v in pos],
@@ -490,6 +538,12 @@ def _apply_directive(rule: Rule, key: str, args: Args, loc: SourceLoc) -> None:
         if key == "benchmark" and isinstance(value, IOFile) and "repeat" in value.flags:
             rule.benchmark_repeats = int(value.meta.get("repeat", 1))
         setattr(rule, key, value)
+    elif key == "pathvars":
+        from sciflow import pathvars
+
+        if pos:
+            raise RuleError("'pathvars:' takes named values, e.g. results=\"out\"", loc)
+        rule.pathvars = pathvars.check(named, loc)
     elif key == "singularity":
         rule.container = _single(args, key, loc)
     elif key in ("shadow", "cache", "handover", "envmodules"):
@@ -544,6 +598,11 @@ class RoundedThreads:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return _round(self.__wrapped__(*args, **kwargs))
+
+    def __getattr__(self, name: str) -> Any:  # __name__, __module__... of the user's function
+        if name in ("__wrapped__", "rule") or name.startswith("__getstate"):
+            raise AttributeError(name)
+        return getattr(self.__wrapped__, name)
 
     def __reduce__(self):
         return (RoundedThreads, (self.__wrapped__,))
