@@ -29,7 +29,7 @@ import types
 from dataclasses import dataclass, field
 
 from sciflow.errors import ParseError, RuleError, SciflowError, WorkflowError
-from sciflow.model import ACTIONS, DIRECTIVES, SourceLoc
+from sciflow.model import ACTIONS, DIRECTIVES, DUPLICATE_PREFIX, SourceLoc
 from sciflow.modules import MODULE_DIRECTIVES
 from sciflow.syntax import (DirectiveNode, DocstringNode, KeywordNode, ModuleNode, Node, Parsed,
                             PythonNode, RuleNode, Span, UseRuleNode)
@@ -140,6 +140,7 @@ class _Compiler:
         self.checks: list[ValueCheck] = []
         self.breaks: list[int] = []
         self.col_shift: dict[int, int] = {}
+        self.duplicates: set[int] = set()  # ids of directives given a second time in a rule
 
     # -------------------------------------------------------------------------- helpers
     def loc(self, line: int, col: int) -> SourceLoc:
@@ -152,6 +153,11 @@ class _Compiler:
         code = self.parsed.code(value.start, value.end)
         self.checks.append(ValueCheck(what, code, value.line, value.col, value.end_line))
         return code
+
+    def locs(self, items: list) -> tuple:
+        """``(name, line, col)`` of each directive (the first, for one given twice)."""
+        return tuple((d.name, d.head.line, d.head.column) for d in items
+                     if isinstance(d, DirectiveNode) and id(d) not in self.duplicates)
 
     # -------------------------------------------------------------------------- statements
     def statements(self, nodes: list[Node]) -> None:
@@ -209,25 +215,39 @@ class _Compiler:
         kind, name = m.group(1), m.group(2)
         label = f"rule '{name}'" if name else "an unnamed rule"
         items = self.validate_items(node.items, label)
-        run = next((d for d in items if isinstance(d, DirectiveNode) and d.name == "run"), None)
-        locs = tuple((d.name, d.head.line, d.head.column) for d in items
-                     if isinstance(d, DirectiveNode))
+        run = next((d for d in items if isinstance(d, DirectiveNode)
+                    and d.name in ("run", "template_engine")), None)
+        locs = self.locs(items)
         indent = self.indent_of(head.start_pos, head.column)
         call = f"_sf_rule({name!r}, {head.line}, {head.column}, {kind == 'checkpoint'}, {locs!r}"
         if run is not None:
             body = self.parsed.text[run.value.start:run.value.end]
             source = textwrap.dedent(body.split("\n", 1)[1]) if body.lstrip(" \t").startswith(
                 ("\n", "\r")) else body.strip()
+            if run.name == "template_engine":
+                source = f"template_engine: {source}"
             func = run_function_name(self.tag, run.head.line)
             call = f"@{call}, ({func!r}, {source!r})"
         self.out.at(head.line)
         self.out.write(indent + call)
         self.directive_args(items, label, skip=run)
         self.out.write(")")
-        if run is not None:
+        if run is not None and run.name == "template_engine":
+            self.template_engine(run, func, indent, label)
+        elif run is not None:
             self.out.at(run.head.line)
             code = self.parsed.code(run.value.start, run.value.end)
             self.out.write(f"{indent}def {func}({RUN_ARGS}):{code}")
+
+    def template_engine(self, item: DirectiveNode, func: str, indent: str, label: str) -> None:
+        """``template_engine: E`` → a ``run:`` function rendering the template with engine
+        ``E`` (as Snakemake's parser turns it into a ``render_template(...)`` call)."""
+        self.out.at(item.head.line)
+        code = self.check(f"'template_engine' of {label}", item.value)
+        prefix = (f"{indent}def {func}({RUN_ARGS}): from sciflow.templates import "
+                  f"render_template as _sf_render; return _sf_render((")
+        self.col_shift[item.value.line] = item.value.col - 1 - len(prefix)
+        self.out.write(f"{prefix}{code}), input, output, params, wildcards, config, rule)")
 
     def directive_args(self, items, label: str, skip=None) -> None:
         for item in items:
@@ -240,7 +260,10 @@ class _Compiler:
                 continue
             self.out.at(item.head.line)
             code = self.check(f"'{item.name}' of {label}", item.value)
-            prefix = f", {item.name}=_sf_args("
+            keyword = item.name
+            if id(item) in self.duplicates:  # evaluated, then ignored (see validate_items)
+                keyword = f"{DUPLICATE_PREFIX}{item.name}_{item.head.line}"
+            prefix = f", {keyword}=_sf_args("
             self.col_shift[item.value.line] = item.value.col - 1 - len(prefix)
             self.out.write(f"{prefix}{code})")
 
@@ -263,12 +286,6 @@ class _Compiler:
                     f"unknown directive '{name}' in {label}", loc,
                     hint=f"Did you mean '{close[0]}'?" if close else
                     "Known directives: " + ", ".join(sorted(KNOWN_DIRECTIVES)) + "."))
-                continue
-            if name in seen:
-                first = seen[name]
-                self.problems.append(RuleError(
-                    f"'{name}' given twice in {label} (first at line {first.head.line})", loc,
-                    hint="Merge the two into one directive."))
                 continue
             if name in ACTION_NAMES and not self.parsed.text[
                     item.value.start:item.value.end].strip():
@@ -293,6 +310,12 @@ class _Compiler:
                 self.problems.append(RuleError(
                     f"'{name}' comes after the action '{action.name}' in {label}", loc,
                     hint=f"Move '{action.name}:' to the end of the rule; the action is last."))
+                continue
+            elif name in seen:
+                # Snakemake accepts a directive given twice: both values are evaluated, the
+                # first one counts (its directives are decorators, applied bottom-up).
+                self.duplicates.add(id(item))
+                kept.append(item)
                 continue
             seen[name] = item
             kept.append(item)
@@ -343,8 +366,7 @@ class _Compiler:
                 "workflow", loc))
             return
         items = self.validate_items(node.items, f"rule '{alias}'", allow_actions=False)
-        locs = tuple((d.name, d.head.line, d.head.column) for d in items
-                     if isinstance(d, DirectiveNode))
+        locs = self.locs(items)
         indent = self.indent_of(head.start_pos, head.column)
         self.out.at(head.line)
         self.out.write(f"{indent}_sf_use_rule({source!r}, {alias!r}, {head.line}, {head.column}, "
@@ -371,8 +393,7 @@ class _Compiler:
             return
         label = f"rule '{alias or names[0]}'"
         items = self.validate_items(node.items, label, allow_actions=False)
-        locs = tuple((d.name, d.head.line, d.head.column) for d in items
-                     if isinstance(d, DirectiveNode))
+        locs = self.locs(items)
         head = node.head
         indent = self.indent_of(head.start_pos, head.column)
         self.out.at(head.line)

@@ -71,11 +71,31 @@ def read_config_file(path: str, loc: SourceLoc | None = None, what: str = "confi
             raise ConfigError(f"{what} {path!r} is not valid JSON: {exc}", loc) from None
     else:
         data = load_yaml(text, path, loc)
+        if isinstance(data, dict) and "__use_yte__" in data:
+            data = _render_yte(data, text, path, loc, what)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{what} {path!r} must hold a mapping, got {type(data).__name__}", loc)
     return data
+
+
+def _render_yte(data: dict, text: str, path: str, loc: SourceLoc | None, what: str) -> Any:
+    """A YAML config whose top level says ``__use_yte__: true`` is a YTE template (as in
+    Snakemake): rendered once, without variables; the marker key itself is dropped."""
+    if not data.pop("__use_yte__"):
+        return data
+    try:
+        import yte
+    except ImportError:
+        raise ConfigError(f"{what} {path!r} is a YTE template (__use_yte__: true), but the "
+                          "'yte' library is not installed", loc,
+                          hint="Install it: pip install yte") from None
+    try:
+        return yte.process_yaml(text, require_use_yte=True)
+    except Exception as exc:  # the template's own errors (YAML, Python expressions)
+        raise ConfigError(f"cannot render the YTE template {what} {path!r}: "
+                          f"{type(exc).__name__}: {exc}", loc) from None
 
 
 def _check_expansion(root: yaml.Node, limit: int, source: str, loc: SourceLoc | None) -> None:

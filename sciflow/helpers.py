@@ -352,6 +352,10 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
             wf.wildcard_constraints.update({k: str(v) for k, v in kwargs.items()})
         elif name == "envvars":
             wf.envvars.extend(str(a) for a in args)
+        elif name == "pathvars":  # Snakemake 9 (sciflow.pathvars)
+            if args:
+                raise RuleError("'pathvars:' takes named values, e.g. results=\"out\"", loc)
+            wf.register_pathvars(kwargs, loc)
         else:
             ctx.settings[name] = (args, kwargs)
             if name in ("container", "containerized", "singularity") and len(args) == 1:

@@ -93,6 +93,12 @@ class IOFile(str):
     def __reduce__(self):
         return (IOFile, (str(self), tuple(self.flags), dict(self.flags.meta)))
 
+    def open(self, mode: str = "r", buffering: int = -1, encoding: str | None = None,
+             errors: str | None = None, newline: str | None = None):
+        """``open(self, ...)``, as Snakemake's file objects offer it (input functions write
+        ``checkpoints.x.get(...).output[0].open()``)."""
+        return open(self, mode, buffering, encoding, errors, newline)
+
 
 def flag(value: Any, name: str, meta: Any = None) -> Any:
     """Attach a flag (and its value, ``meta``) to a pattern, or to every pattern in a list
@@ -255,6 +261,9 @@ DIRECTIVES = (
     "version", "docstring",
 )
 ACTIONS = ("shell", "run", "script", "notebook", "wrapper", "cwl", "template_engine")
+# The compiler passes a directive given a second time in a rule under this prefix: its value is
+# evaluated (as Snakemake evaluates it) and then ignored, the first one counts.
+DUPLICATE_PREFIX = "_sf_dup_"
 
 # The argument-list shape every directive value arrives in: ``(positional, named)``.
 Args = tuple[tuple[Any, ...], dict[str, Any]]
@@ -296,6 +305,11 @@ class Rule:
     docstring: str | None = None
     locs: dict[str, SourceLoc] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # directives recorded but not acted on
+    # Snakemake 9 pathvars (sciflow.pathvars): the rule's own ``pathvars:``, the workflow's
+    # and config's values when the rule was made, and path directives as written with <name>s
+    pathvars: dict[str, str] = field(default_factory=dict)
+    pathvar_scope: dict[str, str] = field(default_factory=dict)
+    raw_paths: dict[str, Any] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -350,7 +364,12 @@ class CheckpointHandle:
     def get(self, **wildcards: str) -> Any:
         if self.owner.resolver is None:
             raise IncompleteCheckpointError(self.rule)
-        return self.owner.resolver(self.rule, wildcards)
+        job = self.owner.resolver(self.rule, wildcards)
+        output = getattr(job, "output", None)
+        if isinstance(output, NamedList):  # file objects with .open(), as Snakemake's
+            job.output = output.map(lambda f: f if isinstance(f, IOFile) or not isinstance(
+                f, str) else IOFile(f))
+        return job
 
 
 # ------------------------------------------------------------------------------ the workflow
@@ -382,6 +401,23 @@ class Workflow:
     modules: dict[str, Any] = field(default_factory=dict)  # name -> sciflow.modules.Module
     scatter: dict[str, int] = field(default_factory=dict)  # scattergather: name -> count
     pep: Any = None  # the peppy.Project of ``pepfile:``
+    pathvars: dict[str, str] = field(default_factory=dict)  # from ``pathvars:`` statements
+
+    def register_pathvars(self, items: Mapping[str, Any], loc: SourceLoc | None = None) -> None:
+        """A ``pathvars:`` statement of the workflow (Snakemake's ``register_pathvars``)."""
+        from sciflow import pathvars
+
+        merged = {**self.pathvars, **items}
+        pathvars.check({**pathvars.DEFAULTS, **merged}, loc)
+        self.pathvars = merged
+
+    def pathvar_scope(self) -> dict[str, str]:
+        """The pathvars a rule made now sees, before its own: the config's ``pathvars``
+        mapping over the workflow's ``pathvars:`` statements over the defaults."""
+        from sciflow.pathvars import DEFAULTS
+
+        config = self.config.get("pathvars") if isinstance(self.config, dict) else None
+        return {**DEFAULTS, **self.pathvars, **(config if isinstance(config, dict) else {})}
 
     @property
     def basedir(self) -> str:
@@ -426,8 +462,13 @@ class WorkflowBuilder:
             raise RuleError(f"duplicate rule name {name!r} (first defined at {first})", loc,
                             hint="Rename one of the two rules.")
         rule = Rule(name=name, loc=loc, checkpoint=checkpoint, action=action, locs=locs)
+        rule.pathvar_scope = wf.pathvar_scope()
         for key, args in directives.items():
             _apply_directive(rule, key, args, locs.get(key, loc))
+        if rule.raw_paths:
+            from sciflow.pathvars import substitute
+
+            substitute(rule, strict=True)
         if wf.path_modifier is not None:
             wf.path_modifier(rule)
         wf.rules[name] = rule
@@ -446,25 +487,63 @@ def _single(args: Args, key: str, loc: SourceLoc) -> Any:
 
 
 def _apply_directive(rule: Rule, key: str, args: Args, loc: SourceLoc) -> None:
+    if key.startswith(DUPLICATE_PREFIX):  # the second of a directive given twice
+        return
+    _apply_one(rule, key, args, loc)
+    if key in ("input", "output", "log", "benchmark", "pathvars"):
+        _record_pathvar_paths(rule, key)
+
+
+def _record_pathvar_paths(rule: Rule, key: str) -> None:
+    """Keep a path directive as written when it holds ``<name>``s (or input functions), and
+    re-apply the pathvars (leniently: ``add_rule`` checks strictly once all are known)."""
+    from sciflow import pathvars
+
+    if key != "pathvars":
+        value = getattr(rule, key)
+        if value is not None and pathvars.mentions(value):
+            rule.raw_paths = {**rule.raw_paths, key: value}  # a copy: 'use rule' shares it
+        elif key in rule.raw_paths:
+            rule.raw_paths = {k: v for k, v in rule.raw_paths.items() if k != key}
+    if rule.raw_paths:
+        pathvars.substitute(rule, strict=False)
+
+
+def _apply_one(rule: Rule, key: str, args: Args, loc: SourceLoc) -> None:
     pos, named = args
-    if key in ("input", "output", "params", "log"):
+    if key == "params":  # one item per value, lists too (Snakemake: ``{params[0]}`` = "1 2 3")
+        rule.params = NamedList([_param_item(v) for v in pos],
+                                {k: _param_item(v) for k, v in named.items()}, flatten=False)
+    elif key in ("input", "output", "log"):
         if key == "log" and not named and len(pos) == 1 and isinstance(pos[0], dict):
             named, pos = pos[0], ()
         setattr(rule, key, NamedList(pos, named))
+        if key == "output":
+            _check_output_duplicates(rule, loc)
     elif key == "resources":
         if pos:
             raise RuleError("'resources' takes only named values, e.g. mem_mb=1000", loc)
         rule.resources = dict(named)
     elif key == "wildcard_constraints":
         rule.wildcard_constraints = {k: str(v) for k, v in named.items()}
-    elif key in ("threads", "priority", "retries", "benchmark", "message", "group",
+    elif key == "threads":
+        rule.threads = threads_value(_single(args, key, loc), loc)
+    elif key == "priority":
+        rule.priority = _priority_value(_single(args, key, loc), loc)
+    elif key in ("retries", "benchmark", "message", "group",
                  "localrule", "default_target", "conda", "container", "docstring"):
         value = _single(args, key, loc)
-        if key in ("priority", "retries") and not isinstance(value, int):
+        if key == "retries" and not isinstance(value, int):
             raise RuleError(f"'{key}' must be an integer, got {value!r}", loc)
         if key == "benchmark" and isinstance(value, IOFile) and "repeat" in value.flags:
             rule.benchmark_repeats = int(value.meta.get("repeat", 1))
         setattr(rule, key, value)
+    elif key == "pathvars":
+        from sciflow import pathvars
+
+        if pos:
+            raise RuleError("'pathvars:' takes named values, e.g. results=\"out\"", loc)
+        rule.pathvars = pathvars.check(named, loc)
     elif key == "singularity":
         rule.container = _single(args, key, loc)
     elif key in ("shadow", "cache", "handover", "envmodules"):
@@ -498,3 +577,121 @@ def _apply_execution_directive(rule: Rule, key: str, args: Args, loc: SourceLoc)
         rule.cache = value
     else:
         rule.handover = bool(value)
+
+
+# ------------------------------------------------------------------------------ threads, priority
+def _round(value: Any) -> Any:
+    """Snakemake rounds a float thread count (``round``: 2.5 → 2, 3.5 → 4)."""
+    return round(value) if isinstance(value, float) else value
+
+
+class RoundedThreads:
+    """A ``threads:`` function whose float result is rounded, as Snakemake rounds it.
+
+    ``__wrapped__`` lets ``inspect.signature`` see the user's function, so it still gets only
+    the arguments it names (wildcards, input, attempt, ...)."""
+
+    __slots__ = ("__wrapped__",)
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.__wrapped__ = func
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _round(self.__wrapped__(*args, **kwargs))
+
+    def __getattr__(self, name: str) -> Any:  # __name__, __module__... of the user's function
+        if name in ("__wrapped__", "rule") or name.startswith("__getstate"):
+            raise AttributeError(name)
+        return getattr(self.__wrapped__, name)
+
+    def __reduce__(self):
+        return (RoundedThreads, (self.__wrapped__,))
+
+
+def threads_value(value: Any, loc: SourceLoc) -> Any:
+    """``threads:`` as Snakemake takes it: an int, a float (rounded), a function (called per
+    job, its result rounded) or None (1); 0 and negative numbers are kept as written."""
+    if value is None:
+        return 1
+    if callable(value):
+        return value if isinstance(value, RoundedThreads) else RoundedThreads(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _round(value)
+    raise RuleError(f"threads must be an integer, a float or a function, got {value!r}", loc,
+                    hint="e.g. threads: 4, threads: workflow.cores * 0.5 or "
+                         "threads: lambda wildcards: 2")
+
+
+def _priority_value(value: Any, loc: SourceLoc) -> Any:
+    """``priority:`` as Snakemake takes it: an int, a float or a function (called per job);
+    a false value (0, None) is no priority."""
+    if not value:
+        return 0
+    if isinstance(value, (int, float)) or callable(value):
+        return value
+    raise RuleError(f"priority must be an integer, a float or a function, got {value!r}", loc,
+                    hint="e.g. priority: 50 or priority: lambda wildcards: 1")
+
+
+def job_priority(rule: Rule, func: Callable[..., Any], wildcards: Wildcards, input: NamedList,
+                 attempt: int = 1) -> int | float:
+    """A ``priority:`` function evaluated for one job, with the arguments it names (wildcards,
+    input, attempt, rulename), as Snakemake's ``Rule.expand_priority``."""
+    from sciflow.dag_index import call_with_aux
+    from sciflow.errors import SciflowError
+
+    loc = rule.loc_of("priority")
+    try:
+        value = call_with_aux(func, wildcards, input=input, attempt=attempt, rulename=rule.name)
+    except IncompleteCheckpointError:
+        return 0
+    except SciflowError:
+        raise
+    except Exception as exc:
+        wc = ", ".join(f"{k}={v}" for k, v in wildcards.items()) or "none"
+        raise RuleError(f"priority function of rule {rule.name} raised {type(exc).__name__}: "
+                        f"{exc} (wildcards: {wc})", loc) from exc
+    if not isinstance(value, (int, float)):
+        raise RuleError(f"the priority function of rule {rule.name} must return a number, got "
+                        f"{type(value).__name__}", loc)
+    return value
+
+
+# ------------------------------------------------------------------------------ params, output
+class ParamList(list):
+    """A list given as one param whose strings hold ``{wildcards}``: called per job (like a
+    params function) it gives the list with the job's wildcards filled in, as Snakemake
+    concretizes the strings of a list param. Lists without braces stay plain lists."""
+
+    def __call__(self, wildcards: Any) -> list:
+        from sciflow.wildcards import apply_wildcards
+
+        values = wildcards.as_dict() if hasattr(wildcards, "as_dict") else dict(wildcards)
+        return [apply_wildcards(v, values) if isinstance(v, str) and "{" in v else v
+                for v in self]
+
+
+def _param_item(value: Any) -> Any:
+    if type(value) is list and any(isinstance(v, str) and "{" in v for v in value):
+        return ParamList(value)
+    return value
+
+
+def _check_output_duplicates(rule: Rule, loc: SourceLoc) -> None:
+    """The same output pattern twice in one rule is an error in Snakemake ("Duplicate output
+    file pattern in rule r. First two duplicate for entries 0 and 1.")."""
+    seen: dict[str, str] = {}
+    labels = {start: name for name, (start, end) in rule.output._names.items() if end is None}
+    index = -1
+    for i, value in enumerate(rule.output):
+        label = labels.get(i)
+        if label is None:
+            index += 1
+            label = str(index)
+        if isinstance(value, str) and value:
+            if value in seen:
+                raise RuleError(
+                    f"duplicate output file pattern {str(value)!r} in rule {rule.name!r}: "
+                    f"entries {seen[value]} and {label}", loc,
+                    hint="Give each output file once.")
+            seen[value] = label

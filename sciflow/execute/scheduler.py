@@ -208,10 +208,11 @@ class Scheduler:
 
     def _make_ready(self, job: Job) -> None:
         job.state = JobState.READY
-        heapq.heappush(self.ready, (-int(job.priority or 0), self.order.get(job, 0), job.jobid, job))
+        heapq.heappush(self.ready, (-(job.priority or 0), self.order.get(job, 0), job.jobid, job))
 
     def _threads(self, job: Job) -> int:
-        threads = max(int(job.threads or 1), 1)
+        # as Snakemake: ``threads: 0`` stays 0 (the job's {threads}); only None means 1
+        threads = 1 if job.threads is None else int(job.threads)
         cores = self.options.cores
         return min(threads, cores) if cores else threads
 
