@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from sciflow import wildcards
+from sciflow.compat.workflow_object import SnakemakeWorkflowAttributes
 from sciflow.confine import external
 from sciflow.errors import ConfigError, RuleError, WorkflowError
 from sciflow.model import (ACTIONS, Action, Args, Rule, SourceLoc, Unpack, Workflow,
@@ -70,8 +71,22 @@ def service(value: Any) -> Any:
     return flag(_paths_to_str(value), "service")
 
 
-def ensure(value: Any, non_empty: bool = False, sha256: str | None = None, **_: Any) -> Any:
-    return flag(_paths_to_str(value), "ensure_non_empty" if non_empty else "ensure")
+def ensure(value: Any, non_empty: bool = False, sha256: str | None = None,
+           md5: str | None = None, sha1: str | None = None) -> Any:
+    """Output checked after the job (Snakemake's ``ensure``): flag ``ensure`` whose value is
+    ``{"non_empty": bool, "checksum": str|None, "checksum_algorithm": "sha256"|"md5"|"sha1"|
+    None}`` (also flag ``ensure_non_empty`` when ``non_empty``). The check itself is the
+    executor's."""
+    given = [(name, v) for name, v in (("sha256", sha256), ("md5", md5), ("sha1", sha1))
+             if v is not None]
+    if len(given) > 1:
+        raise WorkflowError("ensure(): only one checksum type (sha256, md5, or sha1) can be "
+                            "specified")
+    algorithm, checksum = given[0] if given else (None, None)
+    meta = {"non_empty": bool(non_empty), "checksum": checksum,
+            "checksum_algorithm": algorithm}
+    flagged = flag(_paths_to_str(value), "ensure", meta)
+    return flag(flagged, "ensure_non_empty") if non_empty else flagged
 
 
 def report(value: Any, *_args: Any, **_kwargs: Any) -> Any:
@@ -190,15 +205,16 @@ class Rules:
         return iter(self._workflow.rules.values())
 
 
-class WorkflowContext:
-    """The ``workflow`` object of the namespace (the parts of Snakemake's that Snakefiles use)."""
+class WorkflowContext(SnakemakeWorkflowAttributes):
+    """The ``workflow`` object of the namespace (the parts of Snakemake's that Snakefiles use;
+    the run's settings — ``cores``, ``configfiles``, ``is_main_process``, ``use_conda``,
+    ``deployment_settings``... — are :class:`SnakemakeWorkflowAttributes`)."""
 
     def __init__(self, model: Workflow, main_path: str) -> None:
         self.model = model
         self.main_snakefile = os.path.abspath(main_path)
         self.basedir = os.path.dirname(self.main_snakefile)
         self.files: list[str] = []  # include stack, as written (relative to cwd)
-        self.cores = 1
         self.settings: dict[str, Args] = {}  # top-level container:, conda:, pepfile:, ...
         self.global_container: str | None = None  # from a top-level container: statement
         self.load_dir = os.getcwd()  # workflow file names are relative to this
@@ -264,6 +280,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
     code to sciflow's own implementation (see :mod:`sciflow.compat` for why it is scoped this
     way); the Snakemake 8/9 semantic helpers come from :mod:`sciflow.compat.snakemake.ioutils`."""
     from sciflow import compat
+    from sciflow.compat import namespace as extra_names
     from sciflow.compat.snakemake import ioutils
     from sciflow.compat.snakemake import workflow as compat_workflow
 
@@ -385,6 +402,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
         wf.configfiles.append(found)
 
     return {
+        **extra_names.snakemake_globals(),  # the rest of Snakemake's workflow globals
         "config": wf.config, "rules": Rules(wf), "checkpoints": wf.checkpoints,
         "workflow": ctx, "expand": wildcards.expand, "collect": wildcards.expand,
         "glob_wildcards": wildcards.glob_wildcards, "multiext": wildcards.multiext,
