@@ -24,8 +24,8 @@ from sciflow import wildcards
 from sciflow.compat.workflow_object import SnakemakeWorkflowAttributes
 from sciflow.confine import external
 from sciflow.errors import ConfigError, RuleError, WorkflowError
-from sciflow.model import (ACTIONS, Action, Args, Rule, SourceLoc, Unpack, Workflow,
-                           WorkflowBuilder, _apply_directive, flag)
+from sciflow.model import (ACTIONS, Action, Args, IOFile, NamedList, Rule, SourceLoc, Unpack,
+                           Workflow, WorkflowBuilder, _apply_directive, flag)
 
 
 # ------------------------------------------------------------------------------ flags
@@ -187,22 +187,81 @@ def read_config_file(path: str, loc: SourceLoc | None = None) -> dict:
 
 # ------------------------------------------------------------------------------ namespace objects
 class Rules:
-    """``rules.NAME`` → the Rule defined so far (``rules.align.output[0]``)."""
+    """``rules.NAME`` → the rule defined so far, as Snakemake's ``RuleProxy`` shows it
+    (``rules.align.output[0]``, ``expand(rules.b.output, i=...)``)."""
 
     def __init__(self, workflow: Workflow) -> None:
         self._workflow = workflow
 
-    def __getattr__(self, name: str) -> Rule:
+    def __getattr__(self, name: str) -> "RuleProxy":
         if name.startswith("_"):
             raise AttributeError(name)
         try:
-            return self._workflow.rules[name]
+            return RuleProxy(self._workflow.rules[name])
         except KeyError:
             raise AttributeError(f"no rule named {name!r} (defined so far: "
                                  f"{', '.join(self._workflow.rules) or 'none'})") from None
 
     def __iter__(self):
-        return iter(self._workflow.rules.values())
+        return iter(RuleProxy(r) for r in self._workflow.rules.values())
+
+
+class RuleProxy:
+    """A rule seen through ``rules.NAME``: its ``output``, ``log`` and ``benchmark`` are plain
+    paths — flags (``temp``, ``pipe``...) and inline wildcard constraints (``{x,[a-z]+}``)
+    removed, as Snakemake does — so they can be given to ``expand()`` or used as another
+    rule's input. (A module's path change is kept.) Everything else is the rule's own."""
+
+    __slots__ = ("_rule",)
+
+    def __init__(self, rule: Rule) -> None:
+        object.__setattr__(self, "_rule", rule)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rule, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._rule, name, value)
+
+    def __repr__(self) -> str:
+        return f"RuleProxy({self._rule.name!r})"
+
+    @property
+    def rule(self) -> Rule:
+        return self._rule
+
+    @property
+    def output(self) -> Any:
+        return _plain_paths(self._rule.output)
+
+    @property
+    def log(self) -> Any:
+        return _plain_paths(self._rule.log)
+
+    @property
+    def benchmark(self) -> Any:
+        value = self._rule.benchmark
+        return _plain_path(value) if isinstance(value, str) else value
+
+
+def _plain_path(value: str) -> str:
+    text = str(value)
+    if wildcards.inline_constraints(text):
+        text = "".join(
+            part.replace("{", "{{").replace("}", "}}") if isinstance(part, str)
+            else "{" + part.name + "}" for part in wildcards._parse(text))
+    moved = value.meta.get("module_path") if isinstance(value, IOFile) else None
+    return IOFile(text, (), {"module_path": moved}) if moved is not None else text
+
+
+def _plain_paths(items: Any) -> Any:
+    if not isinstance(items, NamedList):
+        return items
+    plain = NamedList.__new__(type(items))
+    list.extend(plain, (_plain_path(v) if isinstance(v, str) else v
+                        for v in list.__iter__(items)))
+    plain._names = dict(items._names)
+    return plain
 
 
 class WorkflowContext(SnakemakeWorkflowAttributes):

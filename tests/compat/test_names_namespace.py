@@ -270,3 +270,51 @@ def test_from_queue_errors(tmp_path):
     with pytest.raises(SciflowError, match="may not be used in rules with wildcards"):
         jobs(tmp_path, wf, ["z.out"])
 
+
+
+# ------------------------------------------------------------------------------ rules.NAME
+RULES_PROXY = '''\
+rule all:
+    input: "test.out"
+rule a:
+    output: temp("testa.{i,[0-9]+}.txt")
+    log: "logs/a.{i}.log"
+    shell: "echo {wildcards.i} > {output}; touch {log}"
+rule b:
+    input: rules.a.output
+    output: protected("testb.{i}.txt")
+    shell: "cat {input} > {output}"
+rule c:
+    input: expand(rules.b.output, i=range(3)), expand(rules.a.log, i=range(2))
+    output: "test.out"
+    shell: "cat {input} > {output}"
+'''
+
+
+@pytest.mark.snakemake
+def test_rules_proxy_gives_plain_paths_as_snakemake(tmp_path):
+    """``expand(rules.b.output, ...)`` where b's output is flagged (temp, protected, pipe...)
+    works in Snakemake — ``rules.NAME`` shows paths without flags or inline constraints — and
+    plans the same jobs per rule in sciflow."""
+    import collections
+    import re
+
+    theirs = tmp_path / "snakemake"
+    theirs.mkdir()
+    (theirs / "Snakefile").write_text(RULES_PROXY)
+    res = subprocess.run([str(BIN / "snakemake"), "-n", "--quiet", "rules", "-c", "1"],
+                         cwd=theirs, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    table = (res.stdout + res.stderr).split("Job stats:", 1)[1].splitlines()[3:]
+    expected = {m.group(1): int(m.group(2)) for m in
+                (re.match(r"^(\S+)\s+(\d+)$", line.strip()) for line in table)
+                if m and m.group(1) != "total"}
+    ours = tmp_path / "sciflow"
+    ours.mkdir()
+    wf = load(ours, RULES_PROXY)
+    dag = jobs(ours, wf)
+    assert dict(collections.Counter(j.rule.name for j in dag.jobs)) == expected
+    assert expected == {"all": 1, "a": 3, "b": 3, "c": 1}
+    proxy = wf.globals["rules"].a
+    assert list(proxy.output) == ["testa.{i}.txt"] and not getattr(proxy.output[0], "flags", None)
+    assert proxy.name == "a" and wf.rules["a"].output[0].is_flagged("temp")  # rule unchanged
