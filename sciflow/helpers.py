@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from sciflow import wildcards
-from sciflow.compat.workflow_object import SnakemakeWorkflowAttributes
+from sciflow.compat.workflow_object import SnakemakeWorkflowAttributes, caller_loc
 from sciflow.confine import external
 from sciflow.errors import ConfigError, RuleError, WorkflowError
 from sciflow.model import (ACTIONS, Action, Args, IOFile, NamedList, Rule, SourceLoc, Unpack,
@@ -38,18 +38,32 @@ def _paths_to_str(value: Any) -> Any:
     return value
 
 
-def temp(value: Any) -> Any:
-    """Output deleted once no job needs it any more."""
-    return flag(_paths_to_str(value), "temp")
+def _refuse_with(value: Any, other: str, message: str) -> None:
+    """Snakemake's mutually exclusive flags (checked on a single flagged path, as it does)."""
+    if isinstance(value, IOFile) and value.is_flagged(other):
+        raise WorkflowError(message, caller_loc(),
+                            hint="Keep one of the two flags on this path.")
+
+
+def temp(value: Any, group_jobs: bool = False) -> Any:
+    """Output deleted once no job needs it any more (``group_jobs``: also ``nodelocal``)."""
+    _refuse_with(value, "protected", "Protected and temporary flags are mutually exclusive.")
+    value = _paths_to_str(value)
+    if group_jobs:
+        value = flag(value, "nodelocal")
+    return flag(value, "temp")
 
 
 def protected(value: Any) -> Any:
     """Output made read-only after it is created."""
+    _refuse_with(value, "temp", "Protected and temporary flags are mutually exclusive.")
+    _refuse_with(value, "nodelocal", "Protected and nodelocal flags are mutually exclusive.")
     return flag(_paths_to_str(value), "protected")
 
 
 def directory(value: Any) -> Any:
     """The output (or input) is a directory."""
+    _refuse_with(value, "pipe", "Pipe and directory flags are mutually exclusive.")
     return flag(_paths_to_str(value), "directory")
 
 
@@ -64,10 +78,14 @@ def touch(value: Any) -> Any:
 
 
 def pipe(value: Any) -> Any:
+    """Output that is a named pipe: its producer and consumer run at the same time."""
+    _refuse_with(value, "protected", "Pipes may not be protected.")
     return flag(_paths_to_str(value), "pipe")
 
 
 def service(value: Any) -> Any:
+    """Output of a job that serves its consumers while they run (a socket, a server...)."""
+    _refuse_with(value, "protected", "Service may not be protected.")
     return flag(_paths_to_str(value), "service")
 
 

@@ -318,3 +318,21 @@ def test_rules_proxy_gives_plain_paths_as_snakemake(tmp_path):
     proxy = wf.globals["rules"].a
     assert list(proxy.output) == ["testa.{i}.txt"] and not getattr(proxy.output[0], "flags", None)
     assert proxy.name == "a" and wf.rules["a"].output[0].is_flagged("temp")  # rule unchanged
+
+
+@pytest.mark.snakemake
+@pytest.mark.parametrize("expr", ['temp(protected("a"))', 'protected(temp("a"))',
+                                  'pipe(protected("a"))', 'service(protected("a"))',
+                                  'directory(pipe("a"))', 'protected(temp("a", group_jobs=True))'])
+def test_exclusive_flags_refused_as_snakemake(tmp_path, expr):
+    import snakemake.io as sm_io
+
+    with pytest.raises(SyntaxError) as theirs:  # Snakemake's own refusal, same expression
+        eval(expr, {name: getattr(sm_io, name) for name in
+                    ("temp", "protected", "pipe", "service", "directory")})
+    with pytest.raises(SciflowError) as ours:
+        load(tmp_path, f"x = 1\ny = {expr}\n")
+    assert str(theirs.value) in str(ours.value)
+    assert ours.value.loc is not None and ours.value.loc.line == 2
+    wf = load(tmp_path, 'y = temp("a", group_jobs=True)\n')
+    assert wf.globals["y"].is_flagged("nodelocal") and wf.globals["y"].is_flagged("temp")
