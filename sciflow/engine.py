@@ -295,6 +295,7 @@ def _touch(plan: Plan, meta: MetadataStore, workdir: str, run_id: str) -> int:
 def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
     """Run (or dry-run) a workflow; see the module docstring. Raises ``SciflowError``s:
     ``WorkflowError`` for a bad workflow, ``RunFailedError`` (with ``.summary``) if jobs failed."""
+    from sciflow.compat.workflow_object import run_settings
     from sciflow.dag import build_dag
     from sciflow.parse import load_workflow
 
@@ -307,7 +308,8 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
     path = find_workflow(options, workdir)
     # --configfile paths are relative to where the command was typed, not to -d (Snakemake)
     configfiles = [os.path.abspath(p) for p in options.configfiles or ()]
-    with in_directory(workdir):
+    # run_settings: the options the workflow object shows (workflow.cores, .configfiles, ...)
+    with run_settings(options), in_directory(workdir):
         workflow = load_workflow(path, config_overrides=dict(options.config or {}),
                                  configfiles=configfiles, scatter=dict(options.set_scatter or {}))
         _apply_rule_settings(workflow, options)

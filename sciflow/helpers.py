@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from sciflow import wildcards
+from sciflow.compat.workflow_object import SnakemakeWorkflowAttributes, caller_loc
 from sciflow.confine import external
 from sciflow.errors import ConfigError, RuleError, WorkflowError
-from sciflow.model import (ACTIONS, Action, Args, Rule, SourceLoc, Unpack, Workflow,
-                           WorkflowBuilder, _apply_directive, flag)
+from sciflow.model import (ACTIONS, Action, Args, IOFile, NamedList, Rule, SourceLoc, Unpack,
+                           Workflow, WorkflowBuilder, _apply_directive, flag)
 
 
 # ------------------------------------------------------------------------------ flags
@@ -37,18 +38,32 @@ def _paths_to_str(value: Any) -> Any:
     return value
 
 
-def temp(value: Any) -> Any:
-    """Output deleted once no job needs it any more."""
-    return flag(_paths_to_str(value), "temp")
+def _refuse_with(value: Any, other: str, message: str) -> None:
+    """Snakemake's mutually exclusive flags (checked on a single flagged path, as it does)."""
+    if isinstance(value, IOFile) and value.is_flagged(other):
+        raise WorkflowError(message, caller_loc(),
+                            hint="Keep one of the two flags on this path.")
+
+
+def temp(value: Any, group_jobs: bool = False) -> Any:
+    """Output deleted once no job needs it any more (``group_jobs``: also ``nodelocal``)."""
+    _refuse_with(value, "protected", "Protected and temporary flags are mutually exclusive.")
+    value = _paths_to_str(value)
+    if group_jobs:
+        value = flag(value, "nodelocal")
+    return flag(value, "temp")
 
 
 def protected(value: Any) -> Any:
     """Output made read-only after it is created."""
+    _refuse_with(value, "temp", "Protected and temporary flags are mutually exclusive.")
+    _refuse_with(value, "nodelocal", "Protected and nodelocal flags are mutually exclusive.")
     return flag(_paths_to_str(value), "protected")
 
 
 def directory(value: Any) -> Any:
     """The output (or input) is a directory."""
+    _refuse_with(value, "pipe", "Pipe and directory flags are mutually exclusive.")
     return flag(_paths_to_str(value), "directory")
 
 
@@ -63,15 +78,33 @@ def touch(value: Any) -> Any:
 
 
 def pipe(value: Any) -> Any:
+    """Output that is a named pipe: its producer and consumer run at the same time."""
+    _refuse_with(value, "protected", "Pipes may not be protected.")
     return flag(_paths_to_str(value), "pipe")
 
 
 def service(value: Any) -> Any:
+    """Output of a job that serves its consumers while they run (a socket, a server...)."""
+    _refuse_with(value, "protected", "Service may not be protected.")
     return flag(_paths_to_str(value), "service")
 
 
-def ensure(value: Any, non_empty: bool = False, sha256: str | None = None, **_: Any) -> Any:
-    return flag(_paths_to_str(value), "ensure_non_empty" if non_empty else "ensure")
+def ensure(value: Any, non_empty: bool = False, sha256: str | None = None,
+           md5: str | None = None, sha1: str | None = None) -> Any:
+    """Output checked after the job (Snakemake's ``ensure``): flag ``ensure`` whose value is
+    ``{"non_empty": bool, "checksum": str|None, "checksum_algorithm": "sha256"|"md5"|"sha1"|
+    None}`` (also flag ``ensure_non_empty`` when ``non_empty``). The check itself is the
+    executor's."""
+    given = [(name, v) for name, v in (("sha256", sha256), ("md5", md5), ("sha1", sha1))
+             if v is not None]
+    if len(given) > 1:
+        raise WorkflowError("ensure(): only one checksum type (sha256, md5, or sha1) can be "
+                            "specified")
+    algorithm, checksum = given[0] if given else (None, None)
+    meta = {"non_empty": bool(non_empty), "checksum": checksum,
+            "checksum_algorithm": algorithm}
+    flagged = flag(_paths_to_str(value), "ensure", meta)
+    return flag(flagged, "ensure_non_empty") if non_empty else flagged
 
 
 def report(value: Any, *_args: Any, **_kwargs: Any) -> Any:
@@ -156,33 +189,93 @@ def read_config_file(path: str, loc: SourceLoc | None = None) -> dict:
 
 # ------------------------------------------------------------------------------ namespace objects
 class Rules:
-    """``rules.NAME`` → the Rule defined so far (``rules.align.output[0]``)."""
+    """``rules.NAME`` → the rule defined so far, as Snakemake's ``RuleProxy`` shows it
+    (``rules.align.output[0]``, ``expand(rules.b.output, i=...)``)."""
 
     def __init__(self, workflow: Workflow) -> None:
         self._workflow = workflow
 
-    def __getattr__(self, name: str) -> Rule:
+    def __getattr__(self, name: str) -> "RuleProxy":
         if name.startswith("_"):
             raise AttributeError(name)
         try:
-            return self._workflow.rules[name]
+            return RuleProxy(self._workflow.rules[name])
         except KeyError:
             raise AttributeError(f"no rule named {name!r} (defined so far: "
                                  f"{', '.join(self._workflow.rules) or 'none'})") from None
 
     def __iter__(self):
-        return iter(self._workflow.rules.values())
+        return iter(RuleProxy(r) for r in self._workflow.rules.values())
 
 
-class WorkflowContext:
-    """The ``workflow`` object of the namespace (the parts of Snakemake's that Snakefiles use)."""
+class RuleProxy:
+    """A rule seen through ``rules.NAME``: its ``output``, ``log`` and ``benchmark`` are plain
+    paths — flags (``temp``, ``pipe``...) and inline wildcard constraints (``{x,[a-z]+}``)
+    removed, as Snakemake does — so they can be given to ``expand()`` or used as another
+    rule's input. (A module's path change is kept.) Everything else is the rule's own."""
+
+    __slots__ = ("_rule",)
+
+    def __init__(self, rule: Rule) -> None:
+        object.__setattr__(self, "_rule", rule)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rule, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._rule, name, value)
+
+    def __repr__(self) -> str:
+        return f"RuleProxy({self._rule.name!r})"
+
+    @property
+    def rule(self) -> Rule:
+        return self._rule
+
+    @property
+    def output(self) -> Any:
+        return _plain_paths(self._rule.output)
+
+    @property
+    def log(self) -> Any:
+        return _plain_paths(self._rule.log)
+
+    @property
+    def benchmark(self) -> Any:
+        value = self._rule.benchmark
+        return _plain_path(value) if isinstance(value, str) else value
+
+
+def _plain_path(value: str) -> str:
+    text = str(value)
+    if wildcards.inline_constraints(text):
+        text = "".join(
+            part.replace("{", "{{").replace("}", "}}") if isinstance(part, str)
+            else "{" + part.name + "}" for part in wildcards._parse(text))
+    moved = value.meta.get("module_path") if isinstance(value, IOFile) else None
+    return IOFile(text, (), {"module_path": moved}) if moved is not None else text
+
+
+def _plain_paths(items: Any) -> Any:
+    if not isinstance(items, NamedList):
+        return items
+    plain = NamedList.__new__(type(items))
+    list.extend(plain, (_plain_path(v) if isinstance(v, str) else v
+                        for v in list.__iter__(items)))
+    plain._names = dict(items._names)
+    return plain
+
+
+class WorkflowContext(SnakemakeWorkflowAttributes):
+    """The ``workflow`` object of the namespace (the parts of Snakemake's that Snakefiles use;
+    the run's settings — ``cores``, ``configfiles``, ``is_main_process``, ``use_conda``,
+    ``deployment_settings``... — are :class:`SnakemakeWorkflowAttributes`)."""
 
     def __init__(self, model: Workflow, main_path: str) -> None:
         self.model = model
         self.main_snakefile = os.path.abspath(main_path)
         self.basedir = os.path.dirname(self.main_snakefile)
         self.files: list[str] = []  # include stack, as written (relative to cwd)
-        self.cores = 1
         self.settings: dict[str, Args] = {}  # top-level container:, conda:, pepfile:, ...
         self.global_container: str | None = None  # from a top-level container: statement
         self.load_dir = os.getcwd()  # workflow file names are relative to this
@@ -248,6 +341,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
     code to sciflow's own implementation (see :mod:`sciflow.compat` for why it is scoped this
     way); the Snakemake 8/9 semantic helpers come from :mod:`sciflow.compat.snakemake.ioutils`."""
     from sciflow import compat
+    from sciflow.compat import namespace as extra_names
     from sciflow.compat.snakemake import ioutils
     from sciflow.compat.snakemake import workflow as compat_workflow
     from sciflow.execute.shell import shell as real_shell  # no extra frame: it reads its caller's variables
@@ -374,6 +468,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
         wf.configfiles.append(found)
 
     return {
+        **extra_names.snakemake_globals(),  # the rest of Snakemake's workflow globals
         "config": wf.config, "rules": Rules(wf), "checkpoints": wf.checkpoints,
         "workflow": ctx, "expand": wildcards.expand, "collect": wildcards.expand,
         "glob_wildcards": wildcards.glob_wildcards, "multiext": wildcards.multiext,

@@ -42,8 +42,8 @@ from typing import Any, Mapping
 
 MARKER = "__sciflow_snakemake_api__"
 PACKAGE = "sciflow.compat.snakemake"
-SUBMODULES = ("utils", "io", "iocontainers", "ioutils", "shell", "logging", "exceptions",
-              "script", "workflow")
+SUBMODULES = ("utils", "io", "iocontainers", "ioutils", "ioflags", "shell", "logging",
+              "exceptions", "script", "workflow", "settings", "remote")
 
 _real_import = builtins.__import__
 
@@ -67,7 +67,7 @@ def resolve(name: str, fromlist: Any = ()) -> ModuleType:
                    + " to workflows, scripts and notebooks")
         if name.startswith("snakemake.remote"):
             message += (" (remote providers were removed in Snakemake 8 as well: download the "
-                        "files in a rule, or use local paths)")
+                        "files first, and use local paths)")
         raise ModuleNotFoundError(message, name=name) from None
     if not fromlist:
         return importlib.import_module(PACKAGE)
@@ -92,8 +92,10 @@ def compat_import(name: str, globals: Mapping[str, Any] | None = None, locals: A
 def workflow_builtins() -> dict[str, Any]:
     """A ``__builtins__`` for the workflow namespace: the usual builtins, with
     :func:`compat_import` as ``__import__``. Code compiled into a namespace holding this (and
-    :data:`MARKER` = True) gets sciflow's ``snakemake``; nothing outside it is affected."""
-    return {**builtins.__dict__, "__import__": compat_import}
+    :data:`MARKER` = True) gets sciflow's ``snakemake``; nothing outside it is affected.
+    (Snakemake-internal names get a clear NameError: :mod:`sciflow.compat.namespace`.)"""
+    from sciflow.compat.namespace import workflow_builtins as make
+    return make()
 
 
 def activate(namespace: dict[str, Any], snakemake_object: Any = None) -> None:

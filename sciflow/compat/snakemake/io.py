@@ -4,8 +4,12 @@ sciflow's own implementation (:mod:`sciflow.wildcards`, :mod:`sciflow.helpers`);
 only gathers it under Snakemake's module name."""
 from __future__ import annotations
 
+import logging
+import queue as queue_module
 from typing import Any, Iterable, Mapping
 
+from sciflow.compat.snakemake.ioflags import access, before_update, update
+from sciflow.errors import WorkflowError
 from sciflow.helpers import (ancient, directory, ensure, local, pipe, protected, report, service,
                              temp, touch, unpack)
 from sciflow.model import IOFile, NamedList, Wildcards, flag
@@ -80,7 +84,49 @@ class Resources(Namedlist):
     __slots__ = ()
 
 
-__all__ = ["expand", "glob_wildcards", "multiext", "temp", "temporary", "protected",
+class QueueInput:
+    """``from_queue(q, finish_sentinel=S)``: the input of a rule without wildcards is the
+    items put into the queue ``q`` (by a thread of the workflow) until ``S`` is put.
+
+    Snakemake re-plans while the queue fills and starts jobs for items as they arrive; sciflow
+    plans once, so it waits here, while planning, for the finish sentinel and then plans jobs
+    for every item. The files made are the same; the jobs start after the queue is finished.
+    Called again (a later planning pass), it gives the same items."""
+
+    def __init__(self, items: queue_module.Queue, finish_sentinel: Any) -> None:
+        self.queue = items
+        self.finish_sentinel = finish_sentinel
+        self.items: list[Any] = []
+        self.finished = False
+
+    def __call__(self, wildcards: Any) -> list[Any]:
+        if len(wildcards):
+            raise WorkflowError("from_queue() may not be used in rules with wildcards.")
+        if not self.finished:
+            logging.getLogger("sciflow.workflow").info(
+                "waiting for the finish sentinel of a from_queue() input")
+            while True:
+                item = self.queue.get()
+                self.queue.task_done()
+                if item is self.finish_sentinel:
+                    break
+                self.items.append(item)
+            self.finished = True
+        return list(self.items)
+
+
+def from_queue(items: queue_module.Queue, finish_sentinel: Any = None) -> QueueInput:
+    """Input taken from a queue filled while the workflow runs (see :class:`QueueInput`)."""
+    if finish_sentinel is None:
+        raise WorkflowError("Please provide a finish sentinel to from_queue.",
+                            hint="from_queue(q, finish_sentinel=S): the thread filling q puts "
+                                 "S when it is done.")
+    if not hasattr(items, "get") or not hasattr(items, "task_done"):
+        raise WorkflowError(f"from_queue() takes a queue.Queue, got {type(items).__name__}")
+    return QueueInput(items, finish_sentinel)
+
+
+__all__ = ["from_queue", "QueueInput", "update", "before_update", "access", "expand", "glob_wildcards", "multiext", "temp", "temporary", "protected",
            "directory", "touch", "ancient", "unpack", "pipe", "service", "ensure", "report",
            "local", "flag", "is_flagged", "IOFile", "AnnotatedString", "Namedlist", "InputFiles", "OutputFiles",
            "Params", "Log", "Resources", "Wildcards", "apply_wildcards", "get_wildcard_names",

@@ -1,12 +1,17 @@
 """``snakemake.ioutils``: Snakemake 8/9's semantic helpers (also in the workflow namespace):
 ``lookup``, ``branch``, ``evaluate``, ``collect``, ``exists``, ``parse_input``,
-``extract_checksum``, ``flatten``, and the rule-item proxies ``input``/``output``/``params``/
+``extract_checksum``, ``flatten``, ``subpath``, ``prepend_param``, ``choose_file``/``choose_folder``/
+``choose_tmp``, ``as_py_module``, and the rule-item proxies ``input``/``output``/``params``/
 ``resources``/``threads`` (:data:`RULE_ITEMS`). Semantics follow Snakemake's documentation and behaviour
 (checked by differential tests); the code is sciflow's."""
 from __future__ import annotations
 
+import functools
+import inspect
+import os
 import re
 import string
+from pathlib import Path
 from collections.abc import Mapping
 from typing import Any, Callable
 
@@ -207,5 +212,148 @@ RULE_ITEMS = {"input": RuleItem("input"), "output": RuleItem("output"),
               "params": RuleItem("params"), "resources": RuleItem("resources"),
               "threads": threads}
 
+
+
+# ------------------------------------------------------------------------------ path helpers
+def _per_job(func: Callable[..., Any], then: Callable[[Any], Any]) -> Callable[..., Any]:
+    """A function with ``func``'s parameters (so the planner passes the same job items)
+    returning ``then(func(...))``."""
+    @functools.wraps(func)
+    def inner(wildcards: Any, **items: Any) -> Any:
+        return then(func(wildcards, **items))
+    inner.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+    return inner
+
+
+def _one_path(value: Any, helper: str) -> str:
+    if isinstance(value, Path):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"Value passed to {helper} must be a single string or pathlib.Path "
+                         f"(or a function returning those). Obtained value: {value!r}")
+    return value
+
+
+def subpath(path_or_func: Any, strip_suffix: str | None = None, with_suffix: str | None = None,
+            basename: bool = False, parent: bool = False, ancestor: int | None = None) -> Any:
+    """A part of a path (Snakemake 8): ``strip_suffix``, then ``with_suffix`` appended, then
+    the ``basename``, the ``parent`` folder, or the ``ancestor``-th folder up ("." once the
+    path runs out). ``path_or_func`` may be a function (e.g. ``output.test``): the result is
+    then evaluated per job."""
+    def part(value: Any) -> str:
+        path = _one_path(value, "subpath")
+        if strip_suffix is not None:
+            if not path.endswith(strip_suffix):
+                raise ValueError(f"Path {path} does not end with the specified suffix "
+                                 f"{strip_suffix}")
+            path = path[:len(path) - len(strip_suffix)]
+        if with_suffix is not None:
+            path += with_suffix
+        if basename:
+            if parent or ancestor is not None:
+                raise ValueError("basename cannot be used together with parent or ancestor")
+            return os.path.basename(path)
+        if parent:
+            if ancestor is not None:
+                raise ValueError("parent cannot be used together with ancestor")
+            return os.path.dirname(path) or "."
+        if ancestor is not None:
+            if ancestor < 1:
+                raise ValueError("ancestor must be greater than 0")
+            for _ in range(ancestor):
+                path = os.path.dirname(path)
+                if not path:
+                    return "."
+        return path
+
+    return _per_job(path_or_func, part) if callable(path_or_func) else part(path_or_func)
+
+
+def prepend_param(prefix: str, paths_or_func: Any, space: bool = True) -> Any:
+    """``prepend_param("--in", input)`` → ``"--in a.txt --in b.txt"``: each path after the
+    prefix, joined by spaces (for tools that want the keyword before every file)."""
+    def joined(paths: Any) -> str:
+        items = paths if isinstance(paths, list) else [paths]
+        sep = " " if space else ""
+        return " ".join(f"{prefix}{sep}{_one_path(p, 'prepend_param')}" for p in items)
+
+    if isinstance(paths_or_func, RuleItem):  # the whole item: input, output, params...
+        return _BY_NAME[paths_or_func._item](lambda items: joined(list(items)))
+    if callable(paths_or_func):
+        return _per_job(paths_or_func, joined)
+    return joined(paths_or_func)
+
+
+def _permitted(path: Path, read: bool | None, write: bool | None, execute: bool | None) -> bool:
+    """Every permission that is asked about (not None) is there — as Snakemake checks it
+    (``False`` is asked about too, and also needs the permission)."""
+    wanted = ((os.R_OK, read), (os.W_OK, write), (os.X_OK, execute))
+    return all(os.access(path, mode) for mode, on in wanted if on is not None)
+
+
+def _creatable(path: Path) -> bool:
+    """Some folder above ``path`` exists and may be written and entered."""
+    return any(folder.is_dir() and _permitted(folder, True, True, True)
+               for folder in path.parents)
+
+
+def _choose(candidates: list, read: bool | None, write: bool | None, execute: bool | None,
+            creatable: bool | None, is_dir: bool) -> Path | None:
+    for item in candidates:
+        path = Path(os.fspath(item)).expanduser()
+        if _permitted(path, read, write, execute) and path.is_dir() == is_dir:
+            return path
+        if creatable and path != Path(path.anchor) and _creatable(path):
+            return path
+    return None
+
+
+def choose_file(file_list: list, read: bool = True, write: bool = True,
+                execute: bool | None = None, creatable: bool | None = None) -> Path | None:
+    """The first path of ``file_list`` that is a file with the wanted permissions (or, with
+    ``creatable``, that could be made); None if none is."""
+    return _choose(file_list, read, write, execute, creatable, is_dir=False)
+
+
+def choose_folder(folder_list: list, read: bool = True, write: bool = True, open: bool = True,
+                  creatable: bool | None = None) -> Path | None:
+    """As :func:`choose_file`, for folders (``open``: may be entered)."""
+    return _choose(folder_list, read, write, open, creatable, is_dir=True)
+
+
+def choose_tmp(tmp_list: list, read: bool = True, write: bool = True, open: bool = True,
+               creatable: bool = True) -> Path | str:
+    """A folder for temporary files: the first usable of ``tmp_list``, else
+    ``"system_tmpdir"`` (Snakemake's word for the system's default)."""
+    found = _choose(tmp_list, read, write, open, creatable, is_dir=True)
+    return "system_tmpdir" if found is None else found
+
+
+def _module_name(path: Any) -> str:
+    path = Path(os.fspath(path))
+    if not path.name.endswith(".py"):
+        raise ValueError("Only .py files may be run as Python modules.")
+    parts = [*path.parts[:-1], path.name[:-3]]
+    if not all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p) for p in parts):
+        raise ValueError(f"{path} does not translate to a valid Python name")
+    return ".".join(parts)
+
+
+def as_py_module(path_or_func: Any = None) -> Any:
+    """The module name (for ``python -m``) of a ``.py`` path: ``pkg/sub/mod.py`` →
+    ``pkg.sub.mod``. Default: the job's ``input.script``."""
+    if path_or_func is None:
+        path_or_func = RuleItem("input").script
+    if isinstance(path_or_func, RuleItem):
+        def single(items: Any) -> str:
+            (only,) = list(items)
+            return _module_name(only)
+        return _BY_NAME[path_or_func._item](single)
+    if callable(path_or_func):
+        return _per_job(path_or_func, _module_name)
+    return _module_name(path_or_func)
+
+
 __all__ = ["lookup", "branch", "evaluate", "collect", "exists", "parse_input",
-           "extract_checksum", "flatten", "RuleItem", "RULE_ITEMS"]
+           "extract_checksum", "flatten", "subpath", "prepend_param", "choose_file",
+           "choose_folder", "choose_tmp", "as_py_module", "RuleItem", "RULE_ITEMS"]
