@@ -258,7 +258,7 @@ def with_attempt(make_spec: Callable[..., Any]) -> Callable[..., Any]:
             with in_directory(workdir):
                 for name, func in functions.items():
                     try:
-                        value = call_with_aux(func, job.wildcards, input=job.input,
+                        value = call_with_aux(func, job.wildcards, input=InputSizes(job.input),
                                               threads=job.threads, attempt=attempt,
                                               rulename=job.rule.name)
                     except RuleError as err:
