@@ -135,8 +135,9 @@ def parse_consider_ancient(items: Iterable[str] | None) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for text in items or ():
         rule, sep, rest = str(text).partition("=")
-        names = [n.strip() for n in rest.split(",") if n.strip()]
-        if not sep or not rule.strip() or not names:
+        names = [n.strip().strip("'\"") for n in rest.split(",") if n.strip()]
+        if not sep or not rule.strip().isidentifier() or not names or \
+                not all(n.isdigit() or n.isidentifier() for n in names):
             raise UsageError(f"--consider-ancient {text}: expected RULE=INPUTITEM[,INPUTITEM...]",
                              hint="e.g. --consider-ancient align=reference,1")
         out.setdefault(rule.strip(), set()).update(names)
@@ -362,27 +363,32 @@ class _Planner:
         return str(path) in ancient
 
     def cli_ancient(self, job: Job) -> frozenset[str]:
-        """The inputs of ``job`` that ``--consider-ancient RULE=ITEM,...`` names: an input
-        name (all its files) or a position in the input list, as in Snakemake."""
+        """The inputs of ``job`` that ``--consider-ancient RULE=ITEM,...`` names: a name
+        names a named input (all its files), a number the position among the unnamed
+        inputs (0 is the first), as in Snakemake."""
         items = self.options.consider_ancient.get(job.rule.name)
         if not items:
             return frozenset()
         inputs = job.input
         names = getattr(inputs, "_names", {})
+        named: set[int] = set()
+        for start, end in names.values():
+            named.update(range(start, end if end is not None else start + 1))
+        unnamed = [f for i, f in enumerate(list.__iter__(inputs)) if i not in named]
         found: set[str] = set()
         for item in items:
             if item in names:
                 start, end = names[item]
                 found.update(map(str, list.__getitem__(inputs, slice(start, end or start + 1))))
-            elif item.isdigit() and int(item) < len(inputs):
-                found.add(str(list.__getitem__(inputs, int(item))))
+            elif item.isdigit() and int(item) < len(unnamed):
+                found.add(str(unnamed[int(item)]))
             else:
                 raise WorkflowError(
                     f"--consider-ancient {job.rule.name}={item}: rule {job.rule.name} has no "
                     f"input named {item!r} (names: {', '.join(names) or 'none'}; "
-                    f"{len(inputs)} input files)", job.rule.loc_of("input"),
-                    hint="Give an input name of the rule, or the position of an input "
-                         "(0 is the first).")
+                    f"{len(unnamed)} unnamed input files)", job.rule.loc_of("input"),
+                    hint="Give an input name of the rule, or the position of an unnamed "
+                         "input (0 is the first).")
         return frozenset(found)
 
     def reasons_of(self, job: Job) -> list[Reason]:
