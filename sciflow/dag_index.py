@@ -50,6 +50,7 @@ class RuleInfo:
         self.order = order
         self.label = rule_label(rule)
         self.constraints = {**workflow.wildcard_constraints, **rule.wildcard_constraints}
+        _check_duplicates(rule)
         patterns = [str(p) for p in rule.output] + [str(p) for p in rule.log
                                                     if isinstance(p, str)]
         if isinstance(rule.benchmark, str):
@@ -180,6 +181,22 @@ def tie_rules(infos: Iterable["RuleInfo"]) -> None:
             rulename = getattr(item, "rule_name", None)
             if rulename is not None and rulename != info.rule.name and rulename in names:
                 info.ruledeps[i] = rulename
+
+
+def _check_duplicates(rule: Rule) -> None:
+    """The same output pattern twice in one rule is an error, as in Snakemake (for every
+    rule, used or not)."""
+    seen: dict[str, int] = {}
+    for i, item in enumerate(list.__iter__(rule.output)):
+        if not isinstance(item, str):
+            continue
+        first = seen.setdefault(str(item), i)
+        if first != i:
+            raise RuleError(f"duplicate output file pattern {str(item)!r} in rule "
+                            f"{rule_label(rule)} (entries {first} and {i})",
+                            rule.loc_of("output"),
+                            hint="Give each output once; use a different name or path for "
+                                 "a second file.")
 
 
 # ------------------------------------------------------------------------------ periodic values
@@ -534,7 +551,9 @@ class JobFactory:
     def _call_input_function(self, rule: Rule, func: Callable[..., Any], wildcards: Wildcards,
                              pending: PendingCheckpoint) -> Any:
         try:
-            return call_with_aux(func, wildcards)
+            # ``groupid``: the id of the group job the job runs in; "local" when run locally
+            # (as Snakemake's, whose local runs expand ``{groupid}`` so)
+            return call_with_aux(func, wildcards, groupid="local")
         except IncompleteCheckpointError as exc:
             pending.targets.extend(exc.targets)
             return PendingMarker(list(exc.targets))

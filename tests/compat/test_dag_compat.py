@@ -204,6 +204,25 @@ CHECKPOINT_OPEN = '''
         shell: "cp {input} {output}"
 '''
 
+GROUPID_INPUT = '''
+    rule all:
+        input: expand("bar{i}.txt", i=range(3))
+
+    rule grouplocal:
+        output: "foo.{groupid}.txt"
+        group: "foo"
+        shell: "echo {wildcards.groupid} > {output}"
+
+    def get_input(wildcards, groupid):
+        return f"foo.{groupid}.txt"
+
+    rule consumer:
+        input: get_input
+        output: "bar{i}.txt"
+        group: "foo"
+        shell: "cp {input} {output}"
+'''
+
 ANCIENT_CLI = '''
     rule all:
         input: "2", "4"
@@ -265,6 +284,7 @@ RUN_CASES = {
     "lazy_resources": SIZED_RESOURCES,
     "float_threads": FLOAT_THREADS,
     "checkpoint_output_open": CHECKPOINT_OPEN,
+    "groupid_input_function": GROUPID_INPUT,
 }
 
 
@@ -276,7 +296,39 @@ def test_run_leaves_the_files_snakemake_leaves(name, tmp_path):
     assert ours == theirs
 
 
+def test_input_function_gets_groupid_local(tmp_path):
+    """An input function may take ``groupid``: "local" for a local run, as Snakemake's local
+    runs give it (its test_groupid_expand expects foo.local.txt; its dry run shows per-group
+    uuids instead, so the differential for this is the slow run above)."""
+    wd = write_tree(tmp_path, GROUPID_INPUT)
+    plan = run(RunOptions(directory=str(wd), dry_run=True)).plan
+    assert [list(j.output) for j in plan.jobs if j.rule.name == "grouplocal"] == [["foo.local.txt"]]
+
+
 # ------------------------------------------------------------------------------ errors
+@pytest.mark.snakemake
+def test_duplicate_output_pattern_is_an_error_as_in_snakemake(tmp_path):
+    """Snakemake refuses a rule giving one output pattern twice, even an unused rule."""
+    text = '''
+        rule all:
+            input: "out.txt"
+        rule m:
+            output: "{n}.txt"
+            shell: "touch {output}"
+        rule unused:
+            output: "z{n}.csv", "z{n}.csv"
+            shell: "touch {output}"
+    '''
+    theirs = write_tree(tmp_path / "snakemake", text)
+    res = snakemake(theirs)
+    assert res.returncode != 0 and "Duplicate output file pattern" in res.stdout + res.stderr
+    ours = write_tree(tmp_path / "sciflow", text)
+    with pytest.raises(RuleError) as info:
+        run(RunOptions(directory=str(ours), dry_run=True))
+    assert "duplicate output file pattern 'z{n}.csv' in rule unused" in info.value.message
+    assert info.value.loc is not None and info.value.loc.line == 7
+
+
 def test_resource_function_failing_once_inputs_exist_is_a_rule_error(tmp_path):
     """Deferred only while an input is missing: with every input there, the failure is the
     rule's and is reported at planning, naming the rule (no traceback)."""
