@@ -223,6 +223,19 @@ GROUPID_INPUT = '''
         shell: "cp {input} {output}"
 '''
 
+# threads and resources evaluated per attempt: 1 100, 2 200, 3 300, then the job succeeds
+PER_ATTEMPT = '''
+    rule all:
+        input: "out.txt"
+
+    rule a:
+        output: "out.txt"
+        threads: lambda wildcards, attempt: attempt
+        resources: mem_mb=lambda wildcards, attempt: 100 * attempt
+        retries: 3
+        shell: "echo {threads} {resources.mem_mb} >> attempts.txt; test {threads} -ge 3 && echo ok > {output}"
+'''
+
 ANCIENT_CLI = '''
     rule all:
         input: "2", "4"
@@ -285,6 +298,7 @@ RUN_CASES = {
     "float_threads": FLOAT_THREADS,
     "checkpoint_output_open": CHECKPOINT_OPEN,
     "groupid_input_function": GROUPID_INPUT,
+    "threads_and_resources_per_attempt": PER_ATTEMPT,
 }
 
 
@@ -294,6 +308,24 @@ RUN_CASES = {
 def test_run_leaves_the_files_snakemake_leaves(name, tmp_path):
     theirs, ours = both_run(tmp_path, RUN_CASES[name])
     assert ours == theirs
+
+
+def test_retry_threads_stay_within_the_cores_the_first_attempt_was_scaled_to(tmp_path):
+    from sciflow.parse import load_workflow
+    from sciflow.dag import build_dag
+    from sciflow.resources_config import threads_for_attempt
+
+    wd = write_tree(tmp_path, '''
+        rule a:
+            output: "out.txt"
+            threads: lambda wildcards, attempt: 4 * attempt
+            shell: "touch {output}"
+    ''')
+    job = build_dag(load_workflow(str(wd / "Snakefile"))).jobs[0]
+    assert job.threads == 4
+    assert threads_for_attempt(job, 2) == 8   # not scaled: grows with the attempt
+    job.threads = 2                           # the scheduler scaled attempt 1 to 2 cores
+    assert threads_for_attempt(job, 2) == 2
 
 
 def test_input_function_gets_groupid_local(tmp_path):
