@@ -328,6 +328,34 @@ def test_retry_threads_stay_within_the_cores_the_first_attempt_was_scaled_to(tmp
     assert threads_for_attempt(job, 2) == 2
 
 
+def test_priority_functions_and_floats_are_evaluated_per_job(tmp_path):
+    """Snakemake's ``priority: lambda wildcards: ...`` (also with ``input``/``attempt``/
+    ``rulename``) and float priorities. The DAG evaluates them; the rule is given the value
+    here directly because sciflow/model.py still refuses non-integers when loading."""
+    from sciflow.dag import build_dag
+    from sciflow.parse import load_workflow
+
+    wd = write_tree(tmp_path, '''
+        rule all:
+            input: "a.out", "bb.out", "c.out"
+        rule echo:
+            output: "{i}.out"
+            shell: "touch {output}"
+        rule other:
+            output: "c.out"
+            shell: "touch {output}"
+    ''')
+    wf = load_workflow(str(wd / "Snakefile"))
+    wf.rules["echo"].priority = lambda wildcards, input, attempt, rulename: (
+        len(wildcards.i) + len(input) + attempt + len(rulename))
+    wf.rules["other"].priority = 3.14
+    jobs = {tuple(j.output): j.priority for j in build_dag(wf).jobs if j.output}
+    assert jobs == {("a.out",): 1 + 0 + 1 + 4, ("bb.out",): 2 + 0 + 1 + 4, ("c.out",): 3.14}
+    wf.rules["echo"].priority = "high"
+    with pytest.raises(RuleError, match="priority of rule echo"):
+        build_dag(wf)
+
+
 def test_input_function_gets_groupid_local(tmp_path):
     """An input function may take ``groupid``: "local" for a local run, as Snakemake's local
     runs give it (its test_groupid_expand expects foo.local.txt; its dry run shows per-group
