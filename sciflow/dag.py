@@ -37,7 +37,8 @@ import functools
 import os
 from typing import Any, Generator, Iterable, Iterator, Sequence
 
-from sciflow.dag_index import JobFactory, RuleIndex, RuleInfo, check_periodic, rule_label
+from sciflow.dag_index import (JobFactory, RuleIndex, RuleInfo, check_periodic, rule_label,
+                               tie_rules)
 from sciflow.errors import (AmbiguousRuleError, CyclicDependencyError, DAGError, ErrorGroup,
                             MissingDependencyError, MissingInputError, SciflowError, UnknownTargetError, WildcardError,
                             WorkflowError)
@@ -87,6 +88,7 @@ class DAG:
         self._index = RuleIndex(self._infos.values())
         self._factory = JobFactory(workflow)
         self._factory._info_for = lambda rule: self._infos[rule.name]
+        tie_rules(list(self._infos.values()))
         self._clauses = [{name: i for i, name in enumerate(names)}
                          for names, _loc in workflow.ruleorder]
         self._cmp_key = functools.cmp_to_key(self._compare_jobs)
@@ -215,9 +217,8 @@ class DAG:
     def _build(self, targets: list[str]) -> None:
         if not targets:
             rule = self.workflow.default_target_rule
-            if rule is None and not self.workflow.rules:
-                raise DAGError(f"the workflow {self.workflow.path} defines no rules")
-            # Only included files define rules: no default target, nothing to do (Snakemake).
+            # No rules at all (e.g. only an empty include:), or only included files define
+            # rules: no default target, nothing to do (Snakemake says so and succeeds).
             targets = [rule.name] if rule is not None else []
         errors: list[SciflowError] = []
         for target in targets:
@@ -335,6 +336,19 @@ class DAG:
             raise errors[0]
         return jobs
 
+    def _rule_candidate(self, path: str, rulename: str, asker: Job) -> list[Job]:
+        """The producer of ``path`` when the input names its rule (``rules.b.output``):
+        only that rule is a candidate, so other rules making the same file are no
+        ambiguity and ``ruleorder`` is not asked (Snakemake's rule dependencies)."""
+        info = self._infos[rulename]
+        job = info.cache.get(path)
+        if job is None:
+            wildcards = info.match(path, asker.wildcards)
+            if wildcards is None:
+                return []
+            job = self._new_job(info, wildcards)
+        return [job]
+
     # ---- ranking producers (Snakemake's Ruleorder.compare)
     def _compare_rules(self, a: RuleInfo, b: RuleInfo) -> int:
         """> 0 if ``a`` is preferred over ``b``, < 0 if ``b`` is, 0 if neither."""
@@ -402,6 +416,7 @@ class DAG:
         missing: list[str] = []
         errors: list[WorkflowError] = []
         known = self._known
+        ruledeps = self._factory.ruledeps.get(job)
         try:
             paths = job.input
             asked = self._factory.asked.get(job)
@@ -421,8 +436,11 @@ class DAG:
                     deps[producer] = None  # type: ignore[index]
                     continue
                 try:
-                    candidates = (self._file2jobs(path, job.wildcards)
-                                  if len(path) <= 255 or _possible_path(path) else [])
+                    if ruledeps is not None and path in ruledeps:
+                        candidates = self._rule_candidate(path, ruledeps[path], job)
+                    else:
+                        candidates = (self._file2jobs(path, job.wildcards)
+                                      if len(path) <= 255 or _possible_path(path) else [])
                 except AmbiguousRuleError as exc:
                     if not errors:
                         raise

@@ -42,6 +42,18 @@ class CheckpointJob:
         return f"CheckpointJob({self.rule.name}, output={list(self.output)})"
 
 
+class CheckpointOutput(str):
+    """One output path of a finished checkpoint, with Snakemake's ``_IOFile.open()``:
+    input functions read the checkpoint's decision with
+    ``checkpoints.x.get(**wildcards).output[0].open()``."""
+
+    __slots__ = ()
+
+    def open(self, mode: str = "r", buffering: int = -1, encoding: str | None = None,
+             errors: str | None = None, newline: str | None = None) -> Any:
+        return open(str(self), mode, buffering, encoding, errors, newline)
+
+
 def install_resolver(dag: "DAG") -> None:
     """Make ``checkpoints.<name>.get`` of the workflow namespace answer from this DAG."""
 
@@ -63,7 +75,8 @@ def install_resolver(dag: "DAG") -> None:
             asking = dag._factory.asking
             if asking is not None:
                 asking.append(outputs[0])
-            return CheckpointJob(rule, _namedlist(outputs, dict(rule.output._names)))
+            return CheckpointJob(rule, _namedlist([CheckpointOutput(o) for o in outputs],
+                                                  dict(rule.output._names)))
         raise IncompleteCheckpointError(name, [outputs[0]])
 
     dag.workflow.checkpoints.resolver = resolve

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import inspect
+import os
 import re
 import types
 from pathlib import Path
@@ -26,8 +27,10 @@ from sciflow import wildcards as wc
 from sciflow.errors import IncompleteCheckpointError, RuleError, SciflowError, WildcardError
 from sciflow.jobs import Job
 from sciflow.model import FlaggedFunction, IOFile, NamedList, Rule, Unpack, Wildcards, Workflow
+from sciflow.resources_config import InputSizes
 
-__all__ = ["RuleInfo", "RuleIndex", "JobFactory", "call_with_aux", "rule_label"]
+__all__ = ["RuleInfo", "RuleIndex", "JobFactory", "call_with_aux", "rule_label", "RuleReference",
+           "RuleReferences", "tie_rules"]
 
 
 def rule_label(rule: Rule) -> str:
@@ -40,13 +43,14 @@ class RuleInfo:
     """What the DAG needs to know about one rule, computed once."""
 
     __slots__ = ("rule", "order", "products", "wc_names", "wc_table", "has_wildcards",
-                 "out_names", "constraints", "input_is_static", "cache", "label")
+                 "out_names", "constraints", "input_is_static", "cache", "label", "ruledeps")
 
     def __init__(self, rule: Rule, order: int, workflow: Workflow) -> None:
         self.rule = rule
         self.order = order
         self.label = rule_label(rule)
         self.constraints = {**workflow.wildcard_constraints, **rule.wildcard_constraints}
+        _check_duplicates(rule)
         patterns = [str(p) for p in rule.output] + [str(p) for p in rule.log
                                                     if isinstance(p, str)]
         if isinstance(rule.benchmark, str):
@@ -66,6 +70,7 @@ class RuleInfo:
         self.out_names = dict(rule.output._names)
         self.input_is_static = not any(callable(v) or isinstance(v, Unpack) for v in rule.input)
         self.cache: dict[str, Job] = {}  # product path -> job
+        self.ruledeps: dict[int, str] = {}  # input position -> rule (set by ``tie_rules``)
 
     def match(self, path: str, hint: dict[str, str] | None = None) -> Wildcards | None:
         """The wildcards under which this rule makes ``path`` (None if it cannot).
@@ -109,6 +114,89 @@ class RuleInfo:
         list.extend(w, [values[n] for n in self.wc_names])
         w._names = self.wc_table
         return w
+
+
+class RuleOutput(IOFile):
+    """An output pattern of a rule reached as ``rules.NAME.output`` in a Snakefile: it
+    remembers its rule, so an input written that way is tied to that rule (Snakemake's
+    "rule dependency": only that rule is asked to make the file, no ambiguity with others)."""
+
+    __slots__ = ("rule_name",)
+    rule_name: str
+
+
+class RuleReference:
+    """What ``rules.NAME`` gives: the rule itself for every attribute, except that the items
+    of ``output`` are ``RuleOutput``s naming the rule."""
+
+    __slots__ = ("_rule",)
+
+    def __init__(self, rule: Any) -> None:
+        object.__setattr__(self, "_rule", rule)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._rule, name)
+        if name == "output" and isinstance(value, NamedList):
+            rulename = getattr(self._rule, "name", None)
+            return value.map(lambda item: _tagged(item, rulename))
+        return value
+
+    def __repr__(self) -> str:
+        return repr(self._rule)
+
+
+def _tagged(item: Any, rulename: str | None) -> Any:
+    if not isinstance(item, str) or rulename is None:
+        return item
+    out = RuleOutput(item, item.flags if isinstance(item, IOFile) else ())
+    out.rule_name = rulename
+    return out
+
+
+class RuleReferences:
+    """Wraps the namespace's ``rules`` object so that ``rules.NAME`` is a ``RuleReference``."""
+
+    __slots__ = ("_rules",)
+
+    def __init__(self, rules: Any) -> None:
+        object.__setattr__(self, "_rules", rules)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._rules, name)
+        return RuleReference(value) if isinstance(value, Rule) else value
+
+    def __getitem__(self, name: str) -> Any:
+        return self.__getattr__(name)
+
+    def __iter__(self):
+        return iter(self._rules)
+
+
+def tie_rules(infos: Iterable["RuleInfo"]) -> None:
+    """Fill each ``RuleInfo.ruledeps``: the input positions written as ``rules.NAME.output``
+    (``RuleOutput`` items) of another rule."""
+    names = {info.rule.name for info in infos}
+    for info in infos:
+        for i, item in enumerate(list.__iter__(info.rule.input)):
+            rulename = getattr(item, "rule_name", None)
+            if rulename is not None and rulename != info.rule.name and rulename in names:
+                info.ruledeps[i] = rulename
+
+
+def _check_duplicates(rule: Rule) -> None:
+    """The same output pattern twice in one rule is an error, as in Snakemake (for every
+    rule, used or not)."""
+    seen: dict[str, int] = {}
+    for i, item in enumerate(list.__iter__(rule.output)):
+        if not isinstance(item, str):
+            continue
+        first = seen.setdefault(str(item), i)
+        if first != i:
+            raise RuleError(f"duplicate output file pattern {str(item)!r} in rule "
+                            f"{rule_label(rule)} (entries {first} and {i})",
+                            rule.loc_of("output"),
+                            hint="Give each output once; use a different name or path for "
+                                 "a second file.")
 
 
 # ------------------------------------------------------------------------------ periodic values
@@ -320,6 +408,8 @@ class JobFactory:
         # re-evaluates it (Snakemake only trusts a checkpoint's outputs if it need not run)
         self.asked: dict[Job, list[str]] = {}
         self.asking: list[str] | None = None  # filled by the checkpoint resolver
+        # ``input: rules.b.output`` (Snakemake's "rule dependencies", see ``RuleReference``)
+        self.ruledeps: dict[Job, dict[str, str]] = {}  # job -> {input path: producer rule}
 
     def new_job(self, info: RuleInfo, wildcards: Wildcards) -> Job:
         rule = info.rule
@@ -349,12 +439,32 @@ class JobFactory:
         params = self.expand_params(info, wildcards, values, input, output, threads, resources)
         job = Job(jobid=-1, rule=rule, wildcards=wildcards, input=input, output=output,
                   params=params, log=log, benchmark=benchmark, threads=threads,
-                  resources=resources, priority=rule.priority, retries=rule.retries)
+                  resources=resources, priority=self._priority(rule, wildcards, input),
+                  retries=rule.retries)
         if pending.targets:
             self.pending[job] = pending.targets
         if asked:
             self.asked[job] = asked
+        if info.ruledeps:
+            self._record_ruledeps(job, info)
         return job
+
+    def _record_ruledeps(self, job: Job, info: RuleInfo) -> None:
+        """Which of ``job``'s inputs are tied to a rule (static inputs keep their positions)."""
+        deps = {}
+        if info.input_is_static:
+            for i, rulename in info.ruledeps.items():
+                deps[str(list.__getitem__(job.input, i))] = rulename
+        else:
+            for i, rulename in info.ruledeps.items():
+                raw = list.__getitem__(info.rule.input, i)
+                values = job.wildcards.as_dict()
+                try:
+                    deps[_concrete(raw, job.wildcards, values)] = rulename
+                except (TypeError, WildcardError):
+                    continue
+        if deps:
+            self.ruledeps[job] = deps
 
     def refresh(self, job: Job) -> None:
         """Re-evaluate a job's inputs/params in place (after a checkpoint finished)."""
@@ -441,7 +551,9 @@ class JobFactory:
     def _call_input_function(self, rule: Rule, func: Callable[..., Any], wildcards: Wildcards,
                              pending: PendingCheckpoint) -> Any:
         try:
-            return call_with_aux(func, wildcards)
+            # ``groupid``: the id of the group job the job runs in; "local" when run locally
+            # (as Snakemake's, whose local runs expand ``{groupid}`` so)
+            return call_with_aux(func, wildcards, groupid="local")
         except IncompleteCheckpointError as exc:
             pending.targets.extend(exc.targets)
             return PendingMarker(list(exc.targets))
@@ -500,24 +612,43 @@ class JobFactory:
     def _threads(self, rule: Rule, wildcards: Wildcards, input: NamedList) -> int:
         threads = rule.threads
         if callable(threads):
-            threads = self._call(rule, "threads", threads, wildcards, input=input, attempt=1,
-                                 rulename=rule.name)
-        if isinstance(threads, float) and threads.is_integer():
-            threads = int(threads)
-        if not isinstance(threads, int) or isinstance(threads, bool):
-            raise RuleError(f"threads of rule {rule_label(rule)} must be an integer, got "
-                            f"{threads!r}", rule.loc_of("threads"))
-        return threads
+            threads = self._call(rule, "threads", threads, wildcards, input=PlanningInput(input),
+                                 attempt=1, rulename=rule.name)
+            if threads is _LATER:
+                return 1  # needs inputs made in this run: 1 until then
+        return whole_number(rule, "threads", threads)
+
+    def _priority(self, rule: Rule, wildcards: Wildcards, input: NamedList) -> int:
+        """``priority:`` may be a function of the wildcards (``input``, ``attempt``,
+        ``rulename``) returning an int or a float, as in Snakemake."""
+        priority = rule.priority
+        if callable(priority):
+            priority = self._call(rule, "priority", priority, wildcards, input=input, attempt=1,
+                                  rulename=rule.name)
+        if not isinstance(priority, (int, float)) or isinstance(priority, bool):
+            raise RuleError(f"priority of rule {rule_label(rule)} must be a number, got "
+                            f"{priority!r}", rule.loc_of("priority"))
+        return priority
 
     def _resources(self, rule: Rule, wildcards: Wildcards, input: NamedList,
                    threads: int) -> dict[str, Any]:
+        """The rule's resources for this job. A function that needs inputs not made yet is
+        left out here: ``resources_config.with_attempt`` evaluates it when the job is
+        submitted (Snakemake evaluates resources lazily; a dry run shows ``<TBD>``)."""
         if not rule.resources:
             return {}
         out: dict[str, Any] = {}
+        sized = None
         for key, value in rule.resources.items():
             if callable(value):
-                value = self._call(rule, "resources", value, wildcards, input=input,
+                if sized is None:
+                    sized = PlanningInput(input)
+                value = self._call(rule, "resources", value, wildcards, input=sized,
                                    threads=threads, attempt=1, rulename=rule.name)
+                if value is _LATER:
+                    continue
+            if isinstance(value, float):
+                value = round(value)  # as Snakemake's Resource: whole numbers
             if value is not None:
                 out[key] = value
         return out
@@ -528,12 +659,48 @@ class JobFactory:
             return call_with_aux(func, wildcards, **aux)
         except IncompleteCheckpointError:
             return 0
-        except SciflowError:
-            raise
         except Exception as exc:
+            if directive in ("threads", "resources") and _inputs_pending(exc, aux.get("input")):
+                return _LATER
+            if isinstance(exc, SciflowError):
+                raise
             raise RuleError(f"{directive} function of rule {rule_label(rule)} raised "
                             f"{type(exc).__name__}: {exc} (wildcards: {_fmt_wc(wildcards)})",
                             rule.loc_of(directive)) from exc
+
+
+_LATER = object()  # a threads/resources value that is decided once the inputs exist
+
+
+class PlanningInput(InputSizes):
+    """The ``input`` that threads/resources functions get while the DAG is built: as
+    Snakemake's, ``size``/``size_mb``... raise ``FileNotFoundError`` for an input that does
+    not exist yet (the value is then decided when the job is submitted)."""
+
+    @property
+    def size(self) -> int:
+        return sum(os.path.getsize(str(f)) for f in self._files)
+
+
+def _inputs_pending(exc: BaseException, input: Any) -> bool:
+    """Was the function asked too early? Snakemake evaluates threads and resources only just
+    before a job runs, when its inputs exist; so a failure while some input is still missing
+    is no error yet (a FileNotFoundError naming an input, or any error at all then)."""
+    files = getattr(input, "_files", input) or ()
+    if isinstance(exc, FileNotFoundError) and exc.filename in files:
+        return True
+    return any(not os.path.exists(str(f)) for f in files)
+
+
+def whole_number(rule: Rule, directive: str, value: Any) -> int:
+    """``threads`` as Snakemake takes them: a float is rounded (``workflow.cores * 0.75``),
+    anything else but an int is an error."""
+    if isinstance(value, float):
+        value = round(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RuleError(f"{directive} of rule {rule_label(rule)} must be a number, got "
+                        f"{value!r}", rule.loc_of(directive))
+    return value
 
 
 class PendingMarker:

@@ -30,7 +30,7 @@ from sciflow.events import Broadcast, JobResult, Listener, RunInfo
 from sciflow.jobs import Job
 from sciflow.lock import RunLock, unlock
 from sciflow.metadata import MetadataStore, fingerprint, input_checksums, records_for
-from sciflow.plan import Plan, PlanOptions, make_plan
+from sciflow.plan import Plan, PlanOptions, make_plan, parse_consider_ancient
 
 CLUSTERS = ("slurm", "pbs", "sge", "lsf", "kubernetes")
 WORKFLOW_FILES = ("Sciflowfile", "Snakefile", "workflow/Snakefile")  # as sciflow.parse
@@ -50,6 +50,7 @@ class RunOptions:
     forceall: bool = False
     forcerun: list[str] = field(default_factory=list)
     until: list[str] = field(default_factory=list)
+    consider_ancient: list[str] = field(default_factory=list)  # RULE=ITEM[,ITEM] (plan.py)
     keep_going: bool = False
     rerun_incomplete: bool = False
     keep_incomplete: bool = False
@@ -322,7 +323,8 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
     _check_rule_names(workflow, dag, "--until", options.until)
     plan_options = PlanOptions(workdir=workdir, forceall=options.forceall,
                                forcerun=set(options.forcerun or ()), until=set(options.until or ()),
-                               rerun_incomplete=options.rerun_incomplete, touch=options.touch)
+                               rerun_incomplete=options.rerun_incomplete, touch=options.touch,
+                               consider_ancient=parse_consider_ancient(options.consider_ancient))
     meta = MetadataStore(workdir, readonly=options.dry_run)  # a dry run writes nothing
     try:
         plan = make_plan(dag, meta, plan_options)

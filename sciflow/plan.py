@@ -48,6 +48,8 @@ class PlanOptions:
     rerun_incomplete: bool = False
     touch: bool = False
     check_metadata: bool = True                         # params/code/input-set/software triggers
+    # --consider-ancient RULE=ITEM,...: these inputs (names or positions) count as ancient()
+    consider_ancient: dict[str, set[str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -125,6 +127,23 @@ def _matches(job: Job, names: set[str]) -> bool:
     return job.rule.name in names or any(str(o) in names for o in job.output)
 
 
+def parse_consider_ancient(items: Iterable[str] | None) -> dict[str, set[str]]:
+    """``--consider-ancient A=0 B=x,y`` → ``{"A": {"0"}, "B": {"x", "y"}}`` (Snakemake's
+    syntax: RULE=INPUTITEM[,INPUTITEM...], an item being an input name or position)."""
+    from sciflow.errors import UsageError
+
+    out: dict[str, set[str]] = {}
+    for text in items or ():
+        rule, sep, rest = str(text).partition("=")
+        names = [n.strip().strip("'\"") for n in rest.split(",") if n.strip()]
+        if not sep or not rule.strip().isidentifier() or not names or \
+                not all(n.isdigit() or n.isidentifier() for n in names):
+            raise UsageError(f"--consider-ancient {text}: expected RULE=INPUTITEM[,INPUTITEM...]",
+                             hint="e.g. --consider-ancient align=reference,1")
+        out.setdefault(rule.strip(), set()).update(names)
+    return out
+
+
 class _Planner:
     def __init__(self, dag: "DAG", meta: MetadataStore | None, options: PlanOptions) -> None:
         self.dag = dag
@@ -159,7 +178,14 @@ class _Planner:
             ins: Any = [str(f) for f in inputs]
         else:
             ins = self.input_set(consumer)
-        return [o for o in producer.output if str(o) in ins]
+        linked = [o for o in producer.output if str(o) in ins]
+        # A consumer may read the producer's log or benchmark file: Snakemake links (and
+        # plans) the producer for those too, as `sciflow dag` shows.
+        if producer.log:
+            linked.extend(f for f in producer.log if isinstance(f, str) and str(f) in ins)
+        if producer.benchmark and str(producer.benchmark) in ins:
+            linked.append(producer.benchmark)
+        return linked
 
     # ---------------------------------------------------------------------------- own reasons
     def own_reasons(self, job: Job) -> list[Reason]:
@@ -187,8 +213,9 @@ class _Planner:
         oldest = self.output_mintime(job)
         if oldest is not None:
             newer = []
+            cli = self.cli_ancient(job) if opts.consider_ancient else ()
             for f in job.input:
-                if _flagged(f, "ancient"):
+                if _flagged(f, "ancient") or (cli and str(f) in cli):
                     continue
                 t = mtime(str(f))
                 if t is not None and t > oldest:
@@ -324,13 +351,45 @@ class _Planner:
                     upstream_of.setdefault(dep.jobid, []).extend(map(str, files))
 
     def ancient_in(self, consumer: Job, path: Any) -> bool:
-        """Is ``path`` marked ``ancient()`` where ``consumer`` declares it as input?"""
+        """Is ``path`` marked ``ancient()`` where ``consumer`` declares it as input (or
+        named by ``--consider-ancient``)?"""
         try:
             ancient = self._ancient[consumer.jobid]
         except KeyError:
-            ancient = self._ancient[consumer.jobid] = frozenset(
-                str(f) for f in consumer.input if _flagged(f, "ancient"))
+            ancient = frozenset(str(f) for f in consumer.input if _flagged(f, "ancient"))
+            if self.options.consider_ancient:
+                ancient |= self.cli_ancient(consumer)
+            self._ancient[consumer.jobid] = ancient
         return str(path) in ancient
+
+    def cli_ancient(self, job: Job) -> frozenset[str]:
+        """The inputs of ``job`` that ``--consider-ancient RULE=ITEM,...`` names: a name
+        names a named input (all its files), a number the position among the unnamed
+        inputs (0 is the first), as in Snakemake."""
+        items = self.options.consider_ancient.get(job.rule.name)
+        if not items:
+            return frozenset()
+        inputs = job.input
+        names = getattr(inputs, "_names", {})
+        named: set[int] = set()
+        for start, end in names.values():
+            named.update(range(start, end if end is not None else start + 1))
+        unnamed = [f for i, f in enumerate(list.__iter__(inputs)) if i not in named]
+        found: set[str] = set()
+        for item in items:
+            if item in names:
+                start, end = names[item]
+                found.update(map(str, list.__getitem__(inputs, slice(start, end or start + 1))))
+            elif item.isdigit() and int(item) < len(unnamed):
+                found.add(str(unnamed[int(item)]))
+            else:
+                raise WorkflowError(
+                    f"--consider-ancient {job.rule.name}={item}: rule {job.rule.name} has no "
+                    f"input named {item!r} (names: {', '.join(names) or 'none'}; "
+                    f"{len(unnamed)} unnamed input files)", job.rule.loc_of("input"),
+                    hint="Give an input name of the rule, or the position of an unnamed "
+                         "input (0 is the first).")
+        return frozenset(found)
 
     def reasons_of(self, job: Job) -> list[Reason]:
         """The job's final reasons. Called once per job: it takes the job's entries out of
@@ -451,6 +510,12 @@ def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | Non
     # looks up to date, but must still be refused (see sciflow.confine).
     check_job_paths(jobs, options.workdir, getattr(dag, "workflow", None))
     planner = _Planner(dag, meta, options)
+    rules = getattr(getattr(dag, "workflow", None), "rules", None)
+    unknown = sorted(set(options.consider_ancient) - set(rules)) if rules is not None else []
+    if unknown:
+        raise WorkflowError(f"--consider-ancient names rules the workflow does not have: "
+                            f"{', '.join(unknown)}", hint="Use RULE=INPUTITEM with a rule name "
+                            "(`sciflow rules` lists them).")
     with paused_gc():
         try:
             candidates: set[int] | None = None

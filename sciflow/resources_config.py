@@ -252,13 +252,16 @@ def with_attempt(make_spec: Callable[..., Any]) -> Callable[..., Any]:
     from sciflow.engine import in_directory
 
     def factory(job: Any, workflow: Any, workdir: str, attempt: int = 1, **kwargs: Any) -> Any:
+        if attempt > 1 and callable(job.rule.threads):
+            with in_directory(workdir):
+                job.threads = threads_for_attempt(job, attempt)
         functions = {k: v for k, v in (job.rule.resources or {}).items() if callable(v)}
         if functions:
             values = dict(job.resources)
             with in_directory(workdir):
                 for name, func in functions.items():
                     try:
-                        value = call_with_aux(func, job.wildcards, input=job.input,
+                        value = call_with_aux(func, job.wildcards, input=InputSizes(job.input),
                                               threads=job.threads, attempt=attempt,
                                               rulename=job.rule.name)
                     except RuleError as err:
@@ -274,6 +277,29 @@ def with_attempt(make_spec: Callable[..., Any]) -> Callable[..., Any]:
         return make_spec(job, workflow, workdir, attempt, **kwargs)
 
     return factory
+
+
+def threads_for_attempt(job: Any, attempt: int) -> int:
+    """A ``threads:`` function evaluated again for a retry (Snakemake evaluates threads per
+    attempt, ``lambda wildcards, attempt: 2 * attempt``). When the scheduler scaled the
+    first attempt's threads down to the cores, the retry is held to that number too."""
+    from sciflow.dag_index import call_with_aux, whole_number
+
+    def evaluate(n: int) -> int:
+        try:
+            value = call_with_aux(job.rule.threads, job.wildcards, input=InputSizes(job.input),
+                                  attempt=n, rulename=job.rule.name)
+        except RuleError:
+            raise
+        except Exception as exc:
+            raise RuleError(f"threads function of rule {job.rule.name} raised "
+                            f"{type(exc).__name__}: {exc}", job.rule.loc_of("threads")) from None
+        return whole_number(job.rule, "threads", value)
+
+    value = evaluate(attempt)
+    if evaluate(1) > job.threads:  # scaled down to the available cores: keep within them
+        value = min(value, job.threads)
+    return value
 
 
 def settings_from(options: Any) -> RuleSettings:

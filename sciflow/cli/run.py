@@ -29,6 +29,7 @@ QUIET_CHOICES = ("all", "host", "progress", "reason", "rules")
 # Values of options the command line and the profiles left unset.
 DEFAULTS: dict[str, Any] = {
     "dry_run": False, "json": False, "forceall": False, "forcerun": [], "until": [],
+    "consider_ancient": [],
     "keep_going": False, "rerun_incomplete": False, "keep_incomplete": False, "touch": False,
     "config": [], "configfiles": [], "cluster_options": [], "no_provenance": False,
     "unlock": False, "use_conda": False, "use_apptainer": False, "use_envmodules": False,
@@ -65,6 +66,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                     help="run these rules' jobs (and everything downstream)")
     ex.add_argument("--until", "-U", nargs="+", metavar="RULE",
                     help="run only jobs upstream of (and including) these rules")
+    ex.add_argument("--consider-ancient", nargs="+", metavar="RULE=INPUTITEM",
+                    help="treat these inputs of a rule (input names or positions, comma-"
+                         "separated) as ancient(): newer files do not rerun it")
     ex.add_argument("-k", "--keep-going", **flag,
                     help="go on with independent jobs when a job fails")
     ex.add_argument("--kill-on-failure", **flag,
@@ -287,6 +291,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
         targets=list(args.targets), snakefile=args.snakefile, directory=args.directory,
         cores=None if cores == "all" else cores, dry_run=args.dry_run, json=args.json,
         forceall=args.forceall, forcerun=list(args.forcerun), until=list(args.until),
+        consider_ancient=list(args.consider_ancient),
         keep_going=args.keep_going, rerun_incomplete=args.rerun_incomplete,
         keep_incomplete=args.keep_incomplete, touch=args.touch,
         config=parse_key_values(args.config, "--config"), configfiles=list(args.configfiles),
