@@ -70,8 +70,18 @@ def service(value: Any) -> Any:
     return flag(_paths_to_str(value), "service")
 
 
-def ensure(value: Any, non_empty: bool = False, sha256: str | None = None, **_: Any) -> Any:
-    return flag(_paths_to_str(value), "ensure_non_empty" if non_empty else "ensure")
+def ensure(value: Any, non_empty: bool = False, sha256: Any = None, md5: Any = None,
+           sha1: Any = None) -> Any:
+    """Output checked after its job (sciflow.execute.runner): not empty, and/or with this
+    checksum (a string, or a function of the wildcards)."""
+    given = [(name, v) for name, v in (("sha256", sha256), ("md5", md5), ("sha1", sha1))
+             if v is not None]
+    if len(given) > 1:
+        raise RuleError("ensure(): give only one checksum (sha256, md5 or sha1)")
+    algorithm, checksum = given[0] if given else (None, None)
+    return flag(_paths_to_str(value), "ensure", {"non_empty": bool(non_empty),
+                                                 "checksum": checksum,
+                                                 "checksum_algorithm": algorithm})
 
 
 def report(value: Any, *_args: Any, **_kwargs: Any) -> Any:

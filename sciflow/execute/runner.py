@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 import io
 import json
 import os
@@ -45,8 +46,8 @@ from sciflow.events import JobResult
 from sciflow.execute import procguard
 from sciflow.execute.base import JobSpec
 from sciflow.execute.hpc import batch_job_id
-from sciflow.execute.script import (MODULES_ENV, call_recording_software, make_snakemake,
-                                    script_source, versions)
+from sciflow.execute.script import (MODULES_ENV, call_recording_software, job_resources,
+                                    make_snakemake, script_source, versions)
 from sciflow.execute import cache, shadow
 from sciflow.execute.envs import command_prefix
 from sciflow.execute.shell import _output_target
@@ -55,6 +56,7 @@ from sciflow.model import NamedList, Wildcards
 from sciflow.provenance.hashing import sha256_fd, version_of
 
 LOG_TAIL_LINES = 20
+MAX_ARG_BYTES = 16 * 4096 - 1  # longer shell commands run from a file (as Snakemake's)
 MTIME_SLACK_S = 0.05      # file systems stamp mtimes from a coarse clock
 HOST = socket.gethostname()
 
@@ -197,7 +199,17 @@ class _Attempt:
         command = self.spec.exec_command or self.spec.command or ""
         if self.spec.bench_commands and self.bench_iteration is not None:  # {bench_iteration}
             command = self.spec.bench_commands[self.bench_iteration]
-        argv = _environment_wrapper(self.spec) + ["bash", "-c", command]
+        if len(command.encode("utf-8", "surrogateescape")) > MAX_ARG_BYTES:
+            # one argv string may not exceed MAX_ARG_STRLEN (128 KiB on Linux): as Snakemake,
+            # a long command goes to a script file that bash reads
+            path = os.path.join(self.workdir, ".sciflow", "scripts", f"{self.spec.key}.sh")
+            _ensure_dir(os.path.dirname(path))
+            with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write(command + "\n")
+            self.temp_dirs.add(path)  # removed in cleanup()
+            argv = _environment_wrapper(self.spec) + ["bash", path]
+        else:
+            argv = _environment_wrapper(self.spec) + ["bash", "-c", command]
         self._subprocess(argv, result)
 
     def _script(self, result: JobResult) -> None:
@@ -284,9 +296,7 @@ class _Attempt:
             self.temp_output(),
             self.spec.params if self.spec.params is not None else NamedList(),
             Wildcards(self.spec.wildcards), self.spec.threads,
-            NamedList((), {"_cores": self.spec.threads, "_nodes": 1,
-                           "tmpdir": os.environ.get("TMPDIR", "/tmp"), **self.spec.resources},
-                      flatten=False),
+            job_resources(self.spec.threads, self.spec.resources),
             self.spec.log if self.spec.log is not None else NamedList(),
             self.spec.config, self.spec.rule,
         )
@@ -386,12 +396,38 @@ class _Attempt:
                 f"missing: {', '.join(missing)}",
                 hint="The action must write every declared output (use {output} in the "
                      "command).", rule=self.spec.rule, wildcards=self.spec.wildcards)
+        if self.spec.ensure_outputs:
+            self._check_ensured()
         if self.spec.digest_outputs:
             for log in self.spec.log or ():
                 self._sync(str(log), self.abs(str(log)), durable=False)
         if self.spec.benchmark:
             records = self.benchmark_records or [_empty_record(time.time() - self.t0)]
             _write_benchmark(self.abs(self.spec.benchmark), *records)
+
+    def _check_ensured(self) -> None:
+        """``ensure(non_empty=True)`` / ``ensure(sha256=...)``: the job failed silently if an
+        output is empty or has another checksum (Snakemake's checks and messages)."""
+        empty, differ = [], []
+        for out, non_empty, algorithm, expected in self.spec.ensure_outputs:
+            path = self.abs(out.rstrip("/") or out)
+            if non_empty and os.path.isfile(path) and os.path.getsize(path) == 0:
+                empty.append(out)
+            if algorithm and expected is not None and os.path.isfile(path):
+                with open(path, "rb") as fh:
+                    if hashlib.file_digest(fh, algorithm).hexdigest() != expected:
+                        differ.append(out)
+        where = dict(rule=self.spec.rule, wildcards=self.spec.wildcards)
+        if empty:
+            raise JobFailedError(
+                "Detected unexpected empty output files. Something went wrong in the rule "
+                "without an error being reported:\n" + "\n".join(empty),
+                hint="The output is declared with ensure(non_empty=True).", **where)
+        if differ:
+            raise JobFailedError(
+                "Output files have checksums that differ from the expected ones defined in "
+                "the workflow:\n" + "\n".join(differ),
+                hint="The output is declared with ensure(sha256=...) (or md5/sha1).", **where)
 
     def _sync(self, out: str, path: str, durable: bool = True) -> None:
         """Make the output durable (one fsync) and, when provenance wants checksums, hash it

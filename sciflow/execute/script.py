@@ -27,6 +27,32 @@ PREAMBLE_END = "######## sciflow preamble end #########"
 MODULES_ENV = "SCIFLOW_MODULES_FILE"
 
 
+class ResourceList(NamedList):
+    """``resources`` of a job: a NamedList that also answers Snakemake's private names
+    (``resources._cores``, ``resources._nodes``), which a plain NamedList refuses as attributes
+    (its ``_`` names are internals)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") and not name.startswith("__") and name != "_names":
+            try:
+                names = object.__getattribute__(self, "_names")
+            except AttributeError:
+                raise AttributeError(name) from None
+            if name in names:
+                return self._get(name)
+        return super().__getattr__(name)
+
+
+def job_resources(threads: int, resources: Any) -> ResourceList:
+    """A job's resources as Snakemake's actions see them: ``_cores`` (the job's threads),
+    ``_nodes``, ``tmpdir`` and the rule's own."""
+    return ResourceList((), {"_cores": threads, "_nodes": 1,
+                             "tmpdir": os.environ.get("TMPDIR", "/tmp"), **dict(resources)},
+                        flatten=False)
+
+
 class Snakemake:
     """What ``snakemake.<name>`` gives inside a script, as in Snakemake's ``iocontainers``."""
 
@@ -115,9 +141,7 @@ def record_modules_at_exit() -> None:
 
 def make_snakemake(spec: Any, output: NamedList, scriptdir: str | None) -> Snakemake:
     """The object for one job attempt (``output`` already mapped to temp paths)."""
-    resources = NamedList((), {"_cores": spec.threads, "_nodes": 1,
-                               "tmpdir": os.environ.get("TMPDIR", "/tmp"),
-                               **spec.resources}, flatten=False)
+    resources = job_resources(spec.threads, spec.resources)
     return Snakemake(
         input=spec.input if spec.input is not None else NamedList(),
         output=output, params=spec.params if spec.params is not None else NamedList(),
