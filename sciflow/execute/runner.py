@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import io
 import json
@@ -35,6 +36,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -290,7 +292,7 @@ class _Attempt:
             rule=self.spec.rule, wildcards=self.spec.wildcards)
 
     def _run(self, result: JobResult) -> None:
-        func = _workflow_function(self.spec)
+        func = _with_bench_iteration(_workflow_function(self.spec), self.bench_iteration)
         args = (
             self.spec.input if self.spec.input is not None else NamedList(),
             self.temp_output(),
@@ -627,6 +629,28 @@ def _workflow_function(spec: JobSpec) -> Callable[..., Any]:
     if func is None:
         raise JobFailedError(f"the run: function of rule {spec.rule!r} was not defined")
     return func
+
+
+def _with_bench_iteration(func: Callable[..., Any], iteration: int | None) -> Callable[..., Any]:
+    """Snakemake's ``run:`` blocks see ``bench_iteration`` (None, or the index of the
+    ``benchmark: repeat(...)`` run). A function taking it as a parameter gets it as one;
+    otherwise the name is looked up in the function's globals: with a benchmark, the function
+    is called through a copy of it whose globals add the name (threads of one worker may be
+    running other iterations), without one the worker's namespace gets it as None."""
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return func
+    if "bench_iteration" in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]:
+        return functools.partial(func, bench_iteration=iteration)
+    if "bench_iteration" not in code.co_names:  # the block never names it
+        return func
+    if iteration is None:
+        func.__globals__.setdefault("bench_iteration", None)
+        return func
+    clone = types.FunctionType(code, {**func.__globals__, "bench_iteration": iteration},
+                               func.__name__, func.__defaults__, func.__closure__)
+    clone.__kwdefaults__ = func.__kwdefaults__
+    return clone
 
 
 def _user_traceback(err: BaseException, spec: JobSpec) -> str | None:
