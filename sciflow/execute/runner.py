@@ -352,13 +352,16 @@ class _Attempt:
         nb = nbformat.read(path, as_version=4)
         obj = make_snakemake(self.spec, self.temp_output(), os.path.dirname(path))
         nb.cells.insert(0, nbformat.v4.new_code_cell(notebook_preamble(obj, path)))
-        client = NotebookClient(nb, timeout=self.spec.timeout_s or None, kernel_name="python3",
-                                resources={"metadata": {"path": self.cwd}})
+        client = _guarded_notebook_client(NotebookClient)(
+            nb, timeout=self.spec.timeout_s or None, kernel_name="python3",
+            resources={"metadata": {"path": self.cwd}})
+        client.sciflow_record = self.record
         try:
             client.execute()
         except Exception as err:  # CellExecutionError carries the traceback text
             raise JobFailedError(f"notebook {path} failed", log_tail=str(err)[-4000:]) from None
         finally:
+            self.record.process_ended()  # the kernel's leftovers die with it
             target = (self.spec.log or NamedList()).get("notebook")
             if target:
                 nbformat.write(nb, self.abs(str(target)))
@@ -491,6 +494,37 @@ class _Attempt:
 
 
 # --------------------------------------------------------------------------- helpers
+def _guarded_notebook_client(base: type) -> type:
+    """nbclient's client whose kernel is guarded as a ``script:`` job's process: Jupyter
+    starts the kernel in its own session (one process group holding whatever the notebook
+    starts); that group is recorded and registered with the worker's watcher the moment the
+    kernel exists, so it is killed when the worker or the run dies (procguard)."""
+
+    class GuardedNotebookClient(base):  # type: ignore[misc, valid-type]
+        sciflow_record: procguard.JobRecord | None = None
+
+        async def async_start_new_kernel(self, **kwargs: Any) -> None:
+            await super().async_start_new_kernel(**kwargs)
+            pid = _kernel_pid(self.km)
+            if pid and self.sciflow_record is not None:
+                self.sciflow_record.process_started(pid)
+
+    return GuardedNotebookClient
+
+
+def _kernel_pid(manager: Any) -> int | None:
+    """The kernel process of a jupyter_client kernel manager (its process group's leader)."""
+    provisioner = getattr(manager, "provisioner", None)
+    process = getattr(provisioner, "process", None) or getattr(manager, "kernel", None)
+    pid = getattr(process, "pid", None) or getattr(provisioner, "pid", None)
+    if not pid:
+        return None
+    try:
+        return pid if os.getpgid(pid) == pid else None  # its own group, as Jupyter starts it
+    except OSError:
+        return None
+
+
 def _ensure_dir(path: str) -> None:
     """``os.makedirs(path, exist_ok=True)``, but a directory that exists costs one stat: a
     ``mkdir`` that fails with EEXIST still takes the parent directory's lock for creating,

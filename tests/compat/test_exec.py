@@ -1,0 +1,211 @@
+"""Issue 7, job execution: what Snakemake's own test cases showed sciflow's jobs doing
+differently (benchmarks/snakemake-suite-differences.md), each against Snakemake (the oracle,
+in the dev venv) on the same Snakefile: same output files, same failures.
+
+- shell commands formatted with the Snakefile's globals too (``X = "a"``; ``{X}``);
+- ``{resources._cores}`` / ``{resources._nodes}`` in shell commands;
+- a 256 KB shell command (longer than one argv string may be: run from a file);
+- ``ensure(non_empty=True)`` / ``ensure(sha256=...)`` checked after the job;
+- ``bench_iteration`` in ``run:`` blocks (None, or the index of the benchmark run);
+- ``pipe()`` and ``service()`` outputs: a clear error naming them (not supported).
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sciflow.engine import RunOptions, run
+from sciflow.errors import RunFailedError
+
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+needs_snakemake = pytest.mark.skipif(not SNAKEMAKE.exists(), reason="Snakemake (the oracle) "
+                                     "is not installed in this venv")
+
+
+def write(wd: Path, snakefile: str, files: dict[str, str] | None = None) -> Path:
+    wd.mkdir(parents=True, exist_ok=True)
+    (wd / "Snakefile").write_text(textwrap.dedent(snakefile))
+    for name, text in (files or {}).items():
+        (wd / name).write_text(text)
+    return wd
+
+
+def twins(tmp: Path, snakefile: str, files: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """The same workflow twice: one directory for Snakemake, one for sciflow."""
+    return write(tmp / "snakemake", snakefile, files), write(tmp / "sciflow", snakefile, files)
+
+
+def snakemake(wd: Path, *targets: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(SNAKEMAKE), "-c1", "--nolock", *targets], cwd=wd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def sciflow(wd: Path, *targets: str) -> None:
+    run(RunOptions(directory=str(wd), targets=list(targets), cores=1, provenance=False))
+
+
+def tree(wd: Path) -> dict[str, bytes]:
+    """Every file the workflow left (not the tools' own state)."""
+    return {p.relative_to(wd).as_posix(): p.read_bytes() for p in sorted(wd.rglob("*"))
+            if p.is_file() and p.relative_to(wd).parts[0] not in (".snakemake", ".sciflow")
+            and not p.name.endswith(".tsv")}  # benchmark timings differ by nature
+
+
+def same_outputs(tmp: Path, snakefile: str, *targets: str,
+                 files: dict[str, str] | None = None) -> dict[str, bytes]:
+    sm, sf = twins(tmp, snakefile, files)
+    done = snakemake(sm, *targets)
+    assert done.returncode == 0, done.stderr[-3000:]
+    sciflow(sf, *targets)
+    assert tree(sf) == tree(sm)
+    return tree(sf)
+
+
+# --------------------------------------------------------------------------- shell formatting
+@needs_snakemake
+def test_shell_commands_see_the_snakefile_globals_as_in_snakemake(tmp_path):
+    files = same_outputs(tmp_path, '''
+        GREETING = "hello"
+        SAMPLES = ["s1", "s2"]
+        def helper(x):
+            return x.upper()
+        rule a:
+            output: "a.txt"
+            params: p="own"
+            shell: "echo {GREETING} {SAMPLES} {params.p} {config} > {output}"
+        rule b:
+            input: "a.txt"
+            output: "b.txt"
+            run:
+                shell("cat {input} > {output}; echo {GREETING} >> {output}")
+        rule c:
+            input: "b.txt"
+            output: "c.txt"
+            shell: "cat {input} > {output}; echo {GREETING:q}-{SAMPLES[1]} >> {output}"
+        ''', "c.txt")
+    assert files["a.txt"] == b"hello s1 s2 own {}\n"
+
+
+@needs_snakemake
+def test_private_resource_names_are_formatted(tmp_path):
+    files = same_outputs(tmp_path, '''
+        rule a:
+            output: "a.txt"
+            threads: 1
+            resources: mem_mb=12
+            shell: "echo {resources._cores} {resources._nodes} {resources.mem_mb} > {output}"
+        ''', "a.txt")
+    assert files["a.txt"] == b"1 1 12\n"
+
+
+def test_an_unknown_name_is_still_a_rule_error(tmp_path):
+    wd = write(tmp_path, '''
+        X = 1
+        rule a:
+            output: "a.txt"
+            shell: "echo {Y} > {output}"
+        ''')
+    with pytest.raises(RunFailedError, match="unknown name 'Y' in the shell command"):
+        sciflow(wd)
+
+
+@needs_snakemake
+def test_a_256_kb_shell_command_runs(tmp_path):
+    files = same_outputs(tmp_path, '''
+        rule a:
+            input: "in.txt"
+            output: "out.txt"
+            shell: "cp {input} {output}; echo ok >> {output} #" + "x" * 64 * 4096
+        ''', files={"in.txt": "data\n"})
+    assert files["out.txt"] == b"data\nok\n"
+
+
+# --------------------------------------------------------------------------- ensure()
+ENSURE = '''
+    SUM = "%s"
+    rule empty:
+        output: ensure("e.txt", non_empty=True)
+        shell: "touch {output}"
+    rule full:
+        output: ensure("f.txt", non_empty=True)
+        shell: "echo full > {output}"
+    rule good_sum:
+        output: ensure("g.txt", sha256=SUM)
+        shell: "echo -n test > {output}"
+    rule bad_sum:
+        output: ensure("b.txt", sha256=lambda wildcards: SUM)
+        shell: "echo -n other > {output}"
+    rule md5:
+        output: ensure("m.txt", md5="%s")
+        shell: "echo -n test > {output}"
+''' % (hashlib.sha256(b"test").hexdigest(), hashlib.md5(b"test").hexdigest())
+
+
+@needs_snakemake
+@pytest.mark.parametrize("target, message", [
+    ("empty", "Detected unexpected empty output files"),
+    ("bad_sum", "Output files have checksums that differ from the expected ones"),
+])
+def test_ensure_failures_fail_the_job_as_in_snakemake(tmp_path, target, message):
+    sm, sf = twins(tmp_path, ENSURE)
+    done = snakemake(sm, target)
+    assert done.returncode != 0 and message in done.stderr
+    with pytest.raises(RunFailedError) as info:
+        sciflow(sf, target)
+    assert message in str(info.value)
+    assert tree(sf) == tree(sm) == {"Snakefile": (sm / "Snakefile").read_bytes()}
+
+
+@needs_snakemake
+def test_ensure_passes_when_the_output_is_right(tmp_path):
+    files = same_outputs(tmp_path, ENSURE, "full", "good_sum", "md5")
+    assert files["g.txt"] == b"test"
+
+
+# --------------------------------------------------------------------------- run: blocks
+@needs_snakemake
+def test_run_blocks_see_bench_iteration(tmp_path):
+    files = same_outputs(tmp_path, '''
+        rule a:
+            output: "a.txt"
+            benchmark: repeat("bench/a.tsv", 3)
+            run:
+                with open(output[0], "a") as fh:
+                    print("iteration", bench_iteration, file=fh)
+                shell("echo shell {bench_iteration} >> {output}")
+        rule b:
+            output: "b.txt"
+            run:
+                with open(output[0], "w") as fh:
+                    print("iteration", bench_iteration, file=fh)
+        ''', "a.txt", "b.txt")
+    assert files["a.txt"].decode().split("\n")[:2] == ["iteration 0", "shell 0"]
+    assert files["b.txt"] == b"iteration None\n"
+
+
+# --------------------------------------------------------------------------- not supported
+@pytest.mark.parametrize("helper", ["pipe", "service"])
+def test_pipe_and_service_outputs_are_refused_naming_them(tmp_path, helper):
+    wd = write(tmp_path, f'''
+        rule all:
+            input: "b.txt"
+        rule a:
+            output: {helper}("a.fifo")
+            shell: "echo x > {{output}}"
+        rule b:
+            input: "a.fifo"
+            output: "b.txt"
+            shell: "cat {{input}} > {{output}}"
+        ''')
+    with pytest.raises(RunFailedError) as info:  # as every error found while making a job
+        sciflow(wd)
+    text = info.value.format()
+    assert f"{helper}('a.fifo') is not supported" in text
+    assert "Snakefile:5" in text  # the output: line of rule a
+    assert not (wd / "b.txt").exists() and not (wd / "a.fifo").exists()
