@@ -144,12 +144,17 @@ class _Attempt:
         self.temp_dirs: set[str] = set()
         self.digests: dict[str, tuple[int, int, int, str]] = {}  # output -> version + sha256
         self.record = procguard.JobRecord(spec.run_dir, spec.key)  # "this attempt started"
+        self.run_function: Callable[..., Any] | None = None   # run: jobs (see prepare)
 
     def abs(self, path: str) -> str:
         return path if os.path.isabs(path) else os.path.join(self.workdir, path)
 
     # --------------------------------------------------------------------- before the action
     def prepare(self) -> None:
+        if self.spec.action == "run":
+            # load the workflow (once per worker) before old outputs go: its top-level code
+            # runs then, and may write files, as it did before Snakemake started the job
+            self.run_function = _workflow_function(self.spec)
         for out in self.outputs:
             if self.spec.temp_outputs:
                 tmp = self.abs(temp_path(out, self.spec.key))
@@ -293,7 +298,8 @@ class _Attempt:
             rule=self.spec.rule, wildcards=self.spec.wildcards)
 
     def _run(self, result: JobResult) -> None:
-        func = _with_bench_iteration(_workflow_function(self.spec), self.bench_iteration)
+        func = _with_bench_iteration(self.run_function or _workflow_function(self.spec),
+                                     self.bench_iteration)
         args = (
             self.spec.input if self.spec.input is not None else NamedList(),
             self.temp_output(),

@@ -209,3 +209,20 @@ def test_pipe_and_service_outputs_are_refused_naming_them(tmp_path, helper):
     assert f"{helper}('a.fifo') is not supported" in text
     assert "Snakefile:5" in text  # the output: line of rule a
     assert not (wd / "b.txt").exists() and not (wd / "a.fifo").exists()
+
+
+# --------------------------------------------------------------------------- old outputs
+@needs_snakemake
+def test_run_jobs_start_without_their_old_outputs_even_if_top_level_code_made_them(tmp_path):
+    """Top-level code runs once, before jobs; a ``run:`` job must not find its old output
+    (the worker loads the workflow before it removes the old outputs, not after)."""
+    files = same_outputs(tmp_path, '''
+        shell("echo stale > out.txt; touch -t 201604010000 out.txt; touch in.txt")
+        rule a:
+            input: "in.txt"
+            output: "out.txt", "sub/other.txt"
+            run:
+                shell("test ! -e out.txt && test -d sub")
+                shell("echo fresh > {output[0]}; touch {output[1]}")
+        ''')
+    assert files["out.txt"] == b"fresh\n"
