@@ -226,3 +226,28 @@ def test_run_jobs_start_without_their_old_outputs_even_if_top_level_code_made_th
                 shell("echo fresh > {output[0]}; touch {output[1]}")
         ''')
     assert files["out.txt"] == b"fresh\n"
+
+
+# --------------------------------------------------------------------------- template_engine
+@needs_snakemake
+def test_template_engine_jobs_render_as_in_snakemake(tmp_path):
+    pytest.importorskip("jinja2")
+    pytest.importorskip("yte")
+    files = same_outputs(tmp_path, '''
+        config["who"] = "world"
+        rule all:
+            input: expand("out_{e}.txt", e=["yte", "jinja2"])
+        rule yte:
+            input: template="t.yaml", other="t.j2"
+            output: "out_{e,yte}.txt"
+            params: n=3
+            template_engine: "yte"
+        rule jinja:
+            input: "t.j2"
+            output: "out_{e,jinja2}.txt"
+            params: n=4
+            template_engine: "jinja2"
+        ''', files={"t.yaml": "?if params.n > 2:\n  who: ?config['who']\n  e: ?wildcards.e\n",
+                    "t.j2": "{% for i in range(params.n) %}{{ config.who }}-{{ wildcards.e }} "
+                            "{% endfor %}{{ input[0] }}\n"})
+    assert files["out_jinja2.txt"].startswith(b"world-jinja2 ")
