@@ -104,6 +104,24 @@ def test_private_resource_names_are_formatted(tmp_path):
     assert files["a.txt"] == b"1 1 12\n"
 
 
+@needs_snakemake
+def test_sized_resources_and_runtime_are_formatted_as_in_snakemake(tmp_path):
+    files = same_outputs(tmp_path, '''
+        rule a:
+            output: "a.txt"
+            resources: mem="5GB", disk="5MB", runtime="1h", other="2GB"
+            shell: "echo {resources.mem} {resources.mem_mb} {resources.mem_mib} "
+                   "{resources.disk} {resources.disk_mb} {resources.disk_mib} "
+                   "{resources.runtime} {resources.other} > {output}"
+        rule b:
+            output: "b.txt"
+            resources: mem_mb=3000, runtime=30
+            run:
+                shell("echo {resources.mem} {resources.mem_mib} {resources.runtime} > {output}")
+        ''', "a.txt", "b.txt")
+    assert files["a.txt"] == b"5 GB 5000 4769 5 MB 5 5 60 2GB\n"
+
+
 def test_an_unknown_name_is_still_a_rule_error(tmp_path):
     wd = write(tmp_path, '''
         X = 1
