@@ -686,16 +686,15 @@ def _workflow_function(spec: JobSpec) -> Callable[..., Any]:
 def _with_bench_iteration(func: Callable[..., Any], iteration: int | None) -> Callable[..., Any]:
     """Snakemake's ``run:`` blocks see ``bench_iteration`` (None, or the index of the
     ``benchmark: repeat(...)`` run). A function taking it as a parameter gets it as one;
-    otherwise the name is looked up in the function's globals: with a benchmark, the function
-    is called through a copy of it whose globals add the name (threads of one worker may be
-    running other iterations), without one the worker's namespace gets it as None."""
+    otherwise the name is looked up in the function's globals (by its code, or by ``shell()``
+    formatting ``{bench_iteration}``): with a benchmark, the function is called through a copy
+    of it whose globals add the name (threads of one worker may be running other iterations),
+    without one the worker's namespace gets it as None."""
     code = getattr(func, "__code__", None)
     if code is None:
         return func
     if "bench_iteration" in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]:
         return functools.partial(func, bench_iteration=iteration)
-    if "bench_iteration" not in code.co_names:  # the block never names it
-        return func
     if iteration is None:
         func.__globals__.setdefault("bench_iteration", None)
         return func

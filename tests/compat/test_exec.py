@@ -24,8 +24,14 @@ from sciflow.engine import RunOptions, run
 from sciflow.errors import RunFailedError
 
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-needs_snakemake = pytest.mark.skipif(not SNAKEMAKE.exists(), reason="Snakemake (the oracle) "
-                                     "is not installed in this venv")
+_NO_ORACLE = pytest.mark.skipif(not SNAKEMAKE.exists(), reason="Snakemake (the oracle) is not "
+                                "installed in this venv")
+
+
+def needs_snakemake(test):
+    """A differential test (Snakemake runs the same Snakefile): slow, so behind the marker;
+    ``test_one_run_gives_snakemake_s_files`` covers the same ground in the default suite."""
+    return pytest.mark.slow(_NO_ORACLE(test))
 
 
 def write(wd: Path, snakefile: str, files: dict[str, str] | None = None) -> Path:
@@ -65,6 +71,68 @@ def same_outputs(tmp: Path, snakefile: str, *targets: str,
     sciflow(sf, *targets)
     assert tree(sf) == tree(sm)
     return tree(sf)
+
+
+# --------------------------------------------------------------------------- default suite
+ONE_RUN = '''
+    shell("echo stale > old.txt; touch -t 201604010000 old.txt; touch in.txt")
+    GREETING = "hello"
+    SAMPLES = ["s1", "s2"]
+    rule all:
+        input: "globals.txt", "res.txt", "long.txt", "bench.txt", "old.txt", "ensured.txt"
+    rule globals:
+        output: "globals.txt"
+        params: p="own"
+        shell: "echo {GREETING} {SAMPLES} {params.p} {SAMPLES[1]:q} > {output}"
+    rule res:
+        output: "res.txt"
+        threads: 1
+        resources: mem="5GB", disk_mb=5, runtime="1h"
+        shell: "echo {resources._cores} {resources._nodes} {resources.mem} {resources.mem_mb} "
+               "{resources.mem_mib} {resources.disk} {resources.runtime} > {output}"
+    rule long:
+        output: "long.txt"
+        shell: "echo ok > {output} #" + "x" * 64 * 4096
+    rule bench:
+        output: "bench.txt"
+        benchmark: repeat("bench/b.tsv", 2)
+        run:
+            shell("echo shell {bench_iteration} >> {output}")
+    rule old:
+        input: "in.txt"
+        output: "old.txt", "sub/other.txt"
+        run:
+            shell("test ! -e old.txt && test -d sub")
+            shell("echo fresh > {output[0]}; touch {output[1]}")
+    rule ensured:
+        output: ensure("ensured.txt", non_empty=True, sha256="%s")
+        shell: "echo -n test > {output}"
+''' % hashlib.sha256(b"test").hexdigest()
+
+
+def test_one_run_gives_snakemake_s_files(tmp_path):
+    """The values are Snakemake 9's for this Snakefile (the slow differential tests below
+    compare with Snakemake itself, feature by feature)."""
+    wd = write(tmp_path, ONE_RUN)
+    sciflow(wd)
+    assert (wd / "globals.txt").read_text() == "hello s1 s2 own s2\n"
+    assert (wd / "res.txt").read_text() == "1 1 5 GB 5000 4769 5 MB 60\n"
+    assert (wd / "long.txt").read_text() == "ok\n"
+    assert (wd / "bench.txt").read_text() == "shell 0\nshell 1\n"
+    assert (wd / "old.txt").read_text() == "fresh\n"
+    assert (wd / "ensured.txt").read_text() == "test"
+
+
+@pytest.mark.parametrize("target, message", [
+    ("empty", "Detected unexpected empty output files"),
+    ("bad_sum", "Output files have checksums that differ from the expected ones"),
+])
+def test_ensure_failures_fail_the_job_and_remove_its_output(tmp_path, target, message):
+    wd = write(tmp_path, ENSURE)
+    with pytest.raises(RunFailedError) as info:
+        sciflow(wd, target)
+    assert message in str(info.value)
+    assert tree(wd) == {"Snakefile": (wd / "Snakefile").read_bytes()}
 
 
 # --------------------------------------------------------------------------- shell formatting

@@ -35,7 +35,7 @@ rule nb:
 ''')
 
 
-@pytest.mark.parametrize("victim", ["worker", "driver"])
+@pytest.mark.parametrize("victim", ["worker", pytest.param("driver", marks=pytest.mark.slow)])
 def test_sigkill_kills_a_notebook_job_s_kernel_and_its_children(tmp_path, victim):
     tok, late = token(), token(4)
     notebook_workflow(tmp_path, tok, late)
