@@ -89,22 +89,18 @@ def service(value: Any) -> Any:
     return flag(_paths_to_str(value), "service")
 
 
-def ensure(value: Any, non_empty: bool = False, sha256: str | None = None,
-           md5: str | None = None, sha1: str | None = None) -> Any:
-    """Output checked after the job (Snakemake's ``ensure``): flag ``ensure`` whose value is
-    ``{"non_empty": bool, "checksum": str|None, "checksum_algorithm": "sha256"|"md5"|"sha1"|
-    None}`` (also flag ``ensure_non_empty`` when ``non_empty``). The check itself is the
-    executor's."""
+def ensure(value: Any, non_empty: bool = False, sha256: Any = None, md5: Any = None,
+           sha1: Any = None) -> Any:
+    """Output checked after its job (sciflow.execute.runner): not empty, and/or with this
+    checksum (a string, or a function of the wildcards)."""
     given = [(name, v) for name, v in (("sha256", sha256), ("md5", md5), ("sha1", sha1))
              if v is not None]
     if len(given) > 1:
-        raise WorkflowError("ensure(): only one checksum type (sha256, md5, or sha1) can be "
-                            "specified")
+        raise RuleError("ensure(): give only one checksum (sha256, md5 or sha1)")
     algorithm, checksum = given[0] if given else (None, None)
-    meta = {"non_empty": bool(non_empty), "checksum": checksum,
-            "checksum_algorithm": algorithm}
-    flagged = flag(_paths_to_str(value), "ensure", meta)
-    return flag(flagged, "ensure_non_empty") if non_empty else flagged
+    return flag(_paths_to_str(value), "ensure", {"non_empty": bool(non_empty),
+                                                 "checksum": checksum,
+                                                 "checksum_algorithm": algorithm})
 
 
 def report(value: Any, *_args: Any, **_kwargs: Any) -> Any:

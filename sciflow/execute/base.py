@@ -41,6 +41,8 @@ class JobSpec:
     config: dict[str, Any] = field(default_factory=dict)
     directory_outputs: tuple[str, ...] = ()   # outputs declared with directory()
     touch_outputs: tuple[str, ...] = ()       # outputs declared with touch()
+    # outputs declared with ensure(): (path, non_empty, checksum algorithm, expected hexdigest)
+    ensure_outputs: tuple[tuple[str, bool, str | None, str | None], ...] = ()
     attempt: int = 1
     timeout_s: float | None = None
     env: dict[str, str] = field(default_factory=dict)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import hashlib
 import io
 import json
 import os
@@ -34,6 +36,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -45,9 +48,10 @@ from sciflow.events import JobResult
 from sciflow.execute import procguard
 from sciflow.execute.base import JobSpec
 from sciflow.execute.hpc import batch_job_id
-from sciflow.execute.script import (MODULES_ENV, call_recording_software, make_snakemake,
-                                    script_source, versions)
-from sciflow.execute import cache, shadow
+from sciflow.execute.monitor import Monitor, RssWatch, empty_record, write_benchmark
+from sciflow.execute.script import (MODULES_ENV, call_recording_software, job_resources,
+                                    make_snakemake, script_source, versions)
+from sciflow.execute import cache, shadow, template
 from sciflow.execute.envs import command_prefix
 from sciflow.execute.shell import _output_target
 from sciflow.execute.spec import TEMP_PREFIX, temp_path
@@ -55,6 +59,7 @@ from sciflow.model import NamedList, Wildcards
 from sciflow.provenance.hashing import sha256_fd, version_of
 
 LOG_TAIL_LINES = 20
+MAX_ARG_BYTES = 16 * 4096 - 1  # longer shell commands run from a file (as Snakemake's)
 MTIME_SLACK_S = 0.05      # file systems stamp mtimes from a coarse clock
 HOST = socket.gethostname()
 
@@ -139,12 +144,17 @@ class _Attempt:
         self.temp_dirs: set[str] = set()
         self.digests: dict[str, tuple[int, int, int, str]] = {}  # output -> version + sha256
         self.record = procguard.JobRecord(spec.run_dir, spec.key)  # "this attempt started"
+        self.run_function: Callable[..., Any] | None = None   # run: jobs (see prepare)
 
     def abs(self, path: str) -> str:
         return path if os.path.isabs(path) else os.path.join(self.workdir, path)
 
     # --------------------------------------------------------------------- before the action
     def prepare(self) -> None:
+        if self.spec.action == "run":
+            # load the workflow (once per worker) before old outputs go: its top-level code
+            # runs then, and may write files, as it did before Snakemake started the job
+            self.run_function = _workflow_function(self.spec)
         for out in self.outputs:
             if self.spec.temp_outputs:
                 tmp = self.abs(temp_path(out, self.spec.key))
@@ -178,7 +188,7 @@ class _Attempt:
         kind = self.spec.action
         runner: Callable[[JobResult], None] | None = {
             "shell": self._shell, "run": self._run, "script": self._script,
-            "notebook": self._notebook,
+            "notebook": self._notebook, "template_engine": self._template,
         }.get(kind or "")
         if runner is None:  # a rule without action only declares its outputs
             return
@@ -191,13 +201,23 @@ class _Attempt:
             self.benchmark_record = None
             runner(result)
             self.benchmark_records.append(self.benchmark_record
-                                          or _empty_record(time.time() - self.t0))
+                                          or empty_record(time.time() - self.t0))
 
     def _shell(self, result: JobResult) -> None:
         command = self.spec.exec_command or self.spec.command or ""
         if self.spec.bench_commands and self.bench_iteration is not None:  # {bench_iteration}
             command = self.spec.bench_commands[self.bench_iteration]
-        argv = _environment_wrapper(self.spec) + ["bash", "-c", command]
+        if len(command.encode("utf-8", "surrogateescape")) > MAX_ARG_BYTES:
+            # one argv string may not exceed MAX_ARG_STRLEN (128 KiB on Linux): as Snakemake,
+            # a long command goes to a script file that bash reads
+            path = os.path.join(self.workdir, ".sciflow", "scripts", f"{self.spec.key}.sh")
+            _ensure_dir(os.path.dirname(path))
+            with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write(command + "\n")
+            self.temp_dirs.add(path)  # removed in cleanup()
+            argv = _environment_wrapper(self.spec) + ["bash", path]
+        else:
+            argv = _environment_wrapper(self.spec) + ["bash", "-c", command]
         self._subprocess(argv, result)
 
     def _script(self, result: JobResult) -> None:
@@ -245,14 +265,14 @@ class _Attempt:
                 raise JobFailedError(f"cannot start {argv[0]!r}: {err.strerror}") from None
             self.record.process_started(proc.pid)
             killer = procguard.TimeLimit(proc.pid, self.spec.timeout_s)
-            monitor = _Monitor(proc.pid) if self.spec.benchmark else None
-            peak = _RssWatch.watch(proc.pid)
+            monitor = Monitor(proc.pid) if self.spec.benchmark else None
+            peak = RssWatch.watch(proc.pid)
             try:
                 _, status = os.waitpid(proc.pid, 0)
             finally:
                 killer.cancel()
                 self.record.process_ended()  # its leftovers die with it
-                _RssWatch.unwatch(proc.pid)
+                RssWatch.unwatch(proc.pid)
                 if monitor:
                     monitor.stop()
             proc.returncode = os.waitstatus_to_exitcode(status)
@@ -278,19 +298,18 @@ class _Attempt:
             rule=self.spec.rule, wildcards=self.spec.wildcards)
 
     def _run(self, result: JobResult) -> None:
-        func = _workflow_function(self.spec)
+        func = _with_bench_iteration(self.run_function or _workflow_function(self.spec),
+                                     self.bench_iteration)
         args = (
             self.spec.input if self.spec.input is not None else NamedList(),
             self.temp_output(),
             self.spec.params if self.spec.params is not None else NamedList(),
             Wildcards(self.spec.wildcards), self.spec.threads,
-            NamedList((), {"_cores": self.spec.threads, "_nodes": 1,
-                           "tmpdir": os.environ.get("TMPDIR", "/tmp"), **self.spec.resources},
-                      flatten=False),
+            job_resources(self.spec.threads, self.spec.resources),
             self.spec.log if self.spec.log is not None else NamedList(),
             self.spec.config, self.spec.rule,
         )
-        monitor = _Monitor(os.getpid(), full=True) if self.spec.benchmark else None
+        monitor = Monitor(os.getpid(), full=True) if self.spec.benchmark else None
         if not self.spec.timeout_s:
             self.record.running_inside()
         _enter_workdir(self.cwd)
@@ -340,16 +359,30 @@ class _Attempt:
         nb = nbformat.read(path, as_version=4)
         obj = make_snakemake(self.spec, self.temp_output(), os.path.dirname(path))
         nb.cells.insert(0, nbformat.v4.new_code_cell(notebook_preamble(obj, path)))
-        client = NotebookClient(nb, timeout=self.spec.timeout_s or None, kernel_name="python3",
-                                resources={"metadata": {"path": self.cwd}})
+        client = _guarded_notebook_client(NotebookClient)(
+            nb, timeout=self.spec.timeout_s or None, kernel_name="python3",
+            resources={"metadata": {"path": self.cwd}})
+        client.sciflow_record = self.record
         try:
             client.execute()
         except Exception as err:  # CellExecutionError carries the traceback text
             raise JobFailedError(f"notebook {path} failed", log_tail=str(err)[-4000:]) from None
         finally:
+            self.record.process_ended()  # the kernel's leftovers die with it
             target = (self.spec.log or NamedList()).get("notebook")
             if target:
                 nbformat.write(nb, self.abs(str(target)))
+
+    def _template(self, result: JobResult) -> None:
+        output = self.temp_output()
+        if len(output) != 1:
+            raise JobFailedError(f"rule {self.spec.rule}: a template_engine rule has exactly "
+                                 "one output file")
+        inputs = self.spec.input if self.spec.input is not None else NamedList()
+        variables = {"params": self.spec.params, "wildcards": Wildcards(self.spec.wildcards),
+                     "config": self.spec.config, "input": inputs}
+        template.render(self.spec.command or "", self.abs(template.template_input(
+            inputs, self.spec.rule)), self.abs(str(output[0])), variables, self.spec.rule)
 
     # --------------------------------------------------------------------- after the action
     def commit(self) -> None:
@@ -386,12 +419,38 @@ class _Attempt:
                 f"missing: {', '.join(missing)}",
                 hint="The action must write every declared output (use {output} in the "
                      "command).", rule=self.spec.rule, wildcards=self.spec.wildcards)
+        if self.spec.ensure_outputs:
+            self._check_ensured()
         if self.spec.digest_outputs:
             for log in self.spec.log or ():
                 self._sync(str(log), self.abs(str(log)), durable=False)
         if self.spec.benchmark:
-            records = self.benchmark_records or [_empty_record(time.time() - self.t0)]
-            _write_benchmark(self.abs(self.spec.benchmark), *records)
+            records = self.benchmark_records or [empty_record(time.time() - self.t0)]
+            write_benchmark(self.abs(self.spec.benchmark), *records)
+
+    def _check_ensured(self) -> None:
+        """``ensure(non_empty=True)`` / ``ensure(sha256=...)``: the job failed silently if an
+        output is empty or has another checksum (Snakemake's checks and messages)."""
+        empty, differ = [], []
+        for out, non_empty, algorithm, expected in self.spec.ensure_outputs:
+            path = self.abs(out.rstrip("/") or out)
+            if non_empty and os.path.isfile(path) and os.path.getsize(path) == 0:
+                empty.append(out)
+            if algorithm and expected is not None and os.path.isfile(path):
+                with open(path, "rb") as fh:
+                    if hashlib.file_digest(fh, algorithm).hexdigest() != expected:
+                        differ.append(out)
+        where = dict(rule=self.spec.rule, wildcards=self.spec.wildcards)
+        if empty:
+            raise JobFailedError(
+                "Detected unexpected empty output files. Something went wrong in the rule "
+                "without an error being reported:\n" + "\n".join(empty),
+                hint="The output is declared with ensure(non_empty=True).", **where)
+        if differ:
+            raise JobFailedError(
+                "Output files have checksums that differ from the expected ones defined in "
+                "the workflow:\n" + "\n".join(differ),
+                hint="The output is declared with ensure(sha256=...) (or md5/sha1).", **where)
 
     def _sync(self, out: str, path: str, durable: bool = True) -> None:
         """Make the output durable (one fsync) and, when provenance wants checksums, hash it
@@ -453,6 +512,37 @@ class _Attempt:
 
 
 # --------------------------------------------------------------------------- helpers
+def _guarded_notebook_client(base: type) -> type:
+    """nbclient's client whose kernel is guarded as a ``script:`` job's process: Jupyter
+    starts the kernel in its own session (one process group holding whatever the notebook
+    starts); that group is recorded and registered with the worker's watcher the moment the
+    kernel exists, so it is killed when the worker or the run dies (procguard)."""
+
+    class GuardedNotebookClient(base):  # type: ignore[misc, valid-type]
+        sciflow_record: procguard.JobRecord | None = None
+
+        async def async_start_new_kernel(self, **kwargs: Any) -> None:
+            await super().async_start_new_kernel(**kwargs)
+            pid = _kernel_pid(self.km)
+            if pid and self.sciflow_record is not None:
+                self.sciflow_record.process_started(pid)
+
+    return GuardedNotebookClient
+
+
+def _kernel_pid(manager: Any) -> int | None:
+    """The kernel process of a jupyter_client kernel manager (its process group's leader)."""
+    provisioner = getattr(manager, "provisioner", None)
+    process = getattr(provisioner, "process", None) or getattr(manager, "kernel", None)
+    pid = getattr(process, "pid", None) or getattr(provisioner, "pid", None)
+    if not pid:
+        return None
+    try:
+        return pid if os.getpgid(pid) == pid else None  # its own group, as Jupyter starts it
+    except OSError:
+        return None
+
+
 def _ensure_dir(path: str) -> None:
     """``os.makedirs(path, exist_ok=True)``, but a directory that exists costs one stat: a
     ``mkdir`` that fails with EEXIST still takes the parent directory's lock for creating,
@@ -593,6 +683,27 @@ def _workflow_function(spec: JobSpec) -> Callable[..., Any]:
     return func
 
 
+def _with_bench_iteration(func: Callable[..., Any], iteration: int | None) -> Callable[..., Any]:
+    """Snakemake's ``run:`` blocks see ``bench_iteration`` (None, or the index of the
+    ``benchmark: repeat(...)`` run). A function taking it as a parameter gets it as one;
+    otherwise the name is looked up in the function's globals (by its code, or by ``shell()``
+    formatting ``{bench_iteration}``): with a benchmark, the function is called through a copy
+    of it whose globals add the name (threads of one worker may be running other iterations),
+    without one the worker's namespace gets it as None."""
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return func
+    if "bench_iteration" in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]:
+        return functools.partial(func, bench_iteration=iteration)
+    if iteration is None:
+        func.__globals__.setdefault("bench_iteration", None)
+        return func
+    clone = types.FunctionType(code, {**func.__globals__, "bench_iteration": iteration},
+                               func.__name__, func.__defaults__, func.__closure__)
+    clone.__kwdefaults__ = func.__kwdefaults__
+    return clone
+
+
 def _user_traceback(err: BaseException, spec: JobSpec) -> str | None:
     """The traceback frames that belong to the user's code (not sciflow's)."""
     if spec.action != "run" or err.__traceback__ is None:
@@ -602,198 +713,3 @@ def _user_traceback(err: BaseException, spec: JobSpec) -> str | None:
               if not os.path.abspath(f.filename).startswith(here)]
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(err), err)
     return "".join(lines).rstrip()[-4000:] or None
-
-
-# --------------------------------------------------------------------------- benchmark
-BENCHMARK_COLUMNS = ("s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss", "io_in",
-                     "io_out", "mean_load", "cpu_time")
-
-
-class _RssWatch:
-    """Peak resident memory (MB) of running jobs' process trees, sampled by ONE thread per
-    worker process: starting a thread per job would cost more than a trivial job."""
-
-    _lock = threading.Lock()
-    _watched: dict[int, list[float]] = {}
-    _wake = threading.Event()
-    _thread: threading.Thread | None = None
-    INTERVAL_S = 0.1
-
-    @classmethod
-    def watch(cls, pid: int) -> list[float]:
-        peak = [0.0]
-        with cls._lock:
-            cls._watched[pid] = peak
-            if cls._thread is None:
-                cls._thread = threading.Thread(target=cls._loop, daemon=True,
-                                               name="sciflow-rss")
-                cls._thread.start()
-        cls._wake.set()
-        return peak
-
-    @classmethod
-    def unwatch(cls, pid: int) -> None:
-        with cls._lock:
-            cls._watched.pop(pid, None)
-
-    @classmethod
-    def _loop(cls) -> None:
-        while True:
-            cls._wake.wait()
-            time.sleep(cls.INTERVAL_S)  # jobs shorter than this are never sampled: no cost
-            with cls._lock:
-                watched = list(cls._watched.items())
-                if not watched:
-                    cls._wake.clear()
-                    continue
-            for pid, peak in watched:
-                total = _tree_rss_mb(pid)
-                if total:
-                    peak[0] = max(peak[0], total)
-
-
-_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20 if hasattr(os, "sysconf") else 4096 / 2**20
-
-
-def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and its descendants, from /proc (psutil elsewhere):
-    psutil's ``children()`` scans every process of the machine, /proc's children files don't."""
-    if not os.path.isdir("/proc/self/task"):
-        import psutil
-        try:
-            root = psutil.Process(pid)
-            return sum(p.memory_info().rss for p in [root, *root.children(True)]) / 2**20
-        except psutil.Error:
-            return 0.0
-    total, stack = 0.0, [pid]
-    while stack:
-        current = stack.pop()
-        try:
-            with open(f"/proc/{current}/statm", "rb") as fh:
-                total += int(fh.read().split()[1]) * _PAGE_MB
-            for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children", "rb") as fh:
-                    stack.extend(int(c) for c in fh.read().split())
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
-
-
-class _Monitor:
-    """Polls a process tree with psutil: peak memory (MB), I/O (MB) and CPU seconds."""
-
-    def __init__(self, pid: int, full: bool = True) -> None:
-        import psutil
-        self._psutil = psutil
-        self.full = full
-        try:
-            self.root = psutil.Process(pid)
-        except psutil.Error:
-            self.root = None
-        self.samples = 0
-        self.max = {"rss": 0.0, "vms": 0.0, "uss": 0.0, "pss": 0.0}
-        self.cpu: dict[int, float] = {}
-        self.io_in: dict[int, float] = {}
-        self.io_out: dict[int, float] = {}
-        own = pid == os.getpid() and self.root is not None
-        self._start_cpu = self._cpu_of(self.root) if own else 0.0
-        self._start_io = self._io_of(self.root) if own else (0.0, 0.0)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def _cpu_of(self, proc: Any) -> float:
-        try:
-            t = proc.cpu_times()
-            return t.user + t.system
-        except Exception:
-            return 0.0
-
-    def _io_of(self, proc: Any) -> tuple[float, float]:
-        try:
-            io_ = proc.io_counters()
-            return io_.read_bytes / 2**20, io_.write_bytes / 2**20
-        except Exception:
-            return 0.0, 0.0
-
-    def _loop(self) -> None:
-        interval = 0.02
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(interval)
-            interval = min(interval * 2, 0.5)
-
-    def sample(self) -> None:
-        if self.root is None:
-            return
-        try:
-            procs = [self.root] + self.root.children(recursive=True)
-        except self._psutil.Error:
-            return
-        if not self.full:  # cheap: resident memory only
-            total = 0.0
-            for proc in procs:
-                try:
-                    total += proc.memory_info().rss / 2**20
-                except self._psutil.Error:
-                    pass
-            if total:
-                self.samples += 1
-                self.max["rss"] = max(self.max["rss"], total)
-            return
-        totals = {"rss": 0.0, "vms": 0.0, "uss": 0.0, "pss": 0.0}
-        got = False
-        for proc in procs:
-            try:
-                mem = proc.memory_full_info()
-            except self._psutil.Error:
-                continue
-            got = True
-            for field in totals:
-                totals[field] += getattr(mem, field, 0) / 2**20
-            self.cpu[proc.pid] = self._cpu_of(proc)
-            self.io_in[proc.pid], self.io_out[proc.pid] = self._io_of(proc)
-        if got:
-            self.samples += 1
-            for field, value in totals.items():
-                self.max[field] = max(self.max[field], value)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-
-    def record(self, seconds: float) -> dict[str, Any]:
-        """A benchmark row; like Snakemake, ``NA`` when the job ended before any sample."""
-        if not self.samples:
-            return _empty_record(seconds)
-        cpu = max(0.0, sum(self.cpu.values()) - self._start_cpu)
-        return {
-            "s": seconds, "max_rss": self.max["rss"], "max_vms": self.max["vms"],
-            "max_uss": self.max["uss"], "max_pss": self.max["pss"],
-            "io_in": max(0.0, sum(self.io_in.values()) - self._start_io[0]),
-            "io_out": max(0.0, sum(self.io_out.values()) - self._start_io[1]),
-            "mean_load": 100.0 * cpu / seconds if seconds > 0 else 0.0,
-            "cpu_time": cpu,
-        }
-
-
-def _empty_record(seconds: float) -> dict[str, Any]:
-    return {"s": seconds, **{c: "NA" for c in BENCHMARK_COLUMNS[2:]}}
-
-
-def _write_benchmark(path: str, *records: dict[str, Any]) -> None:
-    """Snakemake's benchmark TSV: a header line and one row per run (``repeat(f, n)``: n
-    rows); floats with 2 decimals."""
-    rows = []
-    for record in records:
-        seconds = record["s"]
-        whole = int(seconds)
-        values = {**record, "s": round(seconds, 4),
-                  "h:m:s": f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"}
-        cells = []
-        for column in BENCHMARK_COLUMNS:
-            value = values.get(column, "NA")
-            cells.append(f"{value:.2f}" if isinstance(value, float) else str(value))
-        rows.append("\t".join(cells) + "\n")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write("\t".join(BENCHMARK_COLUMNS) + "\n" + "".join(rows))

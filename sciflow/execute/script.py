@@ -27,6 +27,71 @@ PREAMBLE_END = "######## sciflow preamble end #########"
 MODULES_ENV = "SCIFLOW_MODULES_FILE"
 
 
+class ResourceList(NamedList):
+    """``resources`` of a job: a NamedList that also answers Snakemake's private names
+    (``resources._cores``, ``resources._nodes``), which a plain NamedList refuses as attributes
+    (its ``_`` names are internals)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") and not name.startswith("__") and name != "_names":
+            try:
+                names = object.__getattribute__(self, "_names")
+            except AttributeError:
+                raise AttributeError(name) from None
+            if name in names:
+                return self._get(name)
+        return super().__getattr__(name)
+
+
+def job_resources(threads: int, resources: Any) -> ResourceList:
+    """A job's resources as Snakemake's actions see them: ``_cores`` (the job's threads),
+    ``_nodes``, ``tmpdir`` and the rule's own, sized ones expanded (see ``expand_sized``)."""
+    return ResourceList((), {"_cores": threads, "_nodes": 1,
+                             "tmpdir": os.environ.get("TMPDIR", "/tmp"),
+                             **expand_sized(dict(resources))},
+                        flatten=False)
+
+
+_MIB_PER_MB = 0.95367431640625
+
+
+def expand_sized(resources: dict[str, Any]) -> dict[str, Any]:
+    """Snakemake's view of sized resources: ``mem``/``disk`` in any unit (``"5GB"``) or as
+    ``*_mb``/``*_mib`` give all three names (``mem_mb=5000``, ``mem_mib=4769``,
+    ``mem="5 GB"``), and a ``runtime`` string (``"1h"``) becomes minutes (60)."""
+    import math
+
+    from sciflow.resources_config import size_mb
+    out = dict(resources)
+    for base in ("mem", "disk"):
+        mb: Any = out.get(f"{base}_mb")
+        if mb is None and isinstance(out.get(f"{base}_mib"), (int, float)):
+            mb = math.floor(out[f"{base}_mib"] / _MIB_PER_MB)
+        if mb is None and base in out:
+            mb = size_mb(base, out[base]) if isinstance(out[base], str) else out[base]
+        if isinstance(mb, (int, float)) and not isinstance(mb, bool):
+            out[f"{base}_mb"] = mb
+            out[base] = _human_size(mb * 10**6)
+            out.setdefault(f"{base}_mib", math.ceil(mb * _MIB_PER_MB))
+    runtime = out.get("runtime")
+    if isinstance(runtime, str):
+        from sciflow.execute.spec import runtime_seconds
+        seconds = runtime_seconds(runtime)
+        if seconds is not None:
+            out["runtime"] = round(seconds / 60)
+    return out
+
+
+def _human_size(size: float) -> str:
+    """Bytes in decimal units as Snakemake prints them (``"5 GB"``, ``"4.5 MB"``)."""
+    for unit, scale in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            return f"{round(size / scale, 2):.2f}".rstrip("0").rstrip(".") + f" {unit}"
+    return f"{int(size)} bytes"
+
+
 class Snakemake:
     """What ``snakemake.<name>`` gives inside a script, as in Snakemake's ``iocontainers``."""
 
@@ -115,9 +180,7 @@ def record_modules_at_exit() -> None:
 
 def make_snakemake(spec: Any, output: NamedList, scriptdir: str | None) -> Snakemake:
     """The object for one job attempt (``output`` already mapped to temp paths)."""
-    resources = NamedList((), {"_cores": spec.threads, "_nodes": 1,
-                               "tmpdir": os.environ.get("TMPDIR", "/tmp"),
-                               **spec.resources}, flatten=False)
+    resources = job_resources(spec.threads, spec.resources)
     return Snakemake(
         input=spec.input if spec.input is not None else NamedList(),
         output=output, params=spec.params if spec.params is not None else NamedList(),

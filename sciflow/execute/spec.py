@@ -25,11 +25,14 @@ import hashlib
 import os
 import re
 import tempfile
-from typing import Any
+from collections import ChainMap
+from typing import Any, MutableMapping
 
 from sciflow.execute.base import JobSpec
+from sciflow.execute.script import job_resources
 from sciflow.execute.shell import format_shell, shell
 from sciflow.jobs import Job
+from sciflow.errors import RuleError
 from sciflow.model import NamedList, Workflow
 
 TEMP_PREFIX = ".sciflow-tmp."
@@ -74,6 +77,47 @@ def output_flags(job: Job, index: int, value: Any) -> frozenset[str]:
     return frozenset()
 
 
+def _flag_meta(job: Job, index: int, value: Any, name: str) -> Any:
+    """The value of flag ``name`` on the ``index``-th output (path first, then pattern)."""
+    meta = getattr(value, "meta", None) or {}
+    if name not in meta and len(job.rule.output) == len(job.output):
+        meta = getattr(job.rule.output[index], "meta", None) or {}
+    return meta.get(name)
+
+
+def _ensured(job: Job, index: int, value: Any) -> tuple[str, bool, str | None, str | None]:
+    """``ensure(f, non_empty=..., sha256=...)``: what the worker checks after the job. A
+    checksum function is called here with the job's wildcards, as Snakemake does."""
+    meta = _flag_meta(job, index, value, "ensure") or {}
+    checksum, algorithm = meta.get("checksum"), meta.get("checksum_algorithm")
+    if callable(checksum):
+        try:
+            checksum = checksum(job.wildcards)
+        except Exception as exc:  # user code
+            raise RuleError(f"the checksum function given to ensure() for {value} raised "
+                            f"{type(exc).__name__}: {exc}", job.rule.loc_of("output")) from None
+    if algorithm and algorithm not in hashlib.algorithms_available:
+        raise RuleError(f"ensure(): unknown checksum algorithm {algorithm!r}",
+                        job.rule.loc_of("output"))
+    return (str(value), bool(meta.get("non_empty")), algorithm or None,
+            str(checksum).strip().lower() if checksum is not None else None)
+
+
+def _refuse_unsupported(job: Job, flags: frozenset[str], value: Any) -> None:
+    """``pipe()`` and ``service()`` outputs need their consumers started at the same time as
+    the producer (one group of jobs on one node); sciflow's scheduler runs a job only after
+    its inputs exist, so they would deadlock or silently become plain files: refuse them."""
+    for name, what in (("pipe", "a named pipe streamed to a job running at the same time"),
+                       ("service", "a service kept running while its consumers run")):
+        if name in flags:
+            raise RuleError(
+                f"rule {job.rule.name!r}: {name}({str(value)!r}) is not supported by sciflow "
+                f"({what})",
+                job.rule.loc_of("output"),
+                hint=f"Write a regular file instead of {name}(), or merge the producing and "
+                     "consuming commands into one rule (e.g. 'a | b' in one shell command).")
+
+
 def _resolve_script(source: str, workflow: Workflow, job: Job, workdir: str) -> str:
     """A ``script:`` path is relative to the directory of the file that declared the rule."""
     if os.path.isabs(source):
@@ -100,20 +144,26 @@ def _resolve_conda(env: Any, workflow: Workflow, job: Job, workdir: str) -> str 
 
 
 def _resources(job: Job) -> NamedList:
-    """Resources as a NamedList (``{resources.mem_mb}``, ``resources.tmpdir``)."""
-    values = {"tmpdir": tempfile.gettempdir(), **dict(job.resources)}
-    return NamedList((), values, flatten=False)
+    """Resources as Snakemake formats them (``{resources.mem_mb}``, ``resources.tmpdir``,
+    ``{resources._cores}``)."""
+    return job_resources(int(job.threads or 1),
+                         {"tmpdir": tempfile.gettempdir(), **dict(job.resources)})
 
 
-def namespace(job: Job, workflow: Workflow, output: NamedList | None = None) -> dict[str, Any]:
-    """The names a ``shell:`` command (or a script path) is formatted with."""
-    return {
+def namespace(job: Job, workflow: Workflow,
+              output: NamedList | None = None) -> MutableMapping[str, Any]:
+    """The names a ``shell:`` command (or a script path) is formatted with: the job's own,
+    then the workflow's globals (Snakemake formats with the Snakefile's namespace too, so
+    ``X = "a"`` at top level makes ``{X}`` work). A view, not a copy, of the globals; the
+    result is a plain string, so the job spec stays picklable."""
+    job_names = {
         "input": job.input, "output": job.output if output is None else output,
         "params": job.params, "wildcards": job.wildcards, "threads": job.threads,
         "resources": _resources(job), "log": job.log, "config": workflow.config,
         "rule": job.rule.name, "jobid": job.jobid,
         "bench_iteration": None,  # benchmark: the run's index (sciflow.execute.deploy)
     }
+    return ChainMap(job_names, workflow.globals or {})
 
 
 def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
@@ -124,9 +174,12 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
     before_format(job, settings)  # handover: threads = all cores, before {threads} is formatted
     rule = job.rule
     key = job_key(job, attempt)
-    directory_outputs, touch_outputs = [], []
+    directory_outputs, touch_outputs, ensure_outputs = [], [], []
     for i, value in enumerate(job.output):
         flags = output_flags(job, i, value)
+        _refuse_unsupported(job, flags, value)
+        if "ensure" in flags:
+            ensure_outputs.append(_ensured(job, i, value))
         if "directory" in flags:
             directory_outputs.append(str(value))
         if "touch" in flags:
@@ -150,7 +203,7 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
                                   rule.name)
         script = _resolve_script(source, workflow, job, workdir)
         command = script
-    elif action == "run":
+    elif action in ("run", "template_engine"):  # the run: code / the engine's name
         command = rule.action.source
     spec = JobSpec(
         jobid=job.jobid, rule=rule.name, key=key, workdir=os.path.abspath(workdir),
@@ -159,7 +212,8 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
         params=job.params, log=_plain(job.log), wildcards=job.wildcards.as_dict(),
         threads=int(job.threads or 1), resources=dict(job.resources), benchmark=job.benchmark,
         config=workflow.config, directory_outputs=tuple(directory_outputs),
-        touch_outputs=tuple(touch_outputs), attempt=attempt,
+        touch_outputs=tuple(touch_outputs), ensure_outputs=tuple(ensure_outputs),
+        attempt=attempt,
         timeout_s=runtime_seconds(job.resources.get("runtime")),
         env={name: os.environ[name] for name in workflow.envvars if name in os.environ},
         conda=_resolve_conda(rule.conda, workflow, job, workdir), container=rule.container,
