@@ -146,7 +146,7 @@ def _resolve_conda(env: Any, workflow: Workflow, job: Job, workdir: str) -> str 
 def _resources(job: Job) -> NamedList:
     """Resources as Snakemake formats them (``{resources.mem_mb}``, ``resources.tmpdir``,
     ``{resources._cores}``)."""
-    return job_resources(int(job.threads or 1),
+    return job_resources((1 if job.threads is None else int(job.threads)),
                          {"tmpdir": tempfile.gettempdir(), **dict(job.resources)})
 
 
@@ -210,7 +210,7 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
         workflow_path=os.path.abspath(workflow.path), action=action, command=command,
         script=script, input=_plain(job.input), output=_plain(job.output),
         params=job.params, log=_plain(job.log), wildcards=job.wildcards.as_dict(),
-        threads=int(job.threads or 1), resources=dict(job.resources), benchmark=job.benchmark,
+        threads=(1 if job.threads is None else int(job.threads)), resources=dict(job.resources), benchmark=job.benchmark,
         config=workflow.config, directory_outputs=tuple(directory_outputs),
         touch_outputs=tuple(touch_outputs), ensure_outputs=tuple(ensure_outputs),
         attempt=attempt,
