@@ -29,8 +29,7 @@ from sciflow.jobs import Job
 from sciflow.model import FlaggedFunction, IOFile, NamedList, Rule, Unpack, Wildcards, Workflow
 from sciflow.resources_config import InputSizes
 
-__all__ = ["RuleInfo", "RuleIndex", "JobFactory", "call_with_aux", "rule_label", "RuleReference",
-           "RuleReferences", "tie_rules"]
+__all__ = ["RuleInfo", "RuleIndex", "JobFactory", "call_with_aux", "rule_label", "tie_rules"]
 
 
 def rule_label(rule: Rule) -> str:
@@ -50,7 +49,6 @@ class RuleInfo:
         self.order = order
         self.label = rule_label(rule)
         self.constraints = {**workflow.wildcard_constraints, **rule.wildcard_constraints}
-        _check_duplicates(rule)
         patterns = [str(p) for p in rule.output] + [str(p) for p in rule.log
                                                     if isinstance(p, str)]
         if isinstance(rule.benchmark, str):
@@ -116,62 +114,6 @@ class RuleInfo:
         return w
 
 
-class RuleOutput(IOFile):
-    """An output pattern of a rule reached as ``rules.NAME.output`` in a Snakefile: it
-    remembers its rule, so an input written that way is tied to that rule (Snakemake's
-    "rule dependency": only that rule is asked to make the file, no ambiguity with others)."""
-
-    __slots__ = ("rule_name",)
-    rule_name: str
-
-
-class RuleReference:
-    """What ``rules.NAME`` gives: the rule itself for every attribute, except that the items
-    of ``output`` are ``RuleOutput``s naming the rule."""
-
-    __slots__ = ("_rule",)
-
-    def __init__(self, rule: Any) -> None:
-        object.__setattr__(self, "_rule", rule)
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._rule, name)
-        if name == "output" and isinstance(value, NamedList):
-            rulename = getattr(self._rule, "name", None)
-            return value.map(lambda item: _tagged(item, rulename))
-        return value
-
-    def __repr__(self) -> str:
-        return repr(self._rule)
-
-
-def _tagged(item: Any, rulename: str | None) -> Any:
-    if not isinstance(item, str) or rulename is None:
-        return item
-    out = RuleOutput(item, item.flags if isinstance(item, IOFile) else ())
-    out.rule_name = rulename
-    return out
-
-
-class RuleReferences:
-    """Wraps the namespace's ``rules`` object so that ``rules.NAME`` is a ``RuleReference``."""
-
-    __slots__ = ("_rules",)
-
-    def __init__(self, rules: Any) -> None:
-        object.__setattr__(self, "_rules", rules)
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._rules, name)
-        return RuleReference(value) if isinstance(value, Rule) else value
-
-    def __getitem__(self, name: str) -> Any:
-        return self.__getattr__(name)
-
-    def __iter__(self):
-        return iter(self._rules)
-
-
 def tie_rules(infos: Iterable["RuleInfo"]) -> None:
     """Fill each ``RuleInfo.ruledeps``: the input positions written as ``rules.NAME.output``
     (``RuleOutput`` items) of another rule."""
@@ -181,22 +123,6 @@ def tie_rules(infos: Iterable["RuleInfo"]) -> None:
             rulename = getattr(item, "rule_name", None)
             if rulename is not None and rulename != info.rule.name and rulename in names:
                 info.ruledeps[i] = rulename
-
-
-def _check_duplicates(rule: Rule) -> None:
-    """The same output pattern twice in one rule is an error, as in Snakemake (for every
-    rule, used or not)."""
-    seen: dict[str, int] = {}
-    for i, item in enumerate(list.__iter__(rule.output)):
-        if not isinstance(item, str):
-            continue
-        first = seen.setdefault(str(item), i)
-        if first != i:
-            raise RuleError(f"duplicate output file pattern {str(item)!r} in rule "
-                            f"{rule_label(rule)} (entries {first} and {i})",
-                            rule.loc_of("output"),
-                            hint="Give each output once; use a different name or path for "
-                                 "a second file.")
 
 
 # ------------------------------------------------------------------------------ periodic values

@@ -24,7 +24,7 @@ from sciflow import wildcards
 from sciflow.compat.workflow_object import SnakemakeWorkflowAttributes, caller_loc
 from sciflow.confine import external
 from sciflow.errors import ConfigError, RuleError, WorkflowError
-from sciflow.model import (ACTIONS, Action, Args, IOFile, NamedList, Rule, SourceLoc, Unpack,
+from sciflow.model import (ACTIONS, Action, Args, IOFile, NamedList, Rule, RuleOutput, SourceLoc, Unpack,
                            Workflow, WorkflowBuilder, _apply_directive, flag)
 
 
@@ -230,7 +230,7 @@ class RuleProxy:
 
     @property
     def output(self) -> Any:
-        return _plain_paths(self._rule.output)
+        return _plain_paths(self._rule.output, self._rule.name)
 
     @property
     def log(self) -> Any:
@@ -242,21 +242,28 @@ class RuleProxy:
         return _plain_path(value) if isinstance(value, str) else value
 
 
-def _plain_path(value: str) -> str:
+def _plain_path(value: str, rule_name: str | None = None) -> str:
+    """``value`` without flags or inline constraints; with ``rule_name``, a ``RuleOutput``
+    that ties an input written as ``rules.NAME.output`` to its rule."""
     text = str(value)
     if wildcards.inline_constraints(text):
         text = "".join(
             part.replace("{", "{{").replace("}", "}}") if isinstance(part, str)
             else "{" + part.name + "}" for part in wildcards._parse(text))
     moved = value.meta.get("module_path") if isinstance(value, IOFile) else None
-    return IOFile(text, (), {"module_path": moved}) if moved is not None else text
+    meta = {"module_path": moved} if moved is not None else None
+    if rule_name is not None:
+        tied = RuleOutput(text, (), meta)
+        tied.rule_name = rule_name
+        return tied
+    return IOFile(text, (), meta) if meta else text
 
 
-def _plain_paths(items: Any) -> Any:
+def _plain_paths(items: Any, rule_name: str | None = None) -> Any:
     if not isinstance(items, NamedList):
         return items
     plain = NamedList.__new__(type(items))
-    list.extend(plain, (_plain_path(v) if isinstance(v, str) else v
+    list.extend(plain, (_plain_path(v, rule_name) if isinstance(v, str) else v
                         for v in list.__iter__(items)))
     plain._names = dict(items._names)
     return plain

@@ -18,7 +18,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from sciflow.model import NamedList, Rule, SourceLoc, Wildcards, job_priority
+from sciflow.model import NamedList, Rule, SourceLoc, Wildcards
 
 
 class ReasonKind(str, enum.Enum):
@@ -113,10 +113,6 @@ class Job:
     retries: int = 0
     reasons: list[Reason] = field(default_factory=list)
     state: JobState = JobState.WAITING
-
-    def __post_init__(self) -> None:
-        if callable(self.priority):  # ``priority: lambda wildcards: ...``: per job (Snakemake)
-            self.priority = job_priority(self.rule, self.priority, self.wildcards, self.input)
 
     @property
     def loc(self) -> SourceLoc:

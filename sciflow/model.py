@@ -219,6 +219,16 @@ def _rebuild_namedlist(items: list, names: dict) -> NamedList:
     return nl
 
 
+class RuleOutput(IOFile):
+    """An output pattern reached as ``rules.NAME.output`` in a Snakefile (plain: no flags, as
+    Snakemake's rule proxy gives it): it remembers its rule, so an input written that way is
+    tied to that rule (Snakemake's "rule dependency": only that rule is asked to make the file,
+    no ambiguity with others; see ``dag_index.tie_rules``)."""
+
+    __slots__ = ("rule_name",)
+    rule_name: str
+
+
 class Wildcards(NamedList):
     """The wildcard values of a job; ``wildcards.sample`` and ``wildcards["sample"]``."""
 
@@ -631,30 +641,6 @@ def _priority_value(value: Any, loc: SourceLoc) -> Any:
         return value
     raise RuleError(f"priority must be an integer, a float or a function, got {value!r}", loc,
                     hint="e.g. priority: 50 or priority: lambda wildcards: 1")
-
-
-def job_priority(rule: Rule, func: Callable[..., Any], wildcards: Wildcards, input: NamedList,
-                 attempt: int = 1) -> int | float:
-    """A ``priority:`` function evaluated for one job, with the arguments it names (wildcards,
-    input, attempt, rulename), as Snakemake's ``Rule.expand_priority``."""
-    from sciflow.dag_index import call_with_aux
-    from sciflow.errors import SciflowError
-
-    loc = rule.loc_of("priority")
-    try:
-        value = call_with_aux(func, wildcards, input=input, attempt=attempt, rulename=rule.name)
-    except IncompleteCheckpointError:
-        return 0
-    except SciflowError:
-        raise
-    except Exception as exc:
-        wc = ", ".join(f"{k}={v}" for k, v in wildcards.items()) or "none"
-        raise RuleError(f"priority function of rule {rule.name} raised {type(exc).__name__}: "
-                        f"{exc} (wildcards: {wc})", loc) from exc
-    if not isinstance(value, (int, float)):
-        raise RuleError(f"the priority function of rule {rule.name} must return a number, got "
-                        f"{type(value).__name__}", loc)
-    return value
 
 
 # ------------------------------------------------------------------------------ params, output

@@ -29,7 +29,6 @@ from sciflow.compile import Compiled, compile_parsed, file_tag, syntax_problems,
 from sciflow.directives import LoadOptions, extend_namespace, remote_import_hint
 from sciflow.errors import (ErrorGroup, IncludeError, ParseError, SciflowError, UsageError,
                             WorkflowError)
-from sciflow.dag_index import RuleReferences
 from sciflow.helpers import (LoadContext, WorkflowContext, build_namespace, read_config_file,
                              update_config)
 from sciflow.model import SourceLoc, Workflow
@@ -96,8 +95,6 @@ def _load_into(wf: Workflow, path: str, raw: bytes, loc: SourceLoc | None, optio
         options.overwrite_config
     load = LoadContext(wf, ctx, overwrite, loader.include)
     wf.globals.update(build_namespace(load))
-    # ``rules.NAME.output`` items remember their rule: the DAG ties such inputs to it
-    wf.globals["rules"] = RuleReferences(wf.globals["rules"])
     wf.globals["__name__"] = "sciflow_workflow"
     extend_namespace(wf.globals, wf, ctx, options, lambda m: _load_module(m, options),
                      module_config=module is not None and module.config is not None)

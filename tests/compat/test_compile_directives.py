@@ -253,7 +253,7 @@ def test_priority_function_must_return_a_number(tmp_path):
     """)
     res = run_sciflow(tmp_path, "-n")
     assert res.returncode != 0
-    assert "Snakefile:3:5" in res.stderr and "must return a number" in res.stderr, res.stderr
+    assert "Snakefile:3:5" in res.stderr and "must be a number" in res.stderr, res.stderr
     assert "internal error" not in res.stderr
 
 

@@ -386,7 +386,7 @@ def test_duplicate_output_pattern_is_an_error_as_in_snakemake(tmp_path):
     ours = write_tree(tmp_path / "sciflow", text)
     with pytest.raises(RuleError) as info:
         run(RunOptions(directory=str(ours), dry_run=True))
-    assert "duplicate output file pattern 'z{n}.csv' in rule unused" in info.value.message
+    assert "duplicate output file pattern 'z{n}.csv' in rule 'unused'" in info.value.message
     assert info.value.loc is not None and info.value.loc.line == 7
 
 
@@ -442,9 +442,10 @@ def test_consider_ancient_bad_syntax_is_a_usage_error():
         parse_consider_ancient(["A=x-y"])
 
 
-def test_rule_reference_keeps_flags_and_names(tmp_path):
-    """``rules.b.output`` still reads as the rule's outputs (names, flags), and a rule
-    reached that way still shows its other directives."""
+def test_rule_reference_keeps_names_and_ties_to_its_rule(tmp_path):
+    """``rules.b.output`` reads as the rule's outputs (names kept; flags dropped, as
+    Snakemake's rule proxy gives them), each tied to rule b, and a rule reached that way
+    still shows its other directives."""
     from sciflow.parse import load_workflow
 
     wd = write_tree(tmp_path, '''
@@ -461,7 +462,7 @@ def test_rule_reference_keeps_flags_and_names(tmp_path):
     wf = load_workflow(str(wd / "Snakefile"))
     main, extra, threads, name = wf.globals["NAMES"]
     assert (main, extra, threads, name) == ("{s}.mid", "{s}.extra", 3, "b")
-    assert main.is_flagged("temp") and main.rule_name == "b"
+    assert not main.is_flagged("temp") and main.rule_name == "b"
     assert list(wf.rules["d"].input)[0].rule_name == "b"
 
 
