@@ -21,7 +21,7 @@ import os
 import re
 import types
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from sciflow import wildcards as wc
 from sciflow.errors import IncompleteCheckpointError, RuleError, SciflowError, WildcardError
@@ -66,7 +66,8 @@ class RuleInfo:
         # shared by every job's Wildcards/output NamedList (never mutated after creation)
         self.wc_table = {n: (i, None) for i, n in enumerate(self.wc_names)}
         self.out_names = dict(rule.output._names)
-        self.input_is_static = not any(callable(v) or isinstance(v, Unpack) for v in rule.input)
+        self.input_is_static = not any(callable(v) or isinstance(v, (Unpack, list, tuple))
+                                       for v in rule.input)
         self.cache: dict[str, Job] = {}  # product path -> job
         self.ruledeps: dict[int, str] = {}  # input position -> rule (set by ``tie_rules``)
 
@@ -430,7 +431,8 @@ class JobFactory:
             items: list[Any] = []
             names: dict[str, tuple[int, int | None]] = {}
             for name, value, is_list in _grouped(rule.input):
-                if isinstance(value, Unpack) or callable(value):
+                from_function = isinstance(value, Unpack) or callable(value)
+                if from_function:
                     func = value.func if isinstance(value, Unpack) else value
                     result = self._call_input_function(rule, func, wildcards, pending)
                     if isinstance(value, Unpack) and result is not None and \
@@ -453,7 +455,9 @@ class JobFactory:
                         value = list(value)
                 if is_list and not isinstance(value, (list, tuple)):
                     value = list(value)
-                self._add(items, names, name, value, wildcards, values)
+                # nested lists written in the Snakefile are flattened; a function returning
+                # one is an error (both as Snakemake)
+                self._add(items, names, name, value, wildcards, values, flat=not from_function)
             return _namedlist(items, names)
         except WildcardError as exc:
             raise _located(exc, rule, "input") from None
@@ -463,10 +467,10 @@ class JobFactory:
                             f"{_fmt_wc(wildcards)})", rule.loc_of("input")) from None
 
     def _add(self, items: list, names: dict, name: str | None, value: Any,
-             wildcards: Wildcards, values: dict[str, str]) -> None:
+             wildcards: Wildcards, values: dict[str, str], flat: bool = False) -> None:
         if isinstance(value, (list, tuple)):
             start = len(items)
-            items.extend(_concrete(v, wildcards, values) for v in value)
+            items.extend(_concrete(v, wildcards, values) for v in (_flat(value) if flat else value))
             if name is not None:
                 names[name] = (start, len(items))
         else:
@@ -640,6 +644,16 @@ class PendingMarker:
 
 def _fmt_wc(wildcards: Wildcards) -> str:
     return ", ".join(f"{k}={v}" for k, v in wildcards.items()) or "none"
+
+
+def _flat(values: Any) -> Iterator[Any]:
+    """Nested lists of paths written in a Snakefile (``input: [[a, b], c]``, or a function
+    called at definition time that returns one) as one flat run, as Snakemake flattens them."""
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            yield from _flat(value)
+        else:
+            yield value
 
 
 def _located(exc: WildcardError, rule: Rule, directive: str, hint: str | None = None) -> WildcardError:

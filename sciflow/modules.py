@@ -25,6 +25,7 @@ import contextvars
 import dataclasses
 import functools
 import os
+import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -239,6 +240,11 @@ def use_rules(main: Workflow, module_name: str, names: list[str], exclude: list[
             module.workflow = load(module)
         finally:
             SKIP_VALIDATION.reset(token)
+        # as Snakemake: once loaded, the module's name is its namespace in the main workflow
+        # (``m.samples``, ``m.get_final_output()``), a module object over its globals
+        namespace = types.ModuleType(module_name)
+        namespace.__dict__.update(module.workflow.globals)
+        main.globals[module_name] = namespace
     sub = module.workflow
     if names == ["*"]:
         unknown = [n for n in exclude if n not in sub.rules]
