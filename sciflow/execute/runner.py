@@ -51,7 +51,7 @@ from sciflow.execute.hpc import batch_job_id
 from sciflow.execute.monitor import Monitor, RssWatch, empty_record, write_benchmark
 from sciflow.execute.script import (MODULES_ENV, call_recording_software, job_resources,
                                     make_snakemake, script_source, versions)
-from sciflow.execute import cache, shadow, template
+from sciflow.execute import cache, shadow
 from sciflow.execute.envs import command_prefix
 from sciflow.execute.shell import _output_target
 from sciflow.execute.spec import TEMP_PREFIX, temp_path
@@ -188,7 +188,7 @@ class _Attempt:
         kind = self.spec.action
         runner: Callable[[JobResult], None] | None = {
             "shell": self._shell, "run": self._run, "script": self._script,
-            "notebook": self._notebook, "template_engine": self._template,
+            "notebook": self._notebook,
         }.get(kind or "")
         if runner is None:  # a rule without action only declares its outputs
             return
@@ -372,17 +372,6 @@ class _Attempt:
             target = (self.spec.log or NamedList()).get("notebook")
             if target:
                 nbformat.write(nb, self.abs(str(target)))
-
-    def _template(self, result: JobResult) -> None:
-        output = self.temp_output()
-        if len(output) != 1:
-            raise JobFailedError(f"rule {self.spec.rule}: a template_engine rule has exactly "
-                                 "one output file")
-        inputs = self.spec.input if self.spec.input is not None else NamedList()
-        variables = {"params": self.spec.params, "wildcards": Wildcards(self.spec.wildcards),
-                     "config": self.spec.config, "input": inputs}
-        template.render(self.spec.command or "", self.abs(template.template_input(
-            inputs, self.spec.rule)), self.abs(str(output[0])), variables, self.spec.rule)
 
     # --------------------------------------------------------------------- after the action
     def commit(self) -> None:
