@@ -380,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="only list the light cases")
     ap.add_argument("--differences", type=Path,
                     help="write the cases that still differ, with causes, as Markdown here")
+    ap.add_argument("--label", default="", help="which sciflow build, for --differences")
     ap.add_argument("--control-from", type=Path,
                     help="reuse Snakemake's verdicts (the control) from an earlier --jsonl")
     opts = ap.parse_args(argv)
@@ -463,11 +464,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(counted)}; sciflow passes {len(passed)}/{len(counted)} = "
           f"{100 * len(passed) / max(1, len(counted)):.0f}%")
     if opts.differences:
-        opts.differences.write_text(differences_md(results, all_light, cases))
+        opts.differences.write_text(differences_md(results, all_light, cases, opts.label))
     return 0
 
 
-def differences_md(results: list[Replay], light: list[SuiteCase], cases: list[SuiteCase]) -> str:
+def differences_md(results: list[Replay], light: list[SuiteCase], cases: list[SuiteCase],
+                   label: str = "") -> str:
     """The cases that still differ, grouped by cause (most first), and those left out."""
     from collections import defaultdict
     counted = [r for r in results if r.status in ("pass", "fail")]
@@ -480,7 +482,11 @@ def differences_md(results: list[Replay], light: list[SuiteCase], cases: list[Su
            "Written by `benchmarks/snakemake_suite.py --differences` (rerun it to refresh).",
            f"Light cases: {len(light)} of {len(cases)} tests in Snakemake's tests/tests.py; "
            f"Snakemake itself passes {len(counted)} of them here; sciflow passes "
-           f"{passed}/{len(counted)} ({100 * passed / max(1, len(counted)):.0f}%).", ""]
+           f"{passed}/{len(counted)} ({100 * passed / max(1, len(counted)):.0f}%)"
+           + (f", measured on {label}." if label else "."), "",
+           "Each cause names the lane whose files it is in (`LANES` in the script): names, "
+           "compile, dag, exec; cli and modules are nobody's lane this wave. The detail is "
+           "sciflow's own first error line; after the dash, the cause as read in the case.", ""]
     for cause, rows in sorted(by_cause.items(), key=lambda kv: -len(kv[1])):
         lane = LANES.get(cause, "")
         out += [f"## {cause} ({len(rows)})" + (f" — {lane}" if lane else ""), ""]
