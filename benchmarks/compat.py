@@ -99,6 +99,31 @@ def core_args(args: list[str]) -> list[str]:
     return targets + rest
 
 
+_DEPLOY_VALUES = ("conda", "apptainer", "env-modules")
+
+
+def drop_flag(args: list[str], flag: str) -> list[str]:
+    """The args without one option (and its value): the one sciflow reported as unknown."""
+    out, i = [], 0
+    while i < len(args):
+        a = args[i]
+        if a.split("=", 1)[0] != flag:
+            out.append(a)
+            i += 1
+            continue
+        i += 1
+        if "=" in a:
+            continue
+        if flag in ("--sdm", "--software-deployment-method"):
+            while i < len(args) and args[i] in _DEPLOY_VALUES:
+                i += 1
+        elif flag == "--conda-cleanup-pkgs":
+            i += 1 if i < len(args) and args[i] in ("cache", "tarballs") else 0
+        elif flag in _VALUED and i < len(args):
+            i += 1
+    return out
+
+
 def absolute_configfiles(args: list[str], root: Path) -> list[str]:
     """--configfile values as absolute paths (the same file under either resolution)."""
     out, in_cfg = [], False
@@ -185,7 +210,8 @@ def run_snakemake(case: Case, tree: Path, smk: list[str], timeout: float,
 def _snakemake_reason(text: str) -> str:
     for pat, why in [
         (r"Missing input files", "missing input (test data not in mirror / needs download)"),
-        (r"conda info|conda: command not found|Conda environment", "needs conda"), (r"[Cc]onnection|resolve host|HTTP|URLError|Max retries",
+        (r"conda info|conda: command not found|Conda environment|"
+         r"No such file or directory: 'conda'", "needs conda"), (r"[Cc]onnection|resolve host|HTTP|URLError|Max retries",
                                      "needs network"),
         (r"No module named '([\w.]+)'", "Python package missing: {0}"),
         (r"SyntaxError", "SyntaxError under this Python (f-string quotes need Python 3.12?)"),
@@ -262,7 +288,7 @@ def run_case(case: Case, mirrors: Path, work: Path, smk: list[str], sci: list[st
                    "snakemake-api": "stub-snakemake-api",
                    "configfile-directive-absent": "configfile-directive-present"}
     plant: dict[str, str] = {}     # files written into the tree before a run (workarounds)
-    for _ in range(8):
+    for _ in range(16):
         tree = fresh_copy(src, work / "runs" / slug / "sciflow")
         for rel, text in plant.items():
             (tree / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -286,6 +312,12 @@ def run_case(case: Case, mirrors: Path, work: Path, smk: list[str], sci: list[st
                              "detail": out.detail})
         res.causes.append(cause.key)
         step = workarounds.get(cause.key)
+        unknown = re.search(r"unknown option (--?[\w-]+)", out.stderr)
+        if cause.key == "cli-unknown-flag" and unknown and unknown.group(1) in args:
+            # step over exactly the flag sciflow rejects (it names one at a time)
+            args = drop_flag(args, unknown.group(1))
+            applied.append("drop " + unknown.group(1))
+            continue
         if step is None or step in applied:
             break
         applied.append(step)

@@ -174,6 +174,11 @@ class Cause:
 CAUSES: list[Cause] = [
     Cause("wheel-broken", r"MultiplexedPath|sciflow\.lark.*No such file", "wheel-api",
           "sciflow/resources.py", "installed wheel cannot find its grammar/data"),
+    Cause("expand-flags", r"given to expand\(\) are invalid", "names",
+          "sciflow/wildcards.py expand()", "expand() over `rules.X.output` items that carry "
+          "flags (report/pipe/temp) is refused; Snakemake accepts it"),
+    Cause("nested-input-list", r"returned list instead of a path", "dag",
+          "sciflow/dag_index.py", "nested lists in `input:` (Snakemake flattens them)"),
     Cause("remote-provider", r"No module named 'snakemake\.remote|remote providers: use",
           "wheel-api/modules",
           "sciflow/compat (storage/remote)", "`snakemake.remote.*` providers (Snakemake 7 API)"),
@@ -212,7 +217,8 @@ CAUSES: list[Cause] = [
           "a workflow with no rules is an error (Snakemake: nothing to be done)"),
     Cause("profile", r"profile .*unknown option", "cli", "sciflow/profile.py",
           "profile keys (default-resources, ...)"),
-    Cause("cli-unknown-flag", r"unrecognized arguments|invalid choice|expected one argument|"
+    Cause("cli-unknown-flag", r"unrecognized arguments|unknown option|invalid choice|"
+          r"expected one argument|"
           r"sciflow(?: run)?: error: argument", "cli", "sciflow/cli/run.py",
           "Snakemake command-line flag not accepted"),
     Cause("modules", r"modules? (are|is) not supported|use rule|\bmodule\b", "modules",
@@ -269,6 +275,10 @@ def classify(stderr: str) -> Cause:
 def first_error_line(text: str) -> str:
     """The most telling line of an error output (sciflow's `FILE:L:C: message` if any)."""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    for ln in lines:      # sciflow's own "FILE:L:C: message" (not its "error in rule" header)
+        if re.match(r"\S+:\d+:\d+: (?!error in rule)", ln):
+            return ln[:300]
+    lines = [ln for ln in lines if ln.strip("^ ")]
     for ln in lines:
         if re.search(r"error|Error|not supported|unrecognized|No module|not defined", ln):
             return ln[:300]
