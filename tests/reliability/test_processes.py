@@ -125,13 +125,13 @@ def test_an_output_written_after_its_job_failed_is_removed_and_marked(tmp_path):
 rule all:
     input: "out.txt", "other.txt"
 
-rule escapes:
+rule escapes:  # exits only once the escapee is in its own session (else the guard kills it)
     output: "out.txt"
-    shell: "setsid bash -c 'sleep {tok}; echo late > out.txt' < /dev/null > /dev/null 2>&1 & exit 1"
+    shell: "setsid bash -c 'echo $$ > escaped.pid; sleep {tok}; echo late > out.txt' < /dev/null > /dev/null 2>&1 & while [ ! -s escaped.pid ]; do sleep 0.05; done; exit 1"
 
-rule other:
+rule other:  # the run ends only after the late write (no race with a loaded machine)
     output: "other.txt"
-    shell: "sleep 4; touch {{output}}"
+    shell: "for i in $(seq 1 600); do [ -e out.txt ] && break; sleep 0.05; done; sleep 0.5; touch {{output}}"
 ''')
     with pytest.raises(RunFailedError):
         run(RunOptions(directory=str(tmp_path), cores=2, keep_going=True,
