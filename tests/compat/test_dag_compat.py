@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import pathlib
-import re
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from .oracle import job_stats
 
 from sciflow.engine import RunOptions, run
 from sciflow.errors import RuleError, SciflowError
@@ -42,17 +43,7 @@ def snakemake_counts(cwd: pathlib.Path, *args: str) -> dict[str, int]:
     res = snakemake(cwd, *args)
     text = res.stdout + res.stderr
     assert res.returncode == 0, text
-    if "Job stats:" not in text:
-        assert "Nothing to be done" in text, text
-        return {}
-    counts = {}
-    for line in text.split("Job stats:", 1)[1].splitlines()[3:]:
-        m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
-        if not m:
-            break
-        if m.group(1) != "total":
-            counts[m.group(1)] = int(m.group(2))
-    return counts
+    return job_stats(text)
 
 
 def sciflow_counts(cwd: pathlib.Path, **options) -> dict[str, int]:
