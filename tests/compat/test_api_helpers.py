@@ -56,7 +56,8 @@ def test_lookup_with_wildcards_is_an_input_function():
     for kwargs in (dict(query="sample == '{sample}'", within=TABLE, cols="kind"),
                    dict(dpath="samples/{sample}/reads", within=CONFIG),
                    dict(query="kind == '{k}' & sample != '{sample}'", within=TABLE,
-                        k=lambda w: "y")):
+                        k=lambda w: "y"),
+                   dict(query="sample == '{wildcards.sample}'", within=TABLE, cols="kind")):
         ours, theirs = both("lookup", **kwargs)
         assert callable(ours) and callable(theirs)
         for s in ("a", "b"):

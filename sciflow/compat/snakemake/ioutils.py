@@ -97,6 +97,7 @@ def _deferred(expression: str, extra: list[str], namespace: dict[str, Any],
         resolved = {k: (v(wildcards) if callable(v) else v) for k, v in namespace.items()}
         for key, value in wildcards.items():
             resolved.setdefault(key, value)
+        resolved.setdefault("wildcards", wildcards)  # "{wildcards.sample}", as Snakemake
         return apply(_fill(expression, resolved), resolved)
     return input_function
 
