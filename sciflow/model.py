@@ -437,11 +437,12 @@ class Workflow:
 
     @property
     def default_target_rule(self) -> Rule | None:
-        """The rule of the main file marked ``default_target: True``, else the main file's
-        first rule, else None (nothing to do) — Snakemake's choice: rules of included files
-        are never chosen, even when marked."""
+        """The last rule of the main file marked ``default_target: True`` (a rule used from a
+        module may carry the mark too; the main file's own, defined later, wins), else the main
+        file's first rule, else None (nothing to do) — Snakemake's choice: rules of included
+        files are never chosen, even when marked."""
         main = [r for r in self.rules.values() if r.name not in self.included_rules]
-        for rule in main:
+        for rule in reversed(main):  # each ``default_target: True`` overrides the one before
             if rule.default_target:
                 return rule
         return main[0] if main else None

@@ -58,3 +58,34 @@ def test_an_input_function_returning_nested_lists_is_an_error(tmp_path):
         ''')
     with pytest.raises(RuleError, match="an input function of rule top .* returned list"):
         sciflow_counts(tmp_path)
+
+
+@pytest.mark.snakemake
+def test_the_main_files_default_target_wins_over_a_modules(tmp_path):
+    """The msisensor-pro test layout: the published workflow's ``rule all`` (marked
+    ``default_target: True``) is used as a module, and the test Snakefile's own rule, marked
+    later, is the default target — as Snakemake, where each mark overrides the one before."""
+    module = '''
+rule all:
+    input: "a.txt"
+    default_target: True
+rule a:
+    output: "a.txt"
+    shell: "touch {output}"
+'''
+    main = '''
+module w:
+    snakefile: "mod/Snakefile"
+use rule * from w
+rule testing_all:
+    input: rules.all.input, "b.txt"
+    default_target: True
+rule b:
+    output: "b.txt"
+    shell: "touch {output}"
+'''
+    for root in (tmp_path / "sm", tmp_path / "sf"):
+        write_tree(root, main, {"mod/Snakefile": module})
+    expected = snakemake_counts(tmp_path / "sm")
+    assert expected == {"a": 1, "b": 1, "testing_all": 1}
+    assert sciflow_counts(tmp_path / "sf") == expected
