@@ -25,6 +25,7 @@ import json
 import os
 import sqlite3
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -99,6 +100,7 @@ class JobFingerprint:
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_S = 120.0  # concurrent runs wait this long for each other's short transactions
 CORRUPT_HINT = "Move .sciflow/meta.sqlite aside (e.g. to meta.sqlite.bad) and run again; " \
                "outputs are untouched, but jobs may rerun because their history is gone."
 
@@ -165,12 +167,23 @@ class MetadataStore:
         except OSError as exc:
             raise self._error(exc) from None
         # isolation_level=None: we open transactions ourselves (BEGIN ... COMMIT) in batches.
-        db = sqlite3.connect(self.path, isolation_level=None, timeout=60.0,
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S,
                              check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        self._init_schema(db)
-        return db
+        # Two runs starting together in a fresh directory both switch it to WAL and create the
+        # tables; a journal-mode switch can meet "database is locked" without SQLite's busy
+        # wait, so it is retried here for as long as any other wait.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                self._init_schema(db)
+                return db
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise self._error(exc) from None
+                time.sleep(0.05)
 
     def _connect_readonly(self) -> sqlite3.Connection:
         if not self.path.exists() or self.path.stat().st_size == 0:
@@ -184,7 +197,7 @@ class MetadataStore:
         for query in ("?mode=ro", "?immutable=1"):
             try:
                 db = sqlite3.connect(uri + query, uri=True, isolation_level=None,
-                                     check_same_thread=False)
+                                     timeout=BUSY_TIMEOUT_S, check_same_thread=False)
                 db.execute("SELECT count(*) FROM sqlite_master").fetchone()
                 columns = {row[1] for row in db.execute("PRAGMA table_info(outputs)")}
                 if not columns:
@@ -216,6 +229,12 @@ class MetadataStore:
                 "not a database" in text or "malformed" in text or "corrupt" in text):
             return MetadataError(f"metadata database is corrupt: {self.path}: {text}",
                                  hint=CORRUPT_HINT)
+        if "locked" in text or "busy" in text:  # not damage: another run held it too long
+            return MetadataError(
+                f"the metadata database {self.path} stayed locked by another process for "
+                f"{BUSY_TIMEOUT_S:g} s: {text}",
+                hint="Another sciflow run in this directory is writing it; wait for it, or run "
+                     "again. Nothing is damaged.")
         if ("readonly" in text or "read-only" in text or "unable to open" in text
                 or isinstance(exc, PermissionError) or "Permission denied" in text
                 or "not permitted" in text):
