@@ -203,7 +203,7 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
                                   rule.name)
         script = _resolve_script(source, workflow, job, workdir)
         command = script
-    elif action in ("run", "template_engine"):  # the run: code / the engine's name
+    elif action == "run":  # the run: code (template_engine: rules are compiled to run: code)
         command = rule.action.source
     spec = JobSpec(
         jobid=job.jobid, rule=rule.name, key=key, workdir=os.path.abspath(workdir),
