@@ -75,6 +75,10 @@ class Listener:
     def job_started(self, run: RunInfo, job: "Job") -> None:
         """The job was submitted to the executor."""
 
+    def job_executing(self, run: RunInfo, job: "Job", worker: str) -> None:
+        """The job's action began on ``worker`` (submitted jobs may wait in a queue first:
+        progress displays count *executing* jobs from this hook, not from ``job_started``)."""
+
     def job_finished(self, run: RunInfo, job: "Job", result: JobResult) -> None:
         """The job succeeded and its outputs exist."""
 
@@ -108,6 +112,10 @@ class Broadcast(Listener):
     def job_started(self, run, job):
         for lis in self.listeners:
             lis.job_started(run, job)
+
+    def job_executing(self, run, job, worker):
+        for lis in self.listeners:
+            lis.job_executing(run, job, worker)
 
     def job_finished(self, run, job, result):
         for lis in self.listeners:
