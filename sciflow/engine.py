@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from sciflow import layout
 from sciflow.errors import (ExecutorError, MissingDependencyError, RunFailedError,
                             RunInterruptedError, SciflowError, UsageError, WorkflowError)
 from sciflow.events import Broadcast, JobResult, Listener, RunInfo
@@ -407,7 +408,7 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
         options, workdir, (options.cores or os.cpu_count() or 1) if local_run else options.cores)
     preflight(plan.jobs, workflow, settings, dag)  # wrappers, conda, apptainer, module, cache
     broadcast = Broadcast(listeners)
-    log_path = Path(workdir) / ".sciflow" / "logs" / f"{run_info.run_id}.log"
+    log_path = layout.run_log(workdir, run_info.run_id)
     broadcast.add(_RunLog(log_path))
     if options.provenance:  # recorded, or explicitly off (--no-provenance): never by accident
         try:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from sciflow import layout
 from sciflow.errors import LockError
 
 HEARTBEAT_S = 30.0
@@ -118,7 +119,7 @@ def owner_state(info: LockInfo) -> str:
 
 def find_run(workdir: str | os.PathLike[str], run_id: str) -> LockInfo | None:
     """The lock (live or kept after its owner died) of run ``run_id``, if any."""
-    base = Path(workdir) / ".sciflow" / "lock"
+    base = layout.lock_dir(workdir)
     for path in (base / f"{run_id}.json", base / "dead" / f"{run_id}.json"):
         if path.exists():
             return read_lock(path)
@@ -149,7 +150,7 @@ class RunLock:
     """A lock on ``outputs`` in ``workdir`` for the run ``run_id``."""
 
     def __init__(self, workdir: str | os.PathLike[str], run_id: str, outputs: Iterable[str]) -> None:
-        self.dir = Path(workdir) / ".sciflow" / "lock"
+        self.dir = layout.lock_dir(workdir)
         self.run_id = run_id
         self.outputs = sorted(set(map(str, outputs)))
         self.path = self.dir / f"{run_id}.json"
@@ -223,7 +224,7 @@ def unlock(workdir: str | os.PathLike[str], force: bool = False) -> int:
     A lock whose owner is provably alive (this host, same pid and start time) is kept and
     reported with ``LockError`` unless ``force``: removing it would let an overlapping run
     write the same files at the same time."""
-    lockdir = Path(workdir) / ".sciflow" / "lock"
+    lockdir = layout.lock_dir(workdir)
     removed = 0
     alive: list[LockInfo] = []
     for path in sorted(lockdir.glob("*.json")):

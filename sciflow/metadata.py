@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from sciflow import layout
 from sciflow.errors import MetadataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -119,7 +120,7 @@ class MetadataStore:
 
     def __init__(self, workdir: str | os.PathLike[str], readonly: bool = False) -> None:
         self.workdir = Path(workdir)
-        self.path = self.workdir / ".sciflow" / "meta.sqlite"
+        self.path = layout.metadata_db(self.workdir)
         self.readonly = readonly
         self.warnings: list[str] = []
         self._cache: dict[str, OutputRecord] | None = None

@@ -21,6 +21,7 @@ import time
 from collections import deque
 from typing import Any, Iterator
 
+from sciflow import layout
 from sciflow.jobs import Job, ReasonKind
 from sciflow.metadata import MetadataStore, fingerprint
 
@@ -96,7 +97,7 @@ SELECT ?path ?cmd ?t WHERE {
 
 def recorded_commands(workdir: str) -> dict[str, str]:
     """Output path → the command of the job that made its latest version (from provenance)."""
-    if not os.path.isdir(os.path.join(workdir, ".sciflow", "prov")):
+    if not os.path.isdir(layout.prov_store(workdir)):
         return {}
     try:
         from sciflow.provenance.query import open as open_provenance

@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from sciflow import layout
 from sciflow.errors import DeploymentError
 from sciflow.execute import cache as cache_mod, envs, shadow as shadow_mod, \
     wrapper as wrapper_mod
@@ -113,7 +114,7 @@ class ActionSettings:
         with self._lock:
             found = self._wrappers.get(value)
             if found is None:
-                cache = os.path.join(self.workdir, ".sciflow", "wrappers")
+                cache = layout.wrappers_cache(self.workdir)
                 found = wrapper_mod.resolve(value, self.wrapper_prefix, cache,
                                             rule.action.loc or rule.loc, rule.name)
                 wrapper_mod.check_runnable(found, value, rule.action.loc or rule.loc, rule.name)

@@ -28,6 +28,7 @@ import shutil
 import subprocess
 from typing import Any, Iterable
 
+from sciflow import layout
 from sciflow.errors import DeploymentError, JobFailedError
 from sciflow.model import SourceLoc
 
@@ -56,7 +57,7 @@ def conda_prefix_dir(workdir: str, conda_prefix: str | None = None) -> str:
     """Where environments built from files live: ``--conda-prefix`` or ``.sciflow/conda``."""
     if conda_prefix:
         return os.path.abspath(os.path.join(workdir, os.path.expanduser(conda_prefix)))
-    return os.path.join(os.path.abspath(workdir), ".sciflow", "conda")
+    return layout.conda_dir(workdir)
 
 
 def env_hash(env_file: str) -> str:

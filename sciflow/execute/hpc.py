@@ -34,6 +34,7 @@ import re
 import sys
 from typing import Any
 
+from sciflow import layout
 from sciflow.errors import ExecutorError, MissingDependencyError, UnsatisfiableResourcesError
 
 JOBQUEUE_CLASSES = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster",
@@ -80,7 +81,7 @@ def _jobqueue_cluster(kind: str, options: dict[str, Any], secure: bool) -> Any:
     worker_args += lifetime_arguments(walltime, options.pop("lifetime_margin", None))
     scheduler_options = {"host": host, "dashboard_address": f"{host}:0",
                          **options.pop("scheduler_options", {})}
-    log_dir = options.pop("log_directory", os.path.join(os.getcwd(), ".sciflow", "jobqueue"))
+    log_dir = options.pop("log_directory", layout.jobqueue_dir(os.getcwd()))
     os.makedirs(log_dir, exist_ok=True)
     if secure:
         options.setdefault("security", True)  # jobqueue's Security.temporary(), files in log_dir

@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from sciflow import layout
 from sciflow.execute.procwatch import start_time  # one reading of /proc/PID/stat (stdlib only)
 
 HOST = socket.gethostname()
@@ -147,7 +148,7 @@ class Watcher:
 
 # --------------------------------------------------------------------------- records
 def records_dir(workdir: str, run_id: str) -> str:
-    return os.path.join(workdir, ".sciflow", "procs", run_id)
+    return layout.procs_dir(workdir, run_id)
 
 
 @dataclass(slots=True)

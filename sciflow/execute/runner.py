@@ -40,6 +40,7 @@ import types
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from sciflow import layout
 from sciflow.confine import safe_remove
 from sciflow.errors import ConfinementError
 from sciflow.errors import (JobError, JobFailedError, JobTimeoutError, MissingDependencyError,
@@ -139,8 +140,7 @@ class _Attempt:
         self.benchmark_records: list[dict[str, Any]] = []
         self.outputs = [str(o) for o in (spec.output or ())]
         self.directories = set(spec.directory_outputs)
-        self.capture_log = os.path.join(self.workdir, ".sciflow", "logs", spec.rule,
-                                        f"{spec.jobid}.log")
+        self.capture_log = layout.job_log(self.workdir, spec.rule, spec.jobid)
         self.temp_dirs: set[str] = set()
         self.digests: dict[str, tuple[int, int, int, str]] = {}  # output -> version + sha256
         self.record = procguard.JobRecord(spec.run_dir, spec.key)  # "this attempt started"
@@ -210,7 +210,7 @@ class _Attempt:
         if len(command.encode("utf-8", "surrogateescape")) > MAX_ARG_BYTES:
             # one argv string may not exceed MAX_ARG_STRLEN (128 KiB on Linux): as Snakemake,
             # a long command goes to a script file that bash reads
-            path = os.path.join(self.workdir, ".sciflow", "scripts", f"{self.spec.key}.sh")
+            path = os.path.join(layout.scripts_dir(self.workdir), f"{self.spec.key}.sh")
             _ensure_dir(os.path.dirname(path))
             with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
                 fh.write(command + "\n")
@@ -229,7 +229,7 @@ class _Attempt:
                                       "from a shell: command.")
         if not os.path.exists(script):
             raise JobFailedError(f"script not found: {script}")
-        scripts_dir = os.path.join(self.workdir, ".sciflow", "scripts")
+        scripts_dir = layout.scripts_dir(self.workdir)
         os.makedirs(scripts_dir, exist_ok=True)
         path = os.path.join(scripts_dir, f"{self.spec.key}.{os.path.basename(script)}")
         obj = make_snakemake(self.spec, self.temp_output(), os.path.dirname(script))

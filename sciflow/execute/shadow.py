@@ -22,6 +22,7 @@ import shutil
 import tempfile
 from typing import Any, Iterable
 
+from sciflow import layout
 from sciflow.confine import safe_remove
 from sciflow.errors import RuleError
 from sciflow.execute.spec import temp_path
@@ -50,7 +51,7 @@ class Shadow:
         self.mode = mode
         self.workdir = os.path.abspath(workdir)
         root = (os.path.join(self.workdir, prefix) if prefix and not os.path.isabs(prefix)
-                else prefix) or os.path.join(self.workdir, ".sciflow")
+                else prefix) or os.fspath(layout.state_dir(self.workdir))
         root = os.path.join(root, "shadow")
         os.makedirs(root, exist_ok=True)
         self.dir = tempfile.mkdtemp(dir=root)

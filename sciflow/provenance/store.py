@@ -25,15 +25,16 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from sciflow import layout
 from sciflow.errors import ProvenanceError
 
 
 def store_path(workdir: str | os.PathLike) -> Path:
-    return Path(workdir) / ".sciflow" / "prov"
+    return layout.prov_store(workdir)
 
 
 def hash_db_path(workdir: str | os.PathLike) -> Path:
-    return Path(workdir) / ".sciflow" / "prov-hash.sqlite"
+    return layout.prov_hash_db(workdir)
 
 
 def open_writable(workdir: str | os.PathLike) -> ox.Store:
@@ -102,7 +103,7 @@ class SharedStore:
 
     def __init__(self, workdir: str | os.PathLike) -> None:
         self.workdir = Path(workdir)
-        self.want_dir = self.workdir / ".sciflow" / "prov-want"
+        self.want_dir = layout.prov_want_dir(self.workdir)
         self.want_file = self.want_dir / str(os.getpid())
         self._store: ox.Store | None = None
         self.opens = 0     # how many times the store was opened (measured in the tests)

@@ -1,0 +1,81 @@
+"""Where sciflow keeps its own state in a working directory: the ``.sciflow/`` layout, in one place.
+
+Every module that reads or writes below ``.sciflow/`` asks this module for the path, so the
+layout is written down once (and in ``docs/ARCHITECTURE.md``, which lists who writes and who
+reads each entry). Functions only build paths; none creates anything, because whether a
+missing directory is an error or is made on first use is the caller's decision.
+
+    .sciflow/
+      meta.sqlite          job metadata: output versions, incomplete markers   (metadata.py)
+      prov/                the provenance store (Oxigraph/RocksDB)            (provenance/store.py)
+      prov-hash.sqlite     sha256 cache keyed by file version                 (provenance/hashing.py)
+      prov-want/           runs waiting for the store's hand-over             (provenance/store.py)
+      lock/                one lock file per live run; dead/ for the dead ones (lock.py)
+      logs/<run>.log       the run's log; logs/<rule>/<jobid>.log per job      (engine.py, runner.py)
+      procs/<run>/         one record per job attempt (process groups)        (execute/procguard.py)
+      scripts/             long shell commands and script: copies per job      (execute/runner.py)
+      shadow/              shadow directories of running jobs                  (execute/shadow.py)
+      conda/               environments built from conda: files                (execute/envs.py)
+      wrappers/            wrapper cache keyed by URL                          (execute/deploy.py)
+      jobqueue/            batch-system logs and certificates                  (execute/hpc.py)
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+STATE_DIR = ".sciflow"
+"""The name of sciflow's state directory inside a working directory."""
+
+
+def state_dir(workdir: str | os.PathLike) -> Path:
+    return Path(workdir) / STATE_DIR
+
+
+def metadata_db(workdir: str | os.PathLike) -> Path:
+    return state_dir(workdir) / "meta.sqlite"
+
+
+def prov_store(workdir: str | os.PathLike) -> Path:
+    return state_dir(workdir) / "prov"
+
+
+def prov_hash_db(workdir: str | os.PathLike) -> Path:
+    return state_dir(workdir) / "prov-hash.sqlite"
+
+
+def prov_want_dir(workdir: str | os.PathLike) -> Path:
+    return state_dir(workdir) / "prov-want"
+
+
+def lock_dir(workdir: str | os.PathLike) -> Path:
+    return state_dir(workdir) / "lock"
+
+
+def run_log(workdir: str | os.PathLike, run_id: str) -> Path:
+    return state_dir(workdir) / "logs" / f"{run_id}.log"
+
+
+def job_log(workdir: str | os.PathLike, rule: str, jobid: int | str) -> str:
+    """The captured stdout/stderr of one job (a str: the worker side works with os.path)."""
+    return os.path.join(os.fspath(state_dir(workdir)), "logs", rule, f"{jobid}.log")
+
+
+def procs_dir(workdir: str | os.PathLike, run_id: str) -> str:
+    return os.path.join(os.fspath(state_dir(workdir)), "procs", run_id)
+
+
+def scripts_dir(workdir: str | os.PathLike) -> str:
+    return os.path.join(os.fspath(state_dir(workdir)), "scripts")
+
+
+def conda_dir(workdir: str | os.PathLike) -> str:
+    return os.path.join(os.path.abspath(workdir), STATE_DIR, "conda")
+
+
+def wrappers_cache(workdir: str | os.PathLike) -> str:
+    return os.path.join(os.fspath(state_dir(workdir)), "wrappers")
+
+
+def jobqueue_dir(workdir: str | os.PathLike) -> str:
+    return os.path.join(os.fspath(state_dir(workdir)), "jobqueue")
