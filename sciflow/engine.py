@@ -11,20 +11,19 @@ process's current directory set to it, and the previous directory is restored af
 """
 from __future__ import annotations
 
-import contextlib
 import getpass
 import inspect
 import os
 import secrets
 import socket
 import sys
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from sciflow import layout
+from sciflow.layout import in_directory
 from sciflow.errors import (ExecutorError, MissingDependencyError, RunFailedError,
                             RunInterruptedError, SciflowError, UsageError, WorkflowError)
 from sciflow.events import Broadcast, JobResult, Listener, RunInfo
@@ -34,7 +33,6 @@ from sciflow.metadata import MetadataStore, fingerprint, input_checksums, record
 from sciflow.plan import Plan, PlanOptions, make_plan, parse_consider_ancient
 
 CLUSTERS = ("slurm", "pbs", "sge", "lsf", "kubernetes")
-WORKFLOW_FILES = ("Sciflowfile", "Snakefile", "workflow/Snakefile")  # as sciflow.parse
 
 
 @dataclass(slots=True)
@@ -137,19 +135,6 @@ class RunSummary:
 
 
 # ------------------------------------------------------------------------------ helpers
-_cwd_lock = threading.RLock()
-
-
-@contextlib.contextmanager
-def in_directory(path: str) -> Iterator[None]:
-    """Run user code (workflow top level, input functions, handlers) inside ``path``."""
-    with _cwd_lock:
-        old = os.getcwd()
-        os.chdir(path)
-        try:
-            yield
-        finally:
-            os.chdir(old)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -170,17 +155,7 @@ def apply_profile(options: RunOptions) -> RunOptions:
 
 def find_workflow(options: RunOptions, workdir: str) -> str:
     """The workflow file: ``-s`` as given (or inside ``-d``), else the usual names in ``-d``."""
-    if options.snakefile:
-        for candidate in (options.snakefile, os.path.join(workdir, options.snakefile)):
-            if os.path.isfile(candidate):
-                return os.path.abspath(candidate)
-        raise UsageError(f"workflow file not found: {options.snakefile}")
-    for name in WORKFLOW_FILES:
-        path = os.path.join(workdir, name)
-        if os.path.isfile(path):
-            return os.path.abspath(path)
-    raise UsageError(f"no workflow file found in {workdir} (looked for {', '.join(WORKFLOW_FILES)})",
-                     hint="Name one with -s FILE.")
+    return str(layout.find_workflow_file(options.snakefile, workdir))
 
 
 class _WorkdirDAG:

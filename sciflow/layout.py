@@ -21,8 +21,16 @@ missing directory is an error or is made on first use is the caller's decision.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from pathlib import Path
+from typing import Iterator
+
+from sciflow.errors import UsageError
+
+WORKFLOW_FILES = ("Sciflowfile", "Snakefile", "workflow/Snakefile")
+"""The names looked for, in order, when no workflow file is given (Snakemake's, Sciflowfile first)."""
 
 STATE_DIR = ".sciflow"
 """The name of sciflow's state directory inside a working directory."""
@@ -79,3 +87,45 @@ def wrappers_cache(workdir: str | os.PathLike) -> str:
 
 def jobqueue_dir(workdir: str | os.PathLike) -> str:
     return os.path.join(os.fspath(state_dir(workdir)), "jobqueue")
+
+
+def find_workflow_file(explicit: str | os.PathLike | None = None,
+                       workdir: str | os.PathLike | None = None) -> Path:
+    """The workflow file of a command: the one finder every command uses (run, lint, dag, rules,
+    report, the API), so ``-s``/``-d`` mean the same everywhere.
+
+    ``explicit`` (``-s``) is taken as given, else inside ``workdir`` (``-d``); without it, the
+    first of ``WORKFLOW_FILES`` in ``workdir``. With ``workdir`` the result is absolute;
+    without it, relative to the current directory as found (so errors say ``Snakefile:3``).
+    """
+    base = Path(workdir) if workdir is not None else None
+    if explicit:
+        candidates = [Path(explicit)] + ([base / explicit] if base is not None else [])
+        for cand in candidates:
+            if cand.is_file():
+                return cand.absolute() if base is not None else cand
+        raise UsageError(f"workflow file not found: {os.fspath(explicit)}")
+    for name in WORKFLOW_FILES:
+        cand = (base / name) if base is not None else Path(name)
+        if cand.is_file():
+            return cand.absolute() if base is not None else cand
+    where = f" in {os.fspath(base)}" if base is not None else ""
+    raise UsageError(f"no workflow file found{where} (looked for {', '.join(WORKFLOW_FILES)})",
+                     hint="Name one with -s FILE.")
+
+
+_cwd_lock = threading.RLock()
+
+
+@contextlib.contextmanager
+def in_directory(path: str | os.PathLike) -> Iterator[None]:
+    """Run user code (workflow top level, input functions, handlers) inside ``path``: the one
+    way the driver enters a working directory (the current directory is per process, so
+    entering it is serialised)."""
+    with _cwd_lock:
+        old = os.getcwd()
+        os.chdir(path)
+        try:
+            yield
+        finally:
+            os.chdir(old)

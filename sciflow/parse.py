@@ -27,31 +27,12 @@ from typing import Any, Mapping, Sequence
 
 from sciflow.compile import Compiled, compile_parsed, file_tag, syntax_problems, HANDLERS
 from sciflow.directives import LoadOptions, extend_namespace, remote_import_hint
-from sciflow.errors import (ErrorGroup, IncludeError, ParseError, SciflowError, UsageError,
-                            WorkflowError)
+from sciflow.errors import (ErrorGroup, IncludeError, ParseError, SciflowError, WorkflowError)
 from sciflow.helpers import (LoadContext, WorkflowContext, build_namespace, read_config_file,
                              update_config)
 from sciflow.model import SourceLoc, Workflow
 from sciflow.modules import Module
 from sciflow.syntax import KeywordNode, ModuleNode, Parsed, PythonNode, parse_text
-
-DEFAULT_FILES = ("Sciflowfile", "Snakefile", "workflow/Snakefile")
-
-
-def find_workflow_file(explicit: str | None = None) -> Path:
-    """The workflow file to use: ``explicit`` if given, else the first of ``Sciflowfile``,
-    ``Snakefile``, ``workflow/Snakefile`` in the current directory."""
-    if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            raise UsageError(f"workflow file {explicit!r} not found")
-        return path
-    for name in DEFAULT_FILES:
-        if Path(name).is_file():
-            return Path(name)
-    raise UsageError("no workflow file found (looked for " + ", ".join(DEFAULT_FILES) + ")",
-                     hint="Pass one with -s FILE.")
-
 
 def load_workflow(path: str | os.PathLike, *, config_overrides: Mapping | None = None,
                   configfiles: Sequence[str] = (),

@@ -73,7 +73,8 @@ def _rule_graph_svg(workdir: Path) -> str | None:
     """The rule graph of the workflow file in ``workdir``, as SVG, if it can still be drawn."""
     try:
         from sciflow.dag import build_dag
-        from sciflow.parse import find_workflow_file, load_workflow
+        from sciflow.layout import find_workflow_file
+        from sciflow.parse import load_workflow
 
         cwd = os.getcwd()
         os.chdir(workdir)

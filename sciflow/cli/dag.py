@@ -44,7 +44,8 @@ def render_graph(snakefile: str | None, directory: str | None, targets: list[str
     """The job graph (or rule graph) as dot, Mermaid or SVG text; shared by ``sciflow dag``
     and ``sciflow run --dag/--rulegraph``, so both print the same."""
     from sciflow.dag import build_dag
-    from sciflow.parse import find_workflow_file, load_workflow
+    from sciflow.layout import find_workflow_file, in_directory
+    from sciflow.parse import load_workflow
 
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
@@ -53,9 +54,7 @@ def render_graph(snakefile: str | None, directory: str | None, targets: list[str
         raise UsageError(f"-d {directory}: no such directory")
     snakefile = os.path.abspath(snakefile) if snakefile else None
     configfiles = [os.path.abspath(f) for f in configfiles]  # as given, before -d
-    old = os.getcwd()
-    os.chdir(workdir)
-    try:
+    with in_directory(workdir):
         path = str(find_workflow_file(snakefile))
         if os.path.isabs(path) and path.startswith(workdir + os.sep):
             path = os.path.relpath(path)  # errors then say "Snakefile:3", not a long path
@@ -66,8 +65,6 @@ def render_graph(snakefile: str | None, directory: str | None, targets: list[str
         if fmt == "svg":
             return dag.to_svg(rulegraph)
         return dag.to_dot(rulegraph)
-    finally:
-        os.chdir(old)
 
 
 def _key_values(items: list[str]) -> dict[str, Any]:

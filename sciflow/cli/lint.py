@@ -5,7 +5,8 @@ import argparse
 import os
 import sys
 
-from sciflow.parse import check_workflow, find_workflow_file
+from sciflow.layout import find_workflow_file
+from sciflow.parse import check_workflow
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 
 from sciflow.model import FlaggedFunction, Unpack
-from sciflow.parse import find_workflow_file, load_workflow
+from sciflow.layout import find_workflow_file
+from sciflow.parse import load_workflow
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

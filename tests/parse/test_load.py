@@ -9,7 +9,8 @@ import pytest
 
 from sciflow.errors import ConfigError, UsageError, WildcardError
 from sciflow.model import IOFile, SourceLoc, Unpack
-from sciflow.parse import find_workflow_file, load_workflow
+from sciflow.layout import find_workflow_file
+from sciflow.parse import load_workflow
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -246,3 +247,18 @@ def test_run_function_is_callable_with_the_run_arguments(tmp_path, monkeypatch):
     func(NamedList(), NamedList(["out.txt"]), rule.params, Wildcards({}), 1, {}, NamedList(),
          wf.config, rule.name)
     assert (tmp_path / "out.txt").read_text() == "hellohello2\n"
+
+
+def test_find_workflow_file_in_a_workdir(tmp_path, monkeypatch):
+    """-s is taken as given, else inside -d; the default names are looked for in -d, not in the
+    current directory (the finder run, lint, dag and the API share)."""
+    monkeypatch.chdir(tmp_path)
+    project = tmp_path / "project"
+    write(project / "rules" / "main.smk", "")
+    write(tmp_path / "Snakefile", "")  # in the current directory, not in -d
+    with pytest.raises(UsageError, match="no workflow file found in"):
+        find_workflow_file(None, project)
+    assert find_workflow_file("rules/main.smk", project) == (project / "rules" / "main.smk")
+    write(project / "workflow" / "Snakefile", "")
+    found = find_workflow_file(None, project)
+    assert found.is_absolute() and found == project / "workflow" / "Snakefile"
