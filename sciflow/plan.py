@@ -17,7 +17,7 @@ Follows Snakemake's ``DAG.update_needrun`` so dry-run job counts per rule match 
    ``--keep-incomplete``) are an error, or with ``--rerun-incomplete`` are rerun (step 2 again).
 4. ``--until``: the plan is then cut to jobs upstream of (and including) the named ones.
 
-Each step was checked against Snakemake 9 as the oracle (tests/test_engine.py).
+Each step was checked against Snakemake 9 as the oracle (tests/execute/test_engine.py).
 Each file is stat'ed once (``StatCache``); every step is linear in jobs + edges.
 """
 from __future__ import annotations

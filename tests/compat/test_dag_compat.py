@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from .oracle import job_stats
+from oracle import job_stats
 
 from sciflow.engine import RunOptions, run
 from sciflow.errors import RuleError, SciflowError

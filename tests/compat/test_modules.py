@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from .oracle import job_stats
+from oracle import job_stats
 
 from sciflow.errors import SciflowError, WorkflowError
 

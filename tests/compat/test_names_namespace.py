@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from oracle import job_stats
+
 from sciflow.compat.namespace import SNAKEMAKE_INTERNALS
 from sciflow.compat.snakemake import ioutils
 from sciflow.dag import build_dag
@@ -296,7 +298,6 @@ def test_rules_proxy_gives_plain_paths_as_snakemake(tmp_path):
     works in Snakemake — ``rules.NAME`` shows paths without flags or inline constraints — and
     plans the same jobs per rule in sciflow."""
     import collections
-    import re
 
     theirs = tmp_path / "snakemake"
     theirs.mkdir()
@@ -304,10 +305,7 @@ def test_rules_proxy_gives_plain_paths_as_snakemake(tmp_path):
     res = subprocess.run([str(BIN / "snakemake"), "-n", "--quiet", "rules", "-c", "1"],
                          cwd=theirs, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    table = (res.stdout + res.stderr).split("Job stats:", 1)[1].splitlines()[3:]
-    expected = {m.group(1): int(m.group(2)) for m in
-                (re.match(r"^(\S+)\s+(\d+)$", line.strip()) for line in table)
-                if m and m.group(1) != "total"}
+    expected = job_stats(res.stdout + res.stderr)
     ours = tmp_path / "sciflow"
     ours.mkdir()
     wf = load(ours, RULES_PROXY)

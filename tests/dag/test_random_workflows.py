@@ -10,7 +10,9 @@ import subprocess
 
 import pytest
 
-from .test_snakemake_diff import SNAKEMAKE, parse_job_stats
+from oracle import job_stats
+
+from .test_snakemake_diff import SNAKEMAKE
 
 pytestmark = [pytest.mark.slow, pytest.mark.snakemake]
 
@@ -94,7 +96,7 @@ def test_random_workflow_agrees_with_snakemake(seed, tmp_path):
     finally:
         os.chdir(old)
     if proc.returncode == 0:
-        assert ours == parse_job_stats(proc.stdout + proc.stderr), text
+        assert ours == job_stats(proc.stdout + proc.stderr), text
     else:  # both refuse (which of several problems is listed first may differ)
         assert isinstance(ours, set), text + proc.stderr
         assert kinds_of(" ".join(ours)), ours

@@ -11,12 +11,13 @@ from __future__ import annotations
 import collections
 import os
 import pathlib
-import re
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from oracle import job_stats
 
 pytestmark = pytest.mark.snakemake
 
@@ -250,23 +251,9 @@ def snakemake_counts(folder: pathlib.Path, targets=(), forceall=False) -> dict[s
     proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=120)
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text
-    return parse_job_stats(text)
+    return job_stats(text)
 
 
-def parse_job_stats(text: str) -> dict[str, int]:
-    """Jobs per rule from the "Job stats" table of a Snakemake dry run."""
-    counts: dict[str, int] = {}
-    if "Job stats:" not in text:
-        assert "Nothing to be done" in text, text
-        return counts
-    table = text.split("Job stats:", 1)[1]
-    for line in table.splitlines()[3:]:
-        m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
-        if not m:
-            break
-        if m.group(1) != "total":
-            counts[m.group(1)] = int(m.group(2))
-    return counts
 
 
 def sciflow_counts(folder: pathlib.Path, targets=(), plan=False) -> dict[str, int]:

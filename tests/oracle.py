@@ -1,4 +1,5 @@
-"""The Snakemake oracle of the compatibility tests: its dry run's jobs per rule."""
+"""The one Snakemake oracle helper of the tests: its dry run's jobs per rule (every differential
+test, in tests/compat, tests/dag and the golden cases, reads Snakemake's "Job stats" through it)."""
 from __future__ import annotations
 
 import re

@@ -5,7 +5,6 @@ same files with the same content, and then both find nothing left to do.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from collections import Counter
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from oracle import job_stats
 from golden import CASES_DIR, EXAMPLES_DIR, SNAKEMAKE, Case, case_names, compare_outputs, copy_case, load_case, run_snakemake
 
 pytestmark = pytest.mark.snakemake
@@ -23,18 +23,7 @@ def snakemake_counts(case: Case, workdir: Path) -> Counter:
     """Jobs per rule from ``snakemake -n``'s "Job stats" table (empty when nothing to do)."""
     res = run_snakemake(case, workdir, "-n")
     assert res.returncode == 0, res.stdout + res.stderr
-    text = res.stdout + res.stderr
-    if "Job stats:" not in text:
-        assert "Nothing to be done" in text, text
-        return Counter()
-    table = text.split("Job stats:", 1)[1].splitlines()
-    counts: Counter = Counter()
-    for line in table[3:]:  # header, dashes
-        m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
-        if not m or m.group(1) == "total":
-            break
-        counts[m.group(1)] = int(m.group(2))
-    return counts
+    return Counter(job_stats(res.stdout + res.stderr))
 
 
 def sciflow_args(case: Case, *extra: str) -> list[str]:
