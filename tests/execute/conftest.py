@@ -1,20 +1,14 @@
 """Fixtures for the executor tests: jobs built from real rules, and external Dask processes."""
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from sciflow.jobs import Job
-from sciflow.model import Action, IOFile, NamedList, SourceLoc, Wildcards, Workflow, WorkflowBuilder
+from sciflow.model import Action, NamedList, SourceLoc, Wildcards, Workflow, WorkflowBuilder
 
-DASK = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
 
 
 class JobFactory:
@@ -50,46 +44,18 @@ def jobs(tmp_path: Path) -> JobFactory:
     return JobFactory(tmp_path)
 
 
-def _start(argv: list[str], **kw) -> subprocess.Popen:
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True, **kw)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.fixture(scope="module")
-def external_scheduler(tmp_path_factory):
-    """A real ``dask scheduler`` + one ``dask worker`` (cpus=2) on 127.0.0.1, as subprocesses."""
-    root = tmp_path_factory.mktemp("dask")
-    sched_file = root / "scheduler.json"
-    scheduler = _start([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
-                        "127.0.0.1", "--port", "0", "--dashboard-address", "127.0.0.1:0",
-                        "--scheduler-file", str(sched_file)], cwd=root)
-    procs = [scheduler]
+def external_scheduler():
+    """A real ``dask scheduler`` + one ``dask worker`` (2 threads, cpus=2) on 127.0.0.1, as
+    subprocesses: the same service as the session's ``dask_scheduler``
+    (tests/services/dask_cluster.py), one per module so a test may stop what it started."""
+    from services.dask_cluster import start_dask
+
+    service = start_dask(n_workers=1, nthreads=2, cpus_per_worker=2)
     try:
-        deadline = time.time() + 60
-        while not sched_file.exists() and time.time() < deadline:
-            if scheduler.poll() is not None:
-                raise RuntimeError(scheduler.stderr.read().decode())
-            time.sleep(0.1)
-        address = json.loads(sched_file.read_text())["address"]
-        worker = _start([sys.executable, "-m", "distributed.cli.dask_worker", address,
-                         "--host", "127.0.0.1", "--nthreads", "2", "--nworkers", "1",
-                         "--resources", "cpus=2", "--no-dashboard", "--local-directory",
-                         str(root / "worker")], cwd=root)
-        procs.append(worker)
-        yield address
+        yield service.address
     finally:
-        for proc in reversed(procs):
-            _stop(proc)
+        service.stop()
 
 
 @pytest.fixture(autouse=True)
