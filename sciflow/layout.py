@@ -8,7 +8,7 @@ missing directory is an error or is made on first use is the caller's decision.
     .sciflow/
       meta.sqlite          job metadata: output versions, incomplete markers   (metadata.py)
       prov/                the provenance store (Oxigraph/RocksDB)            (provenance/store.py)
-      prov-hash.sqlite     sha256 cache keyed by file version                 (provenance/hashing.py)
+      prov-hash.sqlite     sha256 cache keyed by file version                 (hashing.py)
       prov-want/           runs waiting for the store's hand-over             (provenance/store.py)
       lock/                one lock file per live run; dead/ for the dead ones (lock.py)
       logs/<run>.log       the run's log; logs/<rule>/<jobid>.log per job      (engine.py, runner.py)

@@ -24,22 +24,19 @@ import hashlib
 import json
 import os
 import sqlite3
-import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from sciflow import layout
+from sciflow.hashing import checksum
 from sciflow.errors import MetadataError
 
 if TYPE_CHECKING:  # pragma: no cover
     from sciflow.jobs import Job
 
 SCHEMA_VERSION = 3
-# As Snakemake: an input newer than the outputs does not trigger a rerun if its content is
-# unchanged, judged by checksums recorded for inputs up to this size.
-MAX_CHECKSUM_FILE_SIZE = 1_000_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outputs (
@@ -447,24 +444,12 @@ def _pairs(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(tuple(line.rsplit("\t", 1)) for line in text.split("\n"))  # type: ignore[misc]
 
 
-def file_checksum(path: str | os.PathLike[str]) -> str | None:
-    """sha256 of a regular file of at most ``MAX_CHECKSUM_FILE_SIZE`` bytes, else None."""
-    try:
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_CHECKSUM_FILE_SIZE:
-            return None
-        with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()
-    except OSError:
-        return None
-
-
 def input_checksums(job: "Job", workdir: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """Checksums of the job's small inputs, recorded so that a touched but unchanged input
-    does not rerun the job."""
+    """Checksums of the job's inputs (any size: cached per file version by ``sciflow.hashing``),
+    recorded so that a touched but unchanged input does not rerun the job."""
     out = []
     for f in dict.fromkeys(map(str, job.input)):
-        h = file_checksum(os.path.join(workdir, f))
+        h = checksum(os.path.join(workdir, f))
         if h is not None:
             out.append((f, h))
     return out

@@ -31,7 +31,8 @@ from sciflow.confine import check_job_paths
 from sciflow.dag import paused_gc
 from sciflow.errors import WorkflowError
 from sciflow.jobs import Job, JobState, Reason, ReasonKind
-from sciflow.metadata import MetadataStore, file_checksum, fingerprint
+from sciflow.hashing import checksum
+from sciflow.metadata import MetadataStore, fingerprint
 
 if TYPE_CHECKING:  # pragma: no cover
     from sciflow.dag import DAG
@@ -255,7 +256,8 @@ class _Planner:
 
     def same_checksum(self, job: Job, path: str, outputs: Sequence[str]) -> bool:
         """A newer input whose content equals what every output was made from (Snakemake 9
-        compares checksums of inputs up to 1 MB)."""
+        compares checksums of inputs up to 1 MB; sciflow of inputs of any size, each version hashed
+        once by ``sciflow.hashing``)."""
         recorded = set()
         for o in outputs:
             rec = self.records.get(o)
@@ -264,7 +266,7 @@ class _Planner:
             recorded.add(rec.checksum_of(path))
         if len(recorded) != 1 or None in recorded:
             return False
-        return file_checksum(os.path.join(self.options.workdir, path)) == recorded.pop()
+        return checksum(os.path.join(self.options.workdir, path)) == recorded.pop()
 
     def metadata_reasons(self, job: Job, outputs: Sequence[str]) -> list[Reason]:
         recs = [self.records.get(o) for o in outputs]

@@ -57,7 +57,7 @@ from sciflow.execute.envs import command_prefix
 from sciflow.execute.shell import _output_target
 from sciflow.execute.spec import TEMP_PREFIX, temp_path
 from sciflow.model import NamedList, Wildcards
-from sciflow.provenance.hashing import sha256_fd, version_of
+from sciflow.hashing import sha256_fd, version_of
 
 LOG_TAIL_LINES = 20
 MAX_ARG_BYTES = 16 * 4096 - 1  # longer shell commands run from a file (as Snakemake's)

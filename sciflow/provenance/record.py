@@ -29,7 +29,7 @@ from sciflow import scidata
 from sciflow.configload import bounded_plain, plain as _plain
 from sciflow.events import JobResult, Listener, RunInfo
 from sciflow.provenance import vocab as V
-from sciflow.provenance.hashing import FileDigest, HashCache
+from sciflow.hashing import FileDigest, HashCache
 from sciflow.provenance.store import BackgroundWriter, SharedStore, hash_db_path
 
 _N = ox.NamedNode

@@ -18,7 +18,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from sciflow.provenance.hashing import HashCache
+from sciflow.hashing import HashCache
 from sciflow.provenance.query import Provenance
 from sciflow.provenance.store import hash_db_path
 

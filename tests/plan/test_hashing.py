@@ -2,7 +2,7 @@
 import hashlib
 import os
 
-from sciflow.provenance.hashing import HashCache, sha256_file
+from sciflow.hashing import HashCache, sha256_file
 
 
 def test_streamed_hash_matches_hashlib_beyond_one_chunk(tmp_path):
@@ -71,3 +71,50 @@ def test_primed_digest_is_trusted_only_for_its_file_version(tmp_path):
         assert cache.digest(f).sha256 == hashlib.sha256(b"aaaa").hexdigest()
     finally:
         cache.close()
+
+
+def test_one_digest_per_file_version_shared_by_every_cache(tmp_path, monkeypatch):
+    """The worker's, planner's, scheduler's and recorder's caches share one table in a process:
+    a version hashed (or primed) by one is not read again by another."""
+    from sciflow import hashing
+
+    f = tmp_path / "data.bin"
+    f.write_bytes(b"x" * 4096)
+    first = HashCache(None).digest(f).sha256
+    calls = []
+    real = hashing.sha256_file
+    monkeypatch.setattr(hashing, "sha256_file", lambda p: calls.append(p) or real(p))
+    assert HashCache(tmp_path / "other.sqlite").digest(f).sha256 == first
+    assert hashing.checksum(f) == first
+    assert calls == []
+    f.write_bytes(b"y" * 4096)  # a new version is hashed again
+    assert hashing.checksum(f) == hashlib.sha256(b"y" * 4096).hexdigest()
+    assert len(calls) == 1
+
+
+def test_a_touched_input_larger_than_a_megabyte_with_the_same_content_reruns_nothing(tmp_path):
+    """No size cap on input checksums (Snakemake stops at 1 MB): a 3 MB input touched but
+    unchanged is recognised by content, while a changed one reruns its job."""
+    import time
+
+    from sciflow.engine import RunOptions, run
+
+    (tmp_path / "Snakefile").write_text(
+        'rule all:\n    input: "out.txt"\n\n'
+        'rule count:\n    input: "big.bin"\n    output: "out.txt"\n'
+        '    shell: "wc -c < {input} > {output}"\n')
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"0123456789" * 300_000)
+
+    def plan() -> list[str]:
+        jobs = run(RunOptions(workdir=str(tmp_path), dry_run=True, cores=1,
+                              provenance=False)).plan.jobs
+        return sorted(job.rule.name for job in jobs)
+
+    summary = run(RunOptions(workdir=str(tmp_path), cores=1, provenance=False))
+    assert summary.ok
+    time.sleep(0.05)
+    os.utime(big)  # newer than out.txt, same bytes
+    assert plan() == []
+    big.write_bytes(b"9876543210" * 300_000)
+    assert plan() == ["all", "count"]

@@ -1,9 +1,14 @@
-"""Content checksums of files, computed once per file version.
+"""Content checksums of files, computed once per file version: the one hashing module of
+planning (is a newer input's content unchanged?), execution (the worker hashes what it wrote;
+the scheduler records input checksums) and provenance (every entity's sha256).
 
 A file version is identified by ``(path, size, mtime_ns, inode)``: while those four are
 unchanged the recorded sha256 is reused; any rewrite (new inode via ``os.replace``, new size or
 mtime) triggers a fresh, streamed hash with no size cap. The cache is a small SQLite file
 (``.sciflow/prov-hash.sqlite``, WAL) so a later run or ``sciflow prov verify`` reuses it.
+Within one process every cache shares one in-memory table (keyed by absolute path and
+version), so a digest computed by the worker, the planner, the scheduler or the recorder is
+computed once.
 Directories (``directory()`` outputs) hash as a tree: sorted relative paths with their hashes.
 """
 from __future__ import annotations
@@ -17,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CHUNK = 1 << 20
+
+# absolute path -> (size, mtime_ns, inode, sha256): shared by every HashCache of this process
+_MEMORY: dict[str, tuple[int, int, int, str]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +60,7 @@ class HashCache:
     """sha256 per file version, memoized in memory and in SQLite."""
 
     def __init__(self, db_path: str | os.PathLike | None) -> None:
-        self._mem: dict[str, tuple[int, int, int, str]] = {}
+        self._mem = _MEMORY
         self._pending: list[tuple[str, int, int, int, str]] = []  # written to SQLite in batches
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
@@ -138,3 +146,17 @@ class HashCache:
                 total += d.size
                 h.update(f"{os.path.relpath(full, root)}\0{d.sha256}\n".encode())
         return FileDigest(h.hexdigest(), total, is_dir=True)
+
+
+_PLAIN = HashCache(None)
+
+
+def checksum(path: str | os.PathLike) -> str | None:
+    """sha256 of a regular file (any size; cached per version in this process), or None when
+    it is missing or not a regular file. What the planner compares and the scheduler records."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        return _PLAIN.digest(path).sha256
+    except OSError:
+        return None
