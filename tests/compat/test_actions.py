@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import files_below
+
 from sciflow.engine import RunOptions, run
 from sciflow.errors import DeploymentError, RuleError
 from sciflow.execute import envs, wrapper
@@ -61,15 +63,7 @@ def sciflow_run(wd: Path, **options):
                           **options))
 
 
-def tree(wd: Path) -> dict[str, str]:
-    """Every file below ``wd`` (not the tools' own state), with its content."""
-    found = {}
-    for path in sorted(wd.rglob("*")):
-        rel = path.relative_to(wd).as_posix()
-        if rel.split("/")[0] in (".snakemake", ".sciflow") or path.is_dir():
-            continue
-        found[rel] = path.read_text()
-    return found
+tree = files_below
 
 
 # --------------------------------------------------------------------------- differential

@@ -15,6 +15,8 @@ import textwrap
 
 import pytest
 
+from helpers import files_below
+
 from oracle import job_stats
 
 from sciflow.engine import RunOptions, run
@@ -51,15 +53,7 @@ def sciflow_counts(cwd: pathlib.Path, **options) -> dict[str, int]:
     return dict(summary.plan.counts_by_rule())
 
 
-def tree(wd: pathlib.Path) -> dict[str, str]:
-    """Every file below ``wd`` but the tools' own state, with its content."""
-    found = {}
-    for path in sorted(wd.rglob("*")):
-        rel = path.relative_to(wd).as_posix()
-        if rel.split("/")[0] in (".snakemake", ".sciflow") or path.is_dir():
-            continue
-        found[rel] = path.read_text()
-    return found
+tree = files_below
 
 
 def both_run(tmp_path: pathlib.Path, snakefile: str, files: dict[str, str] | None = None,

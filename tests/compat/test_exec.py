@@ -12,13 +12,14 @@ in the dev venv) on the same Snakefile: same output files, same failures.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from helpers import files_below
 
 from sciflow.engine import RunOptions, run
 from sciflow.errors import RunFailedError
@@ -57,10 +58,8 @@ def sciflow(wd: Path, *targets: str) -> None:
 
 
 def tree(wd: Path) -> dict[str, bytes]:
-    """Every file the workflow left (not the tools' own state)."""
-    return {p.relative_to(wd).as_posix(): p.read_bytes() for p in sorted(wd.rglob("*"))
-            if p.is_file() and p.relative_to(wd).parts[0] not in (".snakemake", ".sciflow")
-            and not p.name.endswith(".tsv")}  # benchmark timings differ by nature
+    """Every file the workflow left, as bytes (benchmark timings differ by nature)."""
+    return files_below(wd, skip_suffixes=(".tsv",), binary=True)
 
 
 def same_outputs(tmp: Path, snakefile: str, *targets: str,
