@@ -223,7 +223,7 @@ class RuleOutput(IOFile):
     """An output pattern reached as ``rules.NAME.output`` in a Snakefile (plain: no flags, as
     Snakemake's rule proxy gives it): it remembers its rule, so an input written that way is
     tied to that rule (Snakemake's "rule dependency": only that rule is asked to make the file,
-    no ambiguity with others; see ``dag_index.tie_rules``)."""
+    no ambiguity with others; see ``sciflow.dag.index.tie_rules``)."""
 
     __slots__ = ("rule_name",)
     rule_name: str

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from sciflow.confine import check_job_paths
-from sciflow.dag import paused_gc
+from sciflow.gcpause import paused_gc
 from sciflow.errors import WorkflowError
 from sciflow.jobs import Job, JobState, Reason, ReasonKind
 from sciflow.hashing import checksum

@@ -248,7 +248,7 @@ def apply_rule_settings(workflow: Workflow, settings: RuleSettings) -> None:
 def with_attempt(make_spec: Callable[..., Any]) -> Callable[..., Any]:
     """A spec factory that re-evaluates a job's callable resources for the attempt being
     submitted (inputs exist by then; ``attempt`` counts retries), then calls ``make_spec``."""
-    from sciflow.dag_index import call_with_aux
+    from sciflow.dag.factory import call_with_aux
     from sciflow.engine import in_directory
 
     def factory(job: Any, workflow: Any, workdir: str, attempt: int = 1, **kwargs: Any) -> Any:
@@ -283,7 +283,7 @@ def threads_for_attempt(job: Any, attempt: int) -> int:
     """A ``threads:`` function evaluated again for a retry (Snakemake evaluates threads per
     attempt, ``lambda wildcards, attempt: 2 * attempt``). When the scheduler scaled the
     first attempt's threads down to the cores, the retry is held to that number too."""
-    from sciflow.dag_index import call_with_aux, whole_number
+    from sciflow.dag.factory import call_with_aux, whole_number
 
     def evaluate(n: int) -> int:
         try:

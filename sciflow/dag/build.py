@@ -1,7 +1,7 @@
 """The file-dependency DAG: from targets to ``Job``s, as Snakemake builds it.
 
 ``build_dag(workflow, targets)`` starts from each target (a rule name or a file), finds the
-rules whose output/log/benchmark patterns match each needed file (``sciflow.dag_index``),
+rules whose output/log/benchmark patterns match each needed file (``sciflow.dag.index``),
 and recursively resolves their inputs. Semantics follow Snakemake 9's ``DAG.update``:
 
 * candidate producers are tried best first (``ruleorder``, then the rule without wildcards);
@@ -11,7 +11,7 @@ and recursively resolves their inputs. Semantics follow Snakemake 9's ``DAG.upda
   is linked to that rule's job (the plan decides whether it runs); if its producer cannot be
   built the existing file is used as is;
 * input functions asking an unfinished checkpoint make the job depend on the checkpoint job;
-  ``DAG.after_checkpoint`` re-evaluates them once it has run (``sciflow.dag_checkpoints``);
+  ``DAG.after_checkpoint`` re-evaluates them once it has run (``sciflow.dag.checkpoints``);
 * a rule feeding on its own output ends the search: periodic wildcard values (Snakemake's
   ``PeriodicWildcardError``) and paths no file system can hold have no producer.
 
@@ -30,18 +30,19 @@ so building takes time linear in the number of jobs.
 """
 from __future__ import annotations
 
-import contextlib
 import difflib
-import gc
 import functools
 import os
-from typing import Any, Generator, Iterable, Iterator, Sequence
+from typing import Any, Generator, Iterable, Sequence
 
-from sciflow.dag_index import (JobFactory, RuleIndex, RuleInfo, check_periodic, rule_label,
-                               tie_rules)
+from sciflow.dag import render
+from sciflow.dag.checkpoints import install_resolver
+from sciflow.dag.factory import JobFactory
+from sciflow.dag.index import RuleIndex, RuleInfo, check_periodic, rule_label, tie_rules
 from sciflow.errors import (AmbiguousRuleError, CyclicDependencyError, DAGError, ErrorGroup,
-                            MissingDependencyError, MissingInputError, SciflowError, UnknownTargetError, WildcardError,
+                            MissingInputError, SciflowError, UnknownTargetError, WildcardError,
                             WorkflowError)
+from sciflow.gcpause import paused_gc
 from sciflow.jobs import Job
 from sciflow.model import Rule, Workflow
 
@@ -64,20 +65,6 @@ def build_dag(workflow: Workflow, targets: Sequence[str] = ()) -> "DAG":
     return dag
 
 
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: building (and planning) allocates millions of small
-    acyclic objects and frees none, and its repeated full scans would make the work
-    quadratic-ish (a third of the planning time at 50k jobs)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 class DAG:
     """Jobs and their dependencies. ``jobs`` is topological (dependencies first)."""
 
@@ -86,8 +73,7 @@ class DAG:
         self._infos: dict[str, RuleInfo] = {
             name: RuleInfo(rule, i, workflow) for i, (name, rule) in enumerate(workflow.rules.items())}
         self._index = RuleIndex(self._infos.values())
-        self._factory = JobFactory(workflow)
-        self._factory._info_for = lambda rule: self._infos[rule.name]
+        self._factory = JobFactory(workflow, info_for=lambda rule: self._infos[rule.name])
         tie_rules(list(self._infos.values()))
         self._clauses = [{name: i for i, name in enumerate(names)}
                          for names, _loc in workflow.ruleorder]
@@ -104,8 +90,7 @@ class DAG:
         self.targets: list[Job] = []
         self._next_id = 1
         self._created: set[str] = set()               # outputs of finished checkpoints
-        from sciflow.dag_checkpoints import install_resolver
-        install_resolver(self)
+        install_resolver(workflow, self._infos.get, self._created, self._factory)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -150,62 +135,51 @@ class DAG:
     def after_checkpoint(self, job: Job) -> list[Job]:
         """Checkpoint ``job`` finished: re-evaluate the jobs waiting on it and return the
         jobs added to the DAG, dependencies first."""
-        from sciflow.dag_checkpoints import after_checkpoint
         with paused_gc():
-            return after_checkpoint(self, job)
+            return self._after_checkpoint(job)
+
+    def _after_checkpoint(self, checkpoint: Job) -> list[Job]:
+        self._created.update(str(o) for o in checkpoint.output)
+        self._failed.clear()  # files appeared: earlier failures may no longer hold
+        pending, asked = self._factory.pending, self._factory.asked
+        waiting = [j for j in self._dependents.get(checkpoint, ()) if j in pending or j in asked]
+        if not waiting:
+            return []
+        errors = []
+        for job in waiting:
+            old = self._deps.pop(job)
+            self._factory.refresh(job)
+            try:
+                _drive(self._process(job))
+            except Exception as exc:
+                self._deps[job] = old
+                errors.append(exc)
+                continue
+            for dep in old:
+                users = self._dependents.get(dep)
+                if users is not None and job in users:
+                    users.remove(job)
+            for dep in self._deps[job]:
+                self._dependents.setdefault(dep, []).append(job)
+        if errors:
+            raise _combine(errors)
+        return self._finish(waiting)
 
     def rule_of(self, name: str) -> Rule:
         return self._infos[name].rule
 
-    # ---- pictures (Graphviz dot, Mermaid, SVG through the graphviz package)
+    # ---- pictures: drawn by sciflow.dag.render from the public graph API above
     def to_dot(self, rulegraph: bool = False) -> str:
         """The job graph (or, with ``rulegraph``, the rule graph) in Graphviz dot."""
-        nodes, edges = self._graph(rulegraph)
-        colors = {name: i for i, name in enumerate(self._infos)}
-        n = max(len(colors), 1)
-        lines = ["digraph sciflow_dag {", "    graph[bgcolor=white, margin=0];",
-                 "    node[shape=box, style=rounded, fontname=sans, fontsize=10, penwidth=2];",
-                 "    edge[penwidth=2, color=grey];"]
-        for key, (rule, label) in nodes.items():
-            hue = colors.get(rule, 0) / n
-            text = label.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-            lines.append(f'    {key}[label = "{text}", color = "{hue:.2f} 0.6 0.85", '
-                         f'style="rounded"];')
-        lines.extend(f"    {a} -> {b}" for a, b in edges)
-        lines.append("}")
-        return "\n".join(lines) + "\n"
+        return render.to_dot(self, rulegraph)
 
     def to_mermaid(self, rulegraph: bool = False) -> str:
         """The job graph (or rule graph) as a Mermaid flowchart."""
-        nodes, edges = self._graph(rulegraph)
-        lines = ["flowchart TB"]
-        for key, (_rule, label) in nodes.items():
-            text = label.replace('"', "#quot;").replace("\n", "<br/>")
-            lines.append(f'    id{key}["{text}"]')
-        lines.extend(f"    id{a} --> id{b}" for a, b in edges)
-        return "\n".join(lines) + "\n"
+        return render.to_mermaid(self, rulegraph)
 
     def to_svg(self, rulegraph: bool = False) -> str:
         """SVG drawn by Graphviz's ``dot`` (needs the ``graphviz`` package and binary)."""
-        return render_svg(self.to_dot(rulegraph))
-
-    def _graph(self, rulegraph: bool) -> tuple[dict[int, tuple[str, str]], list[tuple[int, int]]]:
-        """Nodes (key -> (rule name, label)) and edges (dependency -> dependent)."""
-        jobs = self.jobs
-        if rulegraph:
-            keys = {}
-            for job in jobs:
-                keys.setdefault(job.rule.name, len(keys))
-            nodes = {k: (name, name) for name, k in keys.items()}
-            edges = list(dict.fromkeys((keys[d.rule.name], keys[j.rule.name])
-                                       for j in jobs for d in self._deps[j]))
-            return nodes, edges
-        nodes = {}
-        for job in jobs:
-            label = job.rule.name + "".join(f"\n{k}: {v}" for k, v in job.wildcards.items())
-            nodes[job.jobid] = (job.rule.name, label)
-        edges = [(d.jobid, j.jobid) for j in jobs for d in self._deps[j]]
-        return nodes, edges
+        return render.render_svg(self.to_dot(rulegraph))
 
     def _repr_svg_(self) -> str:
         return self.to_svg()
@@ -591,23 +565,6 @@ def _drive(gen: Generator[Any, Any, Any]) -> Any:
         stack.append(sub)
         value = None
     return value
-
-
-def render_svg(dot_source: str) -> str:
-    """SVG text for a dot graph, or a ``MissingDependencyError`` saying how to get Graphviz."""
-    try:
-        import graphviz
-    except ImportError:
-        raise MissingDependencyError(
-            "drawing SVG needs the 'graphviz' Python package",
-            hint="pip install graphviz (and the dot program: apt-get install graphviz)") from None
-    try:
-        return graphviz.Source(dot_source).pipe(format="svg", encoding="utf-8")
-    except graphviz.ExecutableNotFound:
-        raise MissingDependencyError(
-            "drawing SVG needs Graphviz's 'dot' program, which is not installed",
-            hint="Install it: apt-get install graphviz (conda install graphviz, brew install "
-                 "graphviz); or use --format dot / mermaid.") from None
 
 
 def _possible_path(path: str) -> bool:

@@ -15,18 +15,18 @@ for it and are re-evaluated afterwards.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from sciflow import wildcards as wc
-from sciflow.dag_index import _namedlist
+from sciflow.dag.factory import namedlist_of
 from sciflow.errors import IncompleteCheckpointError, WildcardError
-from sciflow.jobs import Job
-from sciflow.model import NamedList, Rule
+from sciflow.model import NamedList, Rule, Workflow
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sciflow.dag import DAG
+    from sciflow.dag.factory import JobFactory
+    from sciflow.dag.index import RuleInfo
 
-__all__ = ["CheckpointJob", "install_resolver", "after_checkpoint"]
+__all__ = ["CheckpointJob", "CheckpointOutput", "install_resolver"]
 
 
 class CheckpointJob:
@@ -54,11 +54,14 @@ class CheckpointOutput(str):
         return open(str(self), mode, buffering, encoding, errors, newline)
 
 
-def install_resolver(dag: "DAG") -> None:
-    """Make ``checkpoints.<name>.get`` of the workflow namespace answer from this DAG."""
+def install_resolver(workflow: Workflow, rule_info: Callable[[str], "RuleInfo | None"],
+                     created: set[str], factory: "JobFactory") -> None:
+    """Make ``checkpoints.<name>.get`` of the workflow namespace answer from a DAG being
+    built: ``rule_info`` finds a rule's index entry, ``created`` holds the outputs of the
+    checkpoints that finished, ``factory.asking`` collects what input functions read."""
 
     def resolve(name: str, wildcards: dict[str, Any]) -> CheckpointJob:
-        info = dag._infos.get(name)
+        info = rule_info(name)
         if info is None or not info.rule.checkpoint:
             raise WildcardError(f"{name!r} is not a checkpoint")
         rule = info.rule
@@ -70,45 +73,12 @@ def install_resolver(dag: "DAG") -> None:
         outputs = [wc.apply_wildcards(str(p), values) for p in rule.output]
         if not outputs:
             raise WildcardError(f"checkpoint {name} has no output", rule.loc)
-        created = dag._created
         if all(o in created for o in outputs) or all(os.path.exists(o) for o in outputs):
-            asking = dag._factory.asking
+            asking = factory.asking
             if asking is not None:
                 asking.append(outputs[0])
-            return CheckpointJob(rule, _namedlist([CheckpointOutput(o) for o in outputs],
+            return CheckpointJob(rule, namedlist_of([CheckpointOutput(o) for o in outputs],
                                                   dict(rule.output._names)))
         raise IncompleteCheckpointError(name, [outputs[0]])
 
-    dag.workflow.checkpoints.resolver = resolve
-
-
-def after_checkpoint(dag: "DAG", checkpoint: Job) -> list[Job]:
-    """Record that ``checkpoint`` finished; re-evaluate the jobs waiting on it; return the
-    jobs newly added to the DAG, dependencies first (see ``DAG.after_checkpoint``)."""
-    from sciflow.dag import _combine, _drive
-
-    dag._created.update(str(o) for o in checkpoint.output)
-    dag._failed.clear()  # files appeared: earlier failures may no longer hold
-    pending, asked = dag._factory.pending, dag._factory.asked
-    waiting = [j for j in dag._dependents.get(checkpoint, ()) if j in pending or j in asked]
-    if not waiting:
-        return []
-    errors = []
-    for job in waiting:
-        old = dag._deps.pop(job)
-        dag._factory.refresh(job)
-        try:
-            _drive(dag._process(job))
-        except Exception as exc:
-            dag._deps[job] = old
-            errors.append(exc)
-            continue
-        for dep in old:
-            users = dag._dependents.get(dep)
-            if users is not None and job in users:
-                users.remove(job)
-        for dep in dag._deps[job]:
-            dag._dependents.setdefault(dep, []).append(job)
-    if errors:
-        raise _combine(errors)
-    return dag._finish(waiting)
+    workflow.checkpoints.resolver = resolve
