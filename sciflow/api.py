@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from sciflow.engine import RunSummary
     from sciflow.jobs import Job
-    from sciflow.model import Rule
 
 __all__ = ["Workflow", "Rules", "DagView", "PlanView", "Run"]
 

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
-from golden import CaseRun, run_case, run_sciflow  # noqa: F401  (re-exported for tests)
 
 EXECUTORS = ["local", "external", pytest.param("slurm", marks=pytest.mark.slurm)]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sciflow.errors import LockError, RunFailedError, UsageError, WorkflowError
+from sciflow.errors import LockError, RunFailedError, UsageError
 from sciflow.lock import RunLock, unlock
 
 
@@ -197,7 +197,6 @@ def test_touch_marks_outputs_up_to_date(tmp_path):
 
 
 def test_lock_refuses_a_second_run_on_the_same_outputs(tmp_path):
-    from sciflow.engine import RunOptions, run
     _workflow(tmp_path)
     with RunLock(tmp_path, "other-run", ["mid/x.txt"]):
         with pytest.raises(LockError, match="other-run"):

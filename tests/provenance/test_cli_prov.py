@@ -2,8 +2,6 @@
 import hashlib
 import json
 
-import pytest
-
 import prov_golden as golden
 from sciflow.cli import main
 

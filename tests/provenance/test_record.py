@@ -2,8 +2,6 @@
 import hashlib
 import json
 
-import pytest
-
 import prov_golden as golden
 import sciflow.provenance as sp
 from sciflow.provenance import vocab as V

@@ -7,7 +7,7 @@ from rdflib.namespace import PROV
 
 import sciflow.provenance as sp
 from sciflow.provenance import vocab as V
-from sciflow.provenance.export import export, rdflib_graph, to_provn
+from sciflow.provenance.export import export, rdflib_graph
 from sciflow.provenance.shapes import shapes_graph, validate, validate_graph
 
 SF = V.SF

@@ -3,9 +3,10 @@
 message and ``except MissingInputException`` catches what sciflow raises."""
 from __future__ import annotations
 
+from sciflow import errors
 from sciflow.errors import (AmbiguousRuleError, CyclicDependencyError, IncompleteCheckpointError,
                             JobError, JobFailedError, MissingInputError, MissingOutputError,
-                            RuleError, SciflowError, WildcardError, WorkflowError)
+                            RuleError, SciflowError, WorkflowError)
 
 # Snakemake's names → sciflow's classes. Aliases, not subclasses: an error raised by either
 # name is caught by both.
@@ -29,6 +30,7 @@ TerminatedException = JobFailedError
 CheckSumMismatchException = JobError
 ClusterJobException = JobFailedError
 SpawnedJobError = JobFailedError
+WildcardError = errors.WildcardError  # the same name in both
 
 
 class LookupError(WorkflowError):  # noqa: A001 - Snakemake's name (snakemake.exceptions)

@@ -1,3 +1,4 @@
+snakemake = globals()["snakemake"]  # set by the script preamble (sciflow's and Snakemake's); named for linters
 # Uses the `snakemake` object exactly as a Snakemake script would.
 total = 0
 for line in open(snakemake.input.table):

@@ -1,3 +1,4 @@
+snakemake = globals()["snakemake"]  # set by the script preamble (sciflow's and Snakemake's); named for linters
 with open(snakemake.input[0]) as f:
     n = f.read().strip()
 with open(snakemake.output[0], "w") as out:
