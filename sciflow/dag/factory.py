@@ -73,6 +73,11 @@ def _concrete(item: Any, wildcards: Wildcards, values: dict[str, str]) -> str:
         item = item.as_posix()
     if not isinstance(item, str):
         raise TypeError(type(item).__name__)
+    if item.endswith("/") and len(item) > 1:
+        # as Snakemake's IOFile: "out/d_x/" names the directory "out/d_x" (else a wildcard
+        # of the producer would bind to "x/" and plan a second, wrong chain)
+        stripped = item.rstrip("/") or "/"
+        item = IOFile(stripped, item.flags) if isinstance(item, IOFile) else stripped
     if "{" not in item and "}" not in item:
         return item
     applied = wc.apply_wildcards(item, values)

@@ -42,6 +42,8 @@ class RuleInfo:
                                                     if isinstance(p, str)]
         if isinstance(rule.benchmark, str):
             patterns.append(rule.benchmark)
+        # a trailing slash names the same path (Snakemake strips it from every file pattern)
+        patterns = [p.rstrip("/") or "/" if p.endswith("/") else p for p in patterns]
         # (pattern, compiled regex or None for a constant path)
         self.products: list[tuple[str, Any]] = []
         for p in patterns:

@@ -1,0 +1,64 @@
+"""Issue 7, published pipelines: planning constructs met in snakemake-workflows pipelines
+(benchmarks/COMPAT.md), each written here as a small Snakefile of our own and dry-run by
+Snakemake 9 (the oracle: its "Job stats") and by sciflow's engine (jobs per rule, wildcards).
+"""
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+from oracle import job_stats
+
+from sciflow.engine import RunOptions, run
+
+SNAKEMAKE = pathlib.Path(sys.executable).with_name("snakemake")
+
+
+def write_tree(root: pathlib.Path, snakefile: str, files: dict[str, str] | None = None
+               ) -> pathlib.Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "Snakefile").write_text(textwrap.dedent(snakefile).lstrip())
+    for name, text in (files or {}).items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def snakemake_counts(cwd: pathlib.Path, *args: str) -> dict[str, int]:
+    res = subprocess.run([str(SNAKEMAKE), "-n", "--cores", "4", *args], cwd=cwd,
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return job_stats(res.stdout + res.stderr)
+
+
+def sciflow_plan(cwd: pathlib.Path, **options):
+    return run(RunOptions(directory=str(cwd), dry_run=True, **options)).plan
+
+
+# rna-seq-kallisto-sleuth: rule all asks for "results/spia/x/" (a directory, trailing slash)
+TRAILING_SLASH = '''
+    rule all:
+        input: "out/d_x/", lambda w: ["out/d_y/"]
+
+    rule mk:
+        input: "in.{name}.txt"
+        output: directory("out/d_{name}/")
+        shell: "mkdir -p {output}"
+
+    rule src:
+        output: "in.{name}.txt"
+        shell: "touch {output}"
+'''
+
+
+def test_directory_with_trailing_slash_binds_the_wildcard_without_it(tmp_path):
+    root = write_tree(tmp_path, TRAILING_SLASH)
+    plan = sciflow_plan(root)
+    assert dict(plan.counts_by_rule()) == snakemake_counts(root)
+    made = sorted(str(j.input[0]) for j in plan.jobs if j.rule.name == "mk")
+    assert made == ["in.x.txt", "in.y.txt"]
+    assert sorted(str(o) for j in plan.jobs if j.rule.name == "mk" for o in j.output) == \
+        ["out/d_x", "out/d_y"]
