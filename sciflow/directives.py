@@ -78,12 +78,19 @@ class _Scatter:
                                 ")")
         n = counts[name]
 
-        def parts(pattern: Any) -> list[str]:
-            pattern = os.fspath(pattern) if isinstance(pattern, os.PathLike) else pattern
-            if not isinstance(pattern, str) or "{scatteritem}" not in pattern:
+        def parts(*patterns: Any, **values: Any) -> list[str]:
+            # as Snakemake's: expand(patterns, scatteritem=[...], **values), so ``{{sample}}``
+            # becomes the wildcard ``{sample}`` of the scattering/gathering rule
+            from sciflow.wildcards import expand
+
+            patterns = tuple(os.fspath(p) if isinstance(p, os.PathLike) else p
+                             for p in patterns)
+            if not patterns or not all(isinstance(p, str) and "{scatteritem}" in p
+                                       for p in patterns):
                 raise WorkflowError(f"{self._what}.{name}() takes a pattern containing "
                                     "'{scatteritem}'")
-            return [pattern.replace("{scatteritem}", f"{i}-of-{n}") for i in range(1, n + 1)]
+            return expand(list(patterns), scatteritem=[f"{i}-of-{n}" for i in range(1, n + 1)],
+                          **values)
         return parts
 
 

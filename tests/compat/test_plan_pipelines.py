@@ -62,3 +62,39 @@ def test_directory_with_trailing_slash_binds_the_wildcard_without_it(tmp_path):
     assert made == ["in.x.txt", "in.y.txt"]
     assert sorted(str(o) for j in plan.jobs if j.rule.name == "mk" for o in j.output) == \
         ["out/d_x", "out/d_y"]
+
+
+# cyrcular-calling: the scatter output escapes the rule's own wildcard ({{sample}}), which
+# scatter.NAME() turns into {sample} (it expands), so the log's {sample} is the same wildcard
+SCATTER_ESCAPED = '''
+    scattergather:
+        split=3,
+
+    rule all:
+        input: expand("out/{sample}.gathered.txt", sample=["a", "b"])
+
+    rule scatter_it:
+        input: "in/{sample}.txt"
+        output: scatter.split("parts/{{sample}}.{scatteritem}.txt")
+        log: "logs/scatter/{sample}.log"
+        benchmark: "bench/scatter/{sample}.txt"
+        shell: "for f in {output}; do echo x > $f; done; touch {log}"
+
+    rule gather_it:
+        input: gather.split("parts/{{sample}}.{scatteritem}.txt")
+        output: "out/{sample}.gathered.txt"
+        shell: "cat {input} > {output}"
+
+    rule src:
+        output: "in/{sample}.txt"
+        shell: "touch {output}"
+'''
+
+
+def test_scatter_pattern_with_escaped_wildcard_becomes_the_rules_wildcard(tmp_path):
+    root = write_tree(tmp_path, SCATTER_ESCAPED)
+    plan = sciflow_plan(root)
+    assert dict(plan.counts_by_rule()) == snakemake_counts(root)
+    outputs = sorted(str(o) for j in plan.jobs if j.rule.name == "scatter_it"
+                     and j.wildcards["sample"] == "a" for o in j.output)
+    assert outputs == [f"parts/a.{i}-of-3.txt" for i in (1, 2, 3)]
