@@ -5,6 +5,7 @@ Snakemake 9 (the oracle: its "Job stats") and by sciflow's engine (jobs per rule
 from __future__ import annotations
 
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -98,3 +99,13 @@ def test_scatter_pattern_with_escaped_wildcard_becomes_the_rules_wildcard(tmp_pa
     outputs = sorted(str(o) for j in plan.jobs if j.rule.name == "scatter_it"
                      and j.wildcards["sample"] == "a" for o in j.output)
     assert outputs == [f"parts/a.{i}-of-3.txt" for i in (1, 2, 3)]
+
+
+def test_sciflow_brings_the_snakemake_dependencies_snakefiles_import():
+    """chipseq's common.smk does ``from smart_open import open``: it works under Snakemake
+    because Snakemake depends on smart-open, so a sciflow install must bring it too."""
+    from importlib.metadata import requires
+
+    declared = {re.split(r"[<>=!~ ;\\[]", r, maxsplit=1)[0].lower().replace("_", "-")
+                for r in requires("sciflow") or () if "extra ==" not in r}
+    assert "smart-open" in declared

@@ -89,6 +89,7 @@ def test_installed_wheel_finds_its_data(wheel, tmp_path):
 API_SNAKEFILE = textwrap.dedent('''\
     from snakemake.utils import min_version, validate
     from snakemake.io import expand
+    from smart_open import open  # Snakemake's dependency, imported by pipelines (chipseq)
     min_version("8.0")
     configfile: "config.yaml"
     validate(config, "schema.yaml")
