@@ -9,6 +9,8 @@ missing directory is an error or is made on first use is the caller's decision.
       meta.sqlite          job metadata: output versions, incomplete markers   (metadata.py)
       prov/                the provenance store (Oxigraph/RocksDB)            (provenance/store.py)
       prov-hash.sqlite     sha256 cache keyed by file version                 (hashing.py)
+      content-fp.sqlite    HDF5/NetCDF content fingerprints per version/sha256 (provenance/fingerprint.py)
+      sources/             workflow, config and script files of each run, by sha256 (provenance/sources.py)
       prov-want/           runs waiting for the store's hand-over             (provenance/store.py)
       lock/                one lock file per live run; dead/ for the dead ones (lock.py)
       logs/<run>.log       the run's log; logs/<rule>/<jobid>.log per job      (engine.py, runner.py)
@@ -50,6 +52,16 @@ def prov_store(workdir: str | os.PathLike) -> Path:
 
 def prov_hash_db(workdir: str | os.PathLike) -> Path:
     return state_dir(workdir) / "prov-hash.sqlite"
+
+
+def content_fingerprint_db(workdir: str | os.PathLike) -> Path:
+    return state_dir(workdir) / "content-fp.sqlite"
+
+
+def sources_dir(workdir: str | os.PathLike) -> Path:
+    """Content-addressed copies of the files that shaped each run (``<sha256>``), and one
+    manifest per run (``runs/<run_id>.json``): what ``sciflow prov reproduce`` rebuilds from."""
+    return state_dir(workdir) / "sources"
 
 
 def prov_want_dir(workdir: str | os.PathLike) -> Path:
