@@ -85,8 +85,7 @@ def _open(args):
 # ---------------------------------------------------------------------- commands
 def cmd_lineage(args) -> int:
     p = _open(args)
-    lin = p.lineage(args.path)
-    rel = p.relpath(args.path)
+    lin, rel = _resolved_lineage(p, args.path)
     if lin.empty:
         raise ProvenanceError(f"no recorded job generated {rel}",
                               hint="`sciflow prov verify " + rel + "` tells whether sciflow knows it at all.")
@@ -100,6 +99,35 @@ def cmd_lineage(args) -> int:
     else:
         print(lineage_tree(lin, params))
     return 0
+
+
+def _resolved_lineage(p, path: str):
+    """The lineage of the version the file *is* (by checksum or stamp: a copy anywhere
+    resolves), not merely the latest generated at its path; an edited file is not passed off
+    as the version its stamp names (sciflow/provenance/resolve.py)."""
+    from sciflow.provenance.resolve import resolve
+
+    res = resolve(p, path)
+    if res.generated and res.entity:
+        if res.how != "checksum" or res.path != p.relpath(path):
+            print(f"{path}: recorded as {res.path} (found by {res.how})", file=sys.stderr)
+        return p.lineage(res.path, entity=res.entity), res.path
+    rel = p.relpath(path)
+    if res.status == "missing":
+        return p.lineage(path), rel
+    why = "; ".join(res.notes)
+    if res.status == "raw":
+        raise ProvenanceError(f"no recorded job generated {rel}: it is a raw input (sha256 "
+                              f"{res.sha256[:12]}…){'; ' + why if why else ''}",
+                              hint="Raw data is where lineage ends; `sciflow prov verify` "
+                                   "compares it with what runs used.")
+    if res.status == "edited":
+        raise ProvenanceError(f"{rel} is not a version sciflow generated: {why}",
+                              hint="Rerun the workflow to regenerate it, or `sciflow prov "
+                                   "verify` to see what changed.")
+    raise ProvenanceError(f"{rel} (sha256 {res.sha256[:12]}…) is not a version the store "
+                          f"knows{': ' + why if why else ''}",
+                          hint="`sciflow prov verify " + rel + "` compares it with the recorded version.")
 
 
 def _by_file(lin):

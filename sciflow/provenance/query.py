@@ -209,7 +209,7 @@ class Provenance:
         return os.path.relpath(os.path.normpath(p), self.workdir)
 
     # ------------------------------------------------------------------ the audit questions
-    def lineage(self, path: str | os.PathLike) -> pd.DataFrame:
+    def lineage(self, path: str | os.PathLike, entity: str | None = None) -> pd.DataFrame:
         """One row per file version behind ``path`` (itself included): path, sha256, the job
         and rule that generated it (none for raw inputs: ``raw``), its run, and
         ``derived_from``: the space-separated IRIs of the files it was derived from.
@@ -220,6 +220,10 @@ class Provenance:
         well under a second."""
         cols = ["file", "path", "sha256", "job", "rule", "run_id", "raw", "derived_from"]
         query = _LINEAGE_FAST.replace("$path", sparql_term(self.relpath(path)))
+        if entity:  # one given version (sciflow.provenance.resolve), not the path's latest
+            query = re.sub(r"\{ SELECT \?target .*? LIMIT 1 \}",
+                           lambda m: f"VALUES ?target {{ {sparql_term(entity, 'iri')} }}",
+                           query, count=1, flags=re.S)
         result = self.store.query(query, use_default_graph_as_union=True, prefixes=V.PREFIXES)
         nodes: dict[str, list] = {}
         parents: dict[str, dict[str, None]] = {}
