@@ -50,6 +50,7 @@ class RunOptions:
     forcerun: list[str] = field(default_factory=list)
     until: list[str] = field(default_factory=list)
     consider_ancient: list[str] = field(default_factory=list)  # RULE=ITEM[,ITEM] (plan.py)
+    content_check: bool = True  # same HDF5/NetCDF content = unchanged input (plan.py)
     keep_going: bool = False
     rerun_incomplete: bool = False
     keep_incomplete: bool = False
@@ -300,7 +301,8 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
     plan_options = PlanOptions(workdir=workdir, forceall=options.forceall,
                                forcerun=set(options.forcerun or ()), until=set(options.until or ()),
                                rerun_incomplete=options.rerun_incomplete, touch=options.touch,
-                               consider_ancient=parse_consider_ancient(options.consider_ancient))
+                               consider_ancient=parse_consider_ancient(options.consider_ancient),
+                               content_check=options.content_check)
     meta = MetadataStore(workdir, readonly=options.dry_run)  # a dry run writes nothing
     try:
         plan = make_plan(dag, meta, plan_options)

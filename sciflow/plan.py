@@ -51,6 +51,8 @@ class PlanOptions:
     check_metadata: bool = True                         # params/code/input-set/software triggers
     # --consider-ancient RULE=ITEM,...: these inputs (names or positions) count as ancient()
     consider_ancient: dict[str, set[str]] = field(default_factory=dict)
+    # an HDF5/NetCDF input rewritten with the same content fingerprint is not "newer"
+    content_check: bool = True
 
 
 @dataclass(slots=True)
@@ -61,6 +63,8 @@ class Plan:
     skipped: list[Job] = field(default_factory=list)
     dag: Any = None
     options: PlanOptions | None = None
+    # inputs whose bytes changed but whose content fingerprint did not: not a reason to run
+    same_content: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -162,6 +166,8 @@ class _Planner:
         self._inputs: dict[int, frozenset[str]] = {}
         self._ancient: dict[int, frozenset[str]] = {}
         self._mintime: dict[int, float | None] = {}
+        self.same_content: dict[str, None] = {}  # inputs rewritten with the same content
+        self._fingerprints: Any = None
 
     def input_set(self, job: Job) -> frozenset[str]:
         """The job's input paths as a set (cached: an aggregating job may have 100k inputs)."""
@@ -266,7 +272,28 @@ class _Planner:
             recorded.add(rec.checksum_of(path))
         if len(recorded) != 1 or None in recorded:
             return False
-        return checksum(os.path.join(self.options.workdir, path)) == recorded.pop()
+        old = recorded.pop()
+        if checksum(os.path.join(self.options.workdir, path)) == old:
+            return True
+        return self.options.content_check and self.content_unchanged(path, old)
+
+    def content_unchanged(self, path: str, old_sha256: str) -> bool:
+        """Other bytes, same HDF5/NetCDF content (sciflow/provenance/fingerprint.py): a
+        re-saved or restamped input does not make its consumers run (``--no-content-check``)."""
+        from sciflow import scidata
+
+        if not scidata.is_scidata(path):
+            return False
+        from sciflow.layout import state_dir
+        from sciflow.provenance.fingerprint import FingerprintCache, same_content
+
+        if self._fingerprints is None:  # written only where a run already keeps its state
+            wd = self.options.workdir
+            self._fingerprints = FingerprintCache(wd, readonly=not state_dir(wd).is_dir())
+        if same_content(self.options.workdir, path, old_sha256, self._fingerprints) is None:
+            return False
+        self.same_content[path] = None
+        return True
 
     def metadata_reasons(self, job: Job, outputs: Sequence[str]) -> list[Reason]:
         recs = [self.records.get(o) for o in outputs]
@@ -542,6 +569,8 @@ def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | Non
                 planner.propagate([j for j, _, _ in redo], candidates, needrun)
         finally:
             planner.stats.close()
+            if planner._fingerprints is not None:
+                planner._fingerprints.close()
         torun, skipped = [], []
         if until_ids is not None:
             needrun &= until_ids
@@ -554,7 +583,7 @@ def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | Non
                 job.reasons = []
                 job.state = JobState.SKIPPED
                 skipped.append(job)
-    return Plan(torun, skipped, dag, options)
+    return Plan(torun, skipped, dag, options, list(planner.same_content))
 
 
 def plan_added_jobs(dag: "DAG", new_jobs: Sequence[Job], meta: MetadataStore | None,

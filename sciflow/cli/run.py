@@ -29,7 +29,7 @@ QUIET_CHOICES = ("all", "host", "progress", "reason", "rules")
 # Values of options the command line and the profiles left unset.
 DEFAULTS: dict[str, Any] = {
     "dry_run": False, "json": False, "forceall": False, "forcerun": [], "until": [],
-    "consider_ancient": [],
+    "consider_ancient": [], "no_content_check": False,
     "keep_going": False, "rerun_incomplete": False, "keep_incomplete": False, "touch": False,
     "config": [], "configfiles": [], "cluster_options": [], "no_provenance": False,
     "unlock": False, "use_conda": False, "use_apptainer": False, "use_envmodules": False,
@@ -69,6 +69,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     ex.add_argument("--consider-ancient", nargs="+", metavar="RULE=INPUTITEM",
                     help="treat these inputs of a rule (input names or positions, comma-"
                          "separated) as ancient(): newer files do not rerun it")
+    ex.add_argument("--no-content-check", **flag,
+                    help="an HDF5/NetCDF input rewritten with other bytes but the same content "
+                         "fingerprint counts as changed (by default it does not)")
     ex.add_argument("-k", "--keep-going", **flag,
                     help="go on with independent jobs when a job fails")
     ex.add_argument("--kill-on-failure", **flag,
@@ -291,7 +294,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
         targets=list(args.targets), snakefile=args.snakefile, directory=args.directory,
         cores=None if cores == "all" else cores, dry_run=args.dry_run, json=args.json,
         forceall=args.forceall, forcerun=list(args.forcerun), until=list(args.until),
-        consider_ancient=list(args.consider_ancient),
+        consider_ancient=list(args.consider_ancient), content_check=not args.no_content_check,
         keep_going=args.keep_going, rerun_incomplete=args.rerun_incomplete,
         keep_incomplete=args.keep_incomplete, touch=args.touch,
         config=parse_key_values(args.config, "--config"), configfiles=list(args.configfiles),
@@ -356,7 +359,9 @@ def main(args: argparse.Namespace) -> int:
             sys.stdout.write("\n")
         elif quiet is None or "all" not in quiet:
             print_plan(summary.plan, jobs=quiet is None)
+        _same_content_note(summary.plan, quiet)
         return 0
+    _same_content_note(summary.plan, quiet)
     if quiet is not None and "all" in quiet:
         pass
     elif summary.touched:
@@ -465,6 +470,16 @@ def _views(args: argparse.Namespace, options: Any) -> int:
     if lines:
         sys.stdout.write("\n".join(lines) + "\n")
     return 0
+
+
+def _same_content_note(plan: Any, quiet: Any) -> None:
+    """Say why a rewritten input did not make anything run (plan.py's content check)."""
+    same = getattr(plan, "same_content", None)
+    if not same or (quiet is not None and "all" in quiet):
+        return
+    for path in same:
+        print(f"{path}: rewritten with the same content (HDF5/NetCDF content fingerprint): "
+              "not a reason to run (--no-content-check to compare bytes)", file=sys.stderr)
 
 
 def print_plan(plan: Any, out: Any = None, jobs: bool = True) -> None:

@@ -304,6 +304,50 @@ class FingerprintCache:
                 pass
 
 
+def recorded(workdir: str | os.PathLike, sha256: str,
+             cache: "FingerprintCache | None" = None) -> ContentFingerprint | None:
+    """The fingerprint recorded for the version with this sha256: from the cache, else from
+    the provenance store (``sf:dataFingerprint``/``sf:attributesFingerprint``)."""
+    fp = cache.by_sha256(sha256) if cache is not None else None
+    if fp is not None or not layout.prov_store(workdir).is_dir():
+        return fp
+    try:
+        from sciflow.provenance import vocab as V
+        from sciflow.provenance.store import open_readonly
+
+        store = open_readonly(workdir)
+        import pyoxigraph as ox
+
+        rows = list(store.query(
+            "SELECT ?d ?a WHERE { ?e sf:sha256 %s ; sf:dataFingerprint ?d ; "
+            "sf:attributesFingerprint ?a } LIMIT 1" % ox.Literal(sha256),
+            use_default_graph_as_union=True, prefixes=V.PREFIXES))
+        del store
+    except Exception:  # noqa: BLE001 - no usable store: no recorded fingerprint
+        return None
+    if not rows:
+        return None
+    fp = ContentFingerprint(rows[0][0].value, rows[0][1].value)
+    if cache is not None:
+        cache.remember(sha256, fp)
+    return fp
+
+
+def same_content(workdir: str | os.PathLike, path: str | os.PathLike, recorded_sha256: str,
+                 cache: "FingerprintCache | None" = None) -> ContentFingerprint | None:
+    """The planner's question for an input whose bytes changed: does the file now at ``path``
+    hold the same content as the version ``recorded_sha256``? Its fingerprint if so, else
+    None (not HDF5/NetCDF, nothing recorded to compare with, or different content)."""
+    full = Path(workdir) / path
+    if not supported(full):
+        return None
+    old = recorded(workdir, recorded_sha256, cache)
+    if old is None:
+        return None
+    now = cache.get(full) if cache is not None else fingerprint(full)
+    return now if now == old else None
+
+
 def fingerprint_path(path: str | os.PathLike, workdir: str | os.PathLike | None = None
                      ) -> ContentFingerprint | None:
     """One fingerprint through the workdir's cache (or none): for one-off callers."""
@@ -311,4 +355,5 @@ def fingerprint_path(path: str | os.PathLike, workdir: str | os.PathLike | None 
         return c.get(path)
 
 
-__all__ = ["ContentFingerprint", "FingerprintCache", "fingerprint", "fingerprint_path", "supported"]
+__all__ = ["ContentFingerprint", "FingerprintCache", "fingerprint", "fingerprint_path", "recorded",
+           "same_content", "supported"]

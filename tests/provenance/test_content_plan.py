@@ -1,0 +1,62 @@
+"""`run -n` with content fingerprints: an HDF5/NetCDF input rewritten with other bytes but
+the same content is not a reason to run (``--no-content-check`` turns that off)."""
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+import scidata_wf as wf
+from helpers import SCIFLOW, sha256
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    d = wf.make(tmp_path_factory.mktemp("content") / "wf")
+    wf.run(d)
+    return d
+
+
+@pytest.fixture
+def work(ran, tmp_path):
+    d = tmp_path / "wf"
+    shutil.copytree(ran, d, symlinks=True)  # copy2 keeps modification times
+    return d
+
+
+def rewrite(d, **kw):
+    before = sha256(d / "data/in.nc")
+    time.sleep(1.1)  # another HDF5 creation time, and a newer mtime than the outputs
+    wf.write_input(d / "data/in.nc", **kw)
+    assert sha256(d / "data/in.nc") != before
+
+
+def test_same_content_rewrite_is_not_a_reason_to_run(work):
+    rewrite(work, compress=True)
+    plan = wf.run(work, dry_run=True).plan
+    assert plan.jobs == [] and plan.same_content == ["data/in.nc"]
+    out = subprocess.run([SCIFLOW, "run", "-n", "-d", work], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "Nothing to be done" in out.stdout
+    assert "data/in.nc: rewritten with the same content" in out.stderr
+    off = wf.run(work, dry_run=True, content_check=False).plan
+    assert {j.rule.name for j in off.jobs} == {"mean", "scale", "total", "all"}
+    out = subprocess.run([SCIFLOW, "run", "-n", "--no-content-check", "-d", work],
+                         capture_output=True, text=True)
+    assert "rule mean:" in out.stdout and "Updated input files: data/in.nc" in out.stdout
+
+
+def test_one_changed_value_is_a_reason_to_run(work):
+    rewrite(work, bump=0.5)
+    plan = wf.run(work, dry_run=True).plan
+    assert {j.rule.name for j in plan.jobs} == {"mean", "scale", "total", "all"}
+    assert plan.same_content == []
+
+
+def test_without_any_record_of_the_content_the_bytes_decide(work):
+    os.remove(work / ".sciflow" / "content-fp.sqlite")
+    shutil.rmtree(work / ".sciflow" / "prov")
+    rewrite(work, compress=True)
+    plan = wf.run(work, dry_run=True).plan
+    assert "mean" in {j.rule.name for j in plan.jobs}
