@@ -214,6 +214,10 @@ class _RunLog(Listener):
     def job_started(self, run, job):
         self._write(f"start {job!r}: {job.reason_text}")
 
+    def job_executing(self, run, job, worker):
+        command = f": {job.command.strip()}" if job.command else ""
+        self._write(f"exec  {job!r} on {worker or '?'}{command}")
+
     def job_finished(self, run, job, result):
         self._write(f"done  {job!r}")
 

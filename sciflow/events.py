@@ -9,6 +9,7 @@ Order of calls for one run::
 
     run_started(run, plan)
       job_started(job, run)            # per job, when submitted
+      job_executing(job, worker)       # per attempt, when its action begins on a worker
       job_finished(job, result)        # per job, outputs verified (result.ok) -- or
       job_failed(job, result)          # per job, after its last attempt
       job_retried(job, result)         # per failed attempt that is tried again
@@ -41,6 +42,7 @@ class RunInfo:
     ended: datetime | None = None
     workflow: Any = None             # the sciflow.model.Workflow, for listeners that need rules
     status: str | None = None        # set when not plain succeeded/failed: "interrupted"
+    dashboard: str | None = None     # the Dask dashboard's address, when the scheduler serves one
 
 
 @dataclass(slots=True)

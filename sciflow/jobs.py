@@ -113,6 +113,7 @@ class Job:
     retries: int = 0
     reasons: list[Reason] = field(default_factory=list)
     state: JobState = JobState.WAITING
+    command: str | None = None  # the formatted shell command, set when submitted (-p shows it)
 
     @property
     def loc(self) -> SourceLoc:

@@ -54,6 +54,9 @@ class LatencyWait(Executor):
                     pass
             missing = [o for o in missing if not os.path.lexists(os.path.join(workdir, o))]
 
+    def executing(self) -> list[tuple[int, str, str]]:
+        return self.inner.executing()
+
     def shutdown(self) -> None:
         self.inner.shutdown()
 

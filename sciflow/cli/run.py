@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "all_temp": False, "notemp": False, "list_rules": False, "summary": False,
     "detailed_summary": False, "list_target_rules": False, "no_tls": False, "set_scatter": [],
     "kill_on_failure": False, "verbose": False, "force": False,
-    "show_failed_logs": False,
+    "show_failed_logs": False, "log_format": "text",
 }
 
 
@@ -80,6 +80,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     ex.add_argument("--verbose", **flag, help="show Dask's own log lines")
     ex.add_argument("--show-failed-logs", **flag,
                     help="print the log files of failed jobs in full after the run")
+    ex.add_argument("--log-format", choices=("text", "json"),
+                    help="json: one JSON object per engine event (run/job start, end, failure) "
+                         "instead of the progress display, for log collectors")
+    ex.add_argument("--log-file", metavar="FILE",
+                    help="write the progress lines (or JSON events) to FILE, not stderr")
     ex.add_argument("--rerun-incomplete", "--ri", **flag,
                     help="rerun jobs whose outputs are incomplete")
     ex.add_argument("--keep-incomplete", **flag, help="do not remove outputs of failed jobs")
@@ -339,17 +344,16 @@ def main(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     if args.summary or args.detailed_summary or args.list_changes:
         return _views(args, options)
-    listeners = []
-    if not options.dry_run and quiet is None:
-        from sciflow.progress import ConsoleProgress
-
-        listeners.append(ConsoleProgress(printshellcmds=options.printshellcmds))
+    listeners, log_file = _progress_listeners(args, options, quiet)
     try:
         summary = run(options, listeners=listeners)
     except RunFailedError as exc:
         if args.show_failed_logs:
             _show_failed_logs(exc, options)
         raise
+    finally:
+        if log_file is not None:
+            log_file.close()
     if options.unlock:
         print(f"removed {summary.unlocked} lock(s)", file=sys.stderr)
         return 0
@@ -369,6 +373,33 @@ def main(args: argparse.Namespace) -> int:
     elif not summary.plan.jobs:
         print("Nothing to be done (all requested files are present and up to date).", file=sys.stderr)
     return 0 if summary.ok else 1
+
+
+def _progress_listeners(args: argparse.Namespace, options: Any,
+                        quiet: set[str] | None) -> tuple[list[Any], Any]:
+    """The progress display (text) or the JSON event log, on stderr or ``--log-file``."""
+    if options.dry_run or options.unlock:
+        return [], None
+    log_file = None
+    if getattr(args, "log_file", None):
+        log_file = open(args.log_file, "a", encoding="utf-8", buffering=1)
+    if args.log_format == "json":
+        from sciflow.jsonlog import JsonLog
+
+        listeners: list[Any] = [JsonLog(log_file)]
+        if log_file is None:  # stderr holds the JSON alone
+            return listeners, None
+    else:
+        listeners = []
+    if quiet is None or log_file is not None and args.log_format != "json":
+        from rich.console import Console
+
+        from sciflow.progress import ConsoleProgress, SafeStream
+
+        stream = log_file if log_file is not None and args.log_format != "json" else sys.stderr
+        listeners.append(ConsoleProgress(Console(file=SafeStream(stream)),
+                                         printshellcmds=options.printshellcmds))
+    return listeners, log_file
 
 
 FAILED_LOG_MAX_LINES = 2000  # of each log file; the rest is in the file, whose path is shown

@@ -91,6 +91,12 @@ class Executor(ABC):
     def wait(self, timeout: float | None = None) -> list[JobResult]:
         """Block until at least one submitted job finished (or ``timeout``); return results."""
 
+    def executing(self) -> list[tuple[int, str, str]]:
+        """``(jobid, attempt key, worker)`` of each job whose action began since the last
+        call (the scheduler turns them into ``Listener.job_executing``). Executors that
+        cannot tell return nothing: jobs then count as running from their result on."""
+        return []
+
     @abstractmethod
     def shutdown(self) -> None:
         """Stop what ``start`` started; leave external clusters running."""

@@ -23,6 +23,13 @@ the run's directory, see ``procguard``) from one only queued, kills what is left
 retries it. Dask's silent re-runs are turned off on clusters we start (sciflow counts
 attempts and records them). Workers of clusters we start ignore SIGINT: Ctrl-C is the
 driver's to handle, and Dask's own log lines stay off the console unless ``verbose``.
+
+A task handed to Dask may wait in a worker's queue: "submitted" is not "running". Each job
+tells the driver when its action really begins, with a Dask event (``log_event`` on the
+``EXECUTING_TOPIC`` topic, from inside the task, once per job of a batch); ``executing()``
+hands those to the scheduler, which calls ``Listener.job_executing``. The scheduler's HTTP
+server (the dashboard, when bokeh is installed, and Prometheus ``/metrics`` when
+prometheus-client is) listens on 127.0.0.1 only; ``dashboard_link`` says where.
 """
 from __future__ import annotations
 
@@ -58,6 +65,7 @@ RESOURCE_REFRESH_S = 2.0
 FAST_JOB_S = 0.2
 FAST_EVIDENCE = 8
 BATCH_MAX = 8
+EXECUTING_TOPIC = "sciflow-executing"
 
 
 class DaskExecutor(Executor):
@@ -92,6 +100,7 @@ class DaskExecutor(Executor):
         self._resources: dict[str, float] = {}        # largest amount any worker offers
         self._resources_at = 0.0
         self._lock = threading.Lock()
+        self._executing: list[tuple[int, str, str]] = []  # (jobid, key, worker), not yet read
         if scheduler_address:
             self.name = scheduler_address
         elif cluster:
@@ -135,6 +144,44 @@ class DaskExecutor(Executor):
                                      "(e.g. `dask scheduler --host 127.0.0.1`).") from None
         self._completed = as_completed(loop=self.client.loop, with_results=True,
                                        raise_errors=False)
+        try:
+            self.client.subscribe_topic(EXECUTING_TOPIC, self._on_executing)
+        except Exception:  # an old distributed: "running" then means "submitted"
+            pass
+
+    def _on_executing(self, event: Any) -> None:
+        """A job's action began on a worker (called on the client's event loop)."""
+        _stamp, msg = event if isinstance(event, tuple) else (None, event)
+        if not isinstance(msg, dict):
+            return
+        with self._lock:
+            self._executing.append((int(msg.get("jobid", -1)), str(msg.get("key", "")),
+                                    str(msg.get("worker", ""))))
+        completed = self._completed
+        if completed is not None:  # wake ``wait`` (its condition only; never as_completed's lock)
+            with completed.thread_condition:
+                completed.thread_condition.notify_all()
+
+    def executing(self) -> list[tuple[int, str, str]]:
+        with self._lock:
+            events, self._executing = self._executing, []
+        return events
+
+    @property
+    def dashboard_link(self) -> str | None:
+        """The scheduler's HTTP address (dashboard, ``/metrics``), when it serves one."""
+        if self.client is None:
+            return None
+        try:
+            info = self.client.scheduler_info(n_workers=0)
+            port = (info.get("services") or {}).get("dashboard")
+        except Exception:
+            return None
+        if not port:
+            return None
+        from urllib.parse import urlparse
+        host = urlparse(self.client.scheduler.address.replace("tls://", "tcp://")).hostname
+        return f"http://{host}:{port}/status"
 
     def _make_cluster(self) -> Any:
         if self.cluster_kind:
@@ -153,7 +200,7 @@ class DaskExecutor(Executor):
         return LocalCluster(
             n_workers=workers, threads_per_worker=threads, processes=True,
             host="127.0.0.1", dashboard_address=options.pop("dashboard_address", "127.0.0.1:0"),
-            scheduler_kwargs={"dashboard": False, **options.pop("scheduler_kwargs", {})},
+            scheduler_kwargs={"dashboard": _has_bokeh(), **options.pop("scheduler_kwargs", {})},
             worker_dashboard_address=None,
             resources=resources, memory_limit=options.pop("memory_limit", 0), security=security,
             silence_logs=logging.CRITICAL if self.quiet else logging.WARNING, **options)
@@ -234,7 +281,7 @@ class DaskExecutor(Executor):
             futures: list[Any] = []
             try:
                 if specs:
-                    futures = self.client.map(run_job, specs, key=[s.key for s in specs],
+                    futures = self.client.map(run_one, specs, key=[s.key for s in specs],
                                               pure=False, priority=priority,
                                               resources=dict(request) or None, retries=0)
             except Exception:  # e.g. params that cannot be pickled: find the culprit(s)
@@ -296,7 +343,7 @@ class DaskExecutor(Executor):
     def _submit_one(self, spec: JobSpec, priority: int, request: dict[str, float],
                     submitted: datetime) -> Any:
         try:
-            return self.client.submit(run_job, spec, key=spec.key, pure=False,
+            return self.client.submit(run_one, spec, key=spec.key, pure=False,
                                       priority=priority, resources=request or None, retries=0)
         except Exception as err:
             self._failed_now.append(_unsendable(spec, submitted, err))
@@ -313,7 +360,7 @@ class DaskExecutor(Executor):
         # callback takes the lock and then the condition, so that would deadlock)
         cond = self._completed.thread_condition
         with cond:
-            while not self._completed.has_ready():
+            while not self._completed.has_ready() and not self._executing:
                 if not self._pending:
                     return []
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -368,9 +415,36 @@ class DaskExecutor(Executor):
         return self._resources
 
 
+def run_one(spec: JobSpec) -> JobResult:
+    """One Dask task, one job: tell the driver it starts (``EXECUTING_TOPIC``), then run it."""
+    _announce(spec)
+    return run_job(spec)
+
+
 def run_jobs(specs: list[JobSpec]) -> list[JobResult]:
     """One Dask task for a batch of short jobs: each runs as alone (``run_job`` never raises)."""
-    return [run_job(spec) for spec in specs]
+    return [run_one(spec) for spec in specs]
+
+
+def _announce(spec: JobSpec) -> None:
+    """A Dask event saying ``spec`` begins on this worker (not for a job the run's STOP will
+    skip: it never runs). Best effort: progress only, never a reason to fail the job."""
+    if procguard.stop_requested(spec.run_dir):
+        return
+    try:
+        from distributed import get_worker
+        worker = get_worker()
+        worker.log_event(EXECUTING_TOPIC, {"jobid": spec.jobid, "key": spec.key,
+                                           "worker": worker.address, "time": time.time()})
+    except Exception:  # not in a worker (tests calling it directly) or an old distributed
+        pass
+
+
+def _has_bokeh() -> bool:
+    """The dashboard needs bokeh (the ``dashboard`` extra); without it Dask warns and serves
+    only its plain HTTP routes (``/metrics`` among them)."""
+    import importlib.util
+    return importlib.util.find_spec("bokeh") is not None
 
 
 def _unsendable(spec: JobSpec, submitted: datetime, err: Exception) -> JobResult:

@@ -137,6 +137,7 @@ class Scheduler:
         self.skipped: list[Job] = []                            # handed out, never started
         self.interrupted_jobs: list[Job] = []                   # running at SIGINT/SIGTERM
         self.given_up: dict[Job, float] = {}                    # failed/cancelled: when
+        self.executing: dict[int, str] = {}                     # jobid -> key said executing
 
     # ------------------------------------------------------------------------------ the loop
     def run(self) -> dict[Job, JobResult]:
@@ -150,6 +151,7 @@ class Scheduler:
                 self.guard = None
             self.executor.start()
             self.run_info.executor = self.executor.address or self.run_info.executor
+            self.run_info.dashboard = getattr(self.executor, "dashboard_link", None)
             self.listener.run_started(self.run_info, self.jobs)
             started = True
             for job in self.jobs:
@@ -161,6 +163,7 @@ class Scheduler:
                 batch = self.executor.wait(self.options.wait_timeout)
                 for result in batch:
                     self._handle(result)
+                self._executing()  # after the results: a worker's next job may be told first
                 # (the batch's records are written with the next submissions' markers, in
                 # the one transaction ``_submit_ready`` ends with, before Dask sees them)
         except KeyboardInterrupt:
@@ -260,6 +263,7 @@ class Scheduler:
             spec.stop_run_on_failure = not self.options.keep_going and (
                 attempt > int(job.retries or 0) + self.extra_attempts.get(job.jobid, 0))
         self.keys[job.jobid] = spec.key
+        job.command = spec.command
         self.executor.submit(spec, priority=int(job.priority or 0))  # may refuse: nothing ran
         if attempt == 1:
             self._pending_marks.extend(str(o) for o in job.output)
@@ -301,10 +305,28 @@ class Scheduler:
         self._pending_records = []
 
     # ------------------------------------------------------------------------------ results
+    def _executing(self) -> None:
+        """Jobs whose action began on a worker since the last look: ``job_executing``, once
+        per attempt (a late event for an attempt already over is dropped)."""
+        for jobid, key, worker in self.executor.executing():
+            entry = self.running.get(jobid)
+            if entry is None or self.keys.get(jobid) != key or self.executing.get(jobid) == key:
+                continue
+            self._announce(entry[0], key, worker)
+
+    def _announce(self, job: Job, key: str, worker: str) -> None:
+        self.executing[job.jobid] = key
+        job.state = JobState.RUNNING
+        self.listener.job_executing(self.run_info, job, worker)
+
     def _handle(self, result: JobResult) -> None:
         entry = self.running.get(result.jobid)
         if entry is None or (result.attempt and result.attempt != entry[1]):
             return  # a stale result (an attempt no longer current): never taken as done
+        key = self.keys.get(result.jobid, "")
+        if (self.executing.get(result.jobid) != key and not result.extra.get("cancelled")
+                and (result.ok or result.worker)):  # it ran, but its event came late or never
+            self._announce(entry[0], key, result.worker)
         del self.running[result.jobid]
         job, attempt = entry
         self.cores_in_use -= job.threads
