@@ -62,7 +62,21 @@ class JobResult:
     log_tail: str | None = None          # last lines of stderr/log when not ok
     software: dict[str, str] = field(default_factory=dict)  # package -> version
     max_rss_mb: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # what the worker, executor and scheduler add (each read by another stage; typed so a
+    # misspelt key cannot pass silently):
+    key: str = ""                        # the attempt's JobSpec.key ("" if unknown)
+    error_type: str | None = None        # class name of what failed it: JobTimeoutError, ...
+    stdout_log: str | None = None        # the file the action's stdout/stderr went to
+    # output -> (size, mtime_ns, inode, sha256) of the version written, when the spec asked
+    # (JobSpec.digest_outputs): the provenance recorder reuses them instead of re-reading
+    digests: dict[str, tuple[int, int, int, str]] | None = None
+    batch_system: str | None = None      # slurm | pbs | lsf | sge: the batch job its worker
+    batch_job_id: str | None = None      # ran in (HPC clusters), for provenance
+    cancelled: bool = False              # never started: the run was stopping (fail fast)
+    interrupted: bool = False            # KeyboardInterrupt/SystemExit inside the action
+    cached: bool = False                 # outputs restored from --cache; the action did not run
+    worker_lost: bool = False            # its Dask worker died (KilledWorker)
+    missing_outputs: list[str] = field(default_factory=list)  # declared outputs not made
 
 
 class Listener:

@@ -52,7 +52,7 @@ def test_golden_case(case, executor, tmp_path, request):
         assert not bad, bad[0].text
     if executor.get("cluster") == "slurm":  # every job really ran inside a SLURM batch job
         assert run.summary.results
-        assert all(r.extra.get("slurm_job_id", "").isdigit() for r in run.summary.results.values())
+        assert all(r.batch_system == "slurm" and (r.batch_job_id or "").isdigit() for r in run.summary.results.values())
     if "scheduler" in executor:  # an external cluster is left running, workers intact
         from distributed import Client
 

@@ -418,8 +418,8 @@ def _show_failed_logs(exc: Any, options: Any) -> None:
         if result.ok or jobid not in jobs:
             continue
         paths = [str(p) for p in jobs[jobid].log]
-        if result.extra.get("stdout_log"):
-            paths.append(result.extra["stdout_log"])
+        if result.stdout_log:
+            paths.append(result.stdout_log)
         for path in paths:
             full = path if os.path.isabs(path) else os.path.join(workdir, path)
             try:

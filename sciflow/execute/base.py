@@ -54,7 +54,7 @@ class JobSpec:
     use_conda: bool = False                   # --use-conda: run through `conda run -p`
     use_apptainer: bool = False               # --use-apptainer: run through `apptainer exec`
     temp_outputs: bool = False                # outputs go to temp paths, os.replace'd on success
-    digest_outputs: bool = False              # return outputs' sha256 in result.extra["digests"]
+    digest_outputs: bool = False              # return outputs' sha256 in result.digests
     # filled by sciflow.execute.deploy.apply (wrapper/conda/container/envmodules/shadow/...)
     conda_prefix: str | None = None           # --conda-prefix: where env files are created
     apptainer_args: str = ""                  # extra `apptainer exec` arguments

@@ -186,13 +186,13 @@ def restore_attempt(attempt: Any, result: Any) -> bool:
     targets = [attempt.abs(str(p).rstrip("/")) for p in attempt.temp_output()]
     if not restore(spec.cache_dir, spec.cache_key, targets):
         return False
-    result.extra["cached"] = True
+    result.cached = True
     return True
 
 
 def store_attempt(attempt: Any, result: Any) -> None:
     """After a successful action: store the job's outputs (not after a cache hit)."""
     spec = attempt.spec
-    if spec.cache_key and spec.cache_dir and not result.extra.get("cached"):
+    if spec.cache_key and spec.cache_dir and not result.cached:
         store(spec.cache_dir, spec.cache_key,
               [attempt.abs(o.rstrip("/") or o) for o in attempt.outputs], list(attempt.outputs))

@@ -18,7 +18,7 @@ waiting forever in Dask's ``no-worker`` state.
 
 A worker that dies (``KilledWorker``) fails every task Dask had assigned to it, queued ones
 included, and each job of a lost batch: each comes back as a result with
-``extra["worker_lost"]``; the scheduler tells a job that was running there (its record in
+``worker_lost``; the scheduler tells a job that was running there (its record in
 the run's directory, see ``procguard``) from one only queued, kills what is left of it and
 retries it. Dask's silent re-runs are turned off on clusters we start (sciflow counts
 attempts and records them). Workers of clusters we start ignore SIGINT: Ctrl-C is the
@@ -260,8 +260,7 @@ class DaskExecutor(Executor):
             self._failed_now.append(JobResult(
                 jobid=spec.jobid, ok=False, started=submitted, ended=submitted,
                 attempt=spec.attempt, exit_code=None, command=spec.command,
-                error=problem, extra={"error_type": "UnsatisfiableResources",
-                                      "key": spec.key}))
+                error=problem, error_type="UnsatisfiableResources", key=spec.key))
             return
         try:  # params are the one user-made object in a spec; Dask would fail asynchronously
             pickle.dumps(spec.params)
@@ -453,7 +452,7 @@ def _unsendable(spec: JobSpec, submitted: datetime, err: Exception) -> JobResult
         exit_code=None, command=spec.command,
         error=(f"job {spec.jobid} ({spec.rule}) cannot be sent to a worker (its params cannot "
                f"be pickled): {type(err).__name__}: {err}"),
-        extra={"error_type": "SerializationError", "key": spec.key})
+        error_type="SerializationError", key=spec.key)
 
 
 def _lost_job(spec: JobSpec, submitted: datetime | None, future: Any, value: Any) -> JobResult:
@@ -472,8 +471,7 @@ def _lost_job(spec: JobSpec, submitted: datetime | None, future: Any, value: Any
         message = f"job {spec.jobid} ({spec.rule}) failed in Dask: {kind}: {exc}"
     return JobResult(jobid=spec.jobid, ok=False, started=submitted or now, ended=now,
                      attempt=spec.attempt, exit_code=None, command=spec.command,
-                     error=message, extra={"error_type": kind, "key": spec.key,
-                                           "task": future.key, "worker_lost": lost})
+                     error=message, error_type=kind, key=spec.key, worker_lost=lost)
 
 
 def _refuse_during_spawn_bootstrap() -> None:

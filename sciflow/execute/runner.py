@@ -18,25 +18,23 @@ Actions: ``shell`` (``bash -c`` in its own process group; ``runtime`` kills the 
 ``run`` (the workflow is loaded once per worker process and the rule's function looked up;
 the worker never receives the live namespace), ``script`` (Python, in a fresh interpreter with
 the ``snakemake`` object injected, see ``sciflow.execute.script``) and ``notebook`` (nbclient).
+
+This module is the attempt itself: preparing and committing its outputs, choosing the action,
+turning what happened into a ``JobResult``. Its neighbours hold the other concerns:
+``processes`` (starting a command in its own session behind the conda/apptainer/modules
+wrapper, time limit, memory), ``procguard`` (killing process groups), ``stdout`` (routing a
+``run:`` block's output to its job's log), ``runblock`` (loading ``run:`` functions on a
+worker) and ``monitor`` (benchmark and memory sampling).
 """
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import functools
 import hashlib
-import io
-import json
 import os
 import shutil
-import socket
 import stat
-import subprocess
 import sys
-import threading
 import time
-import traceback
-import types
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -49,20 +47,22 @@ from sciflow.events import JobResult
 from sciflow.execute import procguard
 from sciflow.execute.base import JobSpec
 from sciflow.execute.hpc import batch_job_id
-from sciflow.execute.monitor import Monitor, RssWatch, empty_record, write_benchmark
+from sciflow.execute.monitor import Monitor, empty_record, write_benchmark
+from sciflow.execute.processes import environment_wrapper, guarded_notebook_client, run_command
+from sciflow.execute.procguard import HOST
+from sciflow.execute.runblock import (enter_workdir, user_traceback, with_bench_iteration,
+                                      workflow_function)
 from sciflow.execute.script import (MODULES_ENV, call_recording_software, job_resources,
                                     make_snakemake, script_source, versions)
 from sciflow.execute import cache, shadow
-from sciflow.execute.envs import command_prefix
-from sciflow.execute.shell import _output_target
 from sciflow.execute.spec import TEMP_PREFIX, temp_path
+from sciflow.execute.stdout import job_output
 from sciflow.model import NamedList, Wildcards
 from sciflow.hashing import sha256_fd, version_of
 
 LOG_TAIL_LINES = 20
 MAX_ARG_BYTES = 16 * 4096 - 1  # longer shell commands run from a file (as Snakemake's)
 MTIME_SLACK_S = 0.05      # file systems stamp mtimes from a coarse clock
-HOST = socket.gethostname()
 
 
 def run_job(spec: JobSpec) -> JobResult:
@@ -71,18 +71,16 @@ def run_job(spec: JobSpec) -> JobResult:
     t0 = time.time()
     result = JobResult(jobid=spec.jobid, ok=False, started=started, ended=started,
                        attempt=spec.attempt, command=spec.command, host=HOST,
-                       worker=_worker_address(), exit_code=None)
+                       worker=_worker_address(), exit_code=None, key=spec.key)
     batch = batch_job_id()
     if batch:  # the batch job (SLURM, PBS, LSF, SGE) this worker runs in, for provenance
-        result.extra["batch_system"], result.extra["batch_job_id"] = batch
-        if batch[0] == "slurm":
-            result.extra["slurm_job_id"] = batch[1]
+        result.batch_system, result.batch_job_id = batch
     if procguard.stop_requested(spec.run_dir):  # the run failed or was stopped meanwhile
         result.error = f"job {spec.jobid} ({spec.rule}) was cancelled before it started"
-        result.extra["cancelled"] = True
+        result.cancelled = True
         return result
     job = _Attempt(spec, t0)
-    result.extra["stdout_log"] = job.capture_log
+    result.stdout_log = job.capture_log
     try:
         job.prepare()
         if not cache.restore_attempt(job, result):  # --cache: a stored result, not the action
@@ -92,19 +90,19 @@ def run_job(spec: JobSpec) -> JobResult:
         job.commit()
         cache.store_attempt(job, result)
         if job.digests:
-            result.extra["digests"] = job.digests
+            result.digests = job.digests
         result.ok = True
         result.exit_code = 0 if result.exit_code is None else result.exit_code
     except JobError as err:
         result.error = err.format()
-        result.extra["error_type"] = type(err).__name__
+        result.error_type = type(err).__name__
         result.log_tail = err.log_tail or job.log_tail()
     except BaseException as err:  # a bug or an OS error: still a failed job, never a crash
         result.error = f"{type(err).__name__}: {err}"
-        result.extra["error_type"] = type(err).__name__
-        result.log_tail = _user_traceback(err, spec) or job.log_tail()
+        result.error_type = type(err).__name__
+        result.log_tail = user_traceback(err, spec) or job.log_tail()
         if isinstance(err, (KeyboardInterrupt, SystemExit)):
-            result.extra["interrupted"] = True
+            result.interrupted = True
     finally:
         if not result.ok:
             shadow.leave(job, ok=False)
@@ -154,7 +152,7 @@ class _Attempt:
         if self.spec.action == "run":
             # load the workflow (once per worker) before old outputs go: its top-level code
             # runs then, and may write files, as it did before Snakemake started the job
-            self.run_function = _workflow_function(self.spec)
+            self.run_function = workflow_function(self.spec)
         for out in self.outputs:
             if self.spec.temp_outputs:
                 tmp = self.abs(temp_path(out, self.spec.key))
@@ -215,9 +213,9 @@ class _Attempt:
             with open(path, "w", encoding="utf-8", errors="surrogateescape") as fh:
                 fh.write(command + "\n")
             self.temp_dirs.add(path)  # removed in cleanup()
-            argv = _environment_wrapper(self.spec) + ["bash", path]
+            argv = environment_wrapper(self.spec) + ["bash", path]
         else:
-            argv = _environment_wrapper(self.spec) + ["bash", "-c", command]
+            argv = environment_wrapper(self.spec) + ["bash", "-c", command]
         self._subprocess(argv, result)
 
     def _script(self, result: JobResult) -> None:
@@ -240,7 +238,7 @@ class _Attempt:
         modules_file = path + ".modules"
         self.temp_dirs.add(modules_file)
         python = "python" if (self.spec.use_conda and self.spec.conda) else sys.executable
-        argv = _environment_wrapper(self.spec) + [python, path]
+        argv = environment_wrapper(self.spec) + [python, path]
         self._subprocess(argv, result, extra_env={MODULES_ENV: modules_file})
         try:
             with open(modules_file, encoding="utf-8") as fh:
@@ -250,43 +248,17 @@ class _Attempt:
 
     def _subprocess(self, argv: list[str], result: JobResult,
                     extra_env: dict[str, str] | None = None) -> None:
-        env = None
-        if self.spec.env or extra_env:
-            env = {**os.environ, **self.spec.env, **(extra_env or {})}
-        monitor = None
-        with open(self.capture_log, "wb") as logf:
-            try:
-                # own session (one group to kill), guarded by the worker's watcher (see
-                # sciflow.execute.procguard); no preexec_fn: it would cost a full fork
-                proc = subprocess.Popen(argv, cwd=self.cwd, stdout=logf,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        start_new_session=True, env=env)
-            except FileNotFoundError as err:
-                raise JobFailedError(f"cannot start {argv[0]!r}: {err.strerror}") from None
-            self.record.process_started(proc.pid)
-            killer = procguard.TimeLimit(proc.pid, self.spec.timeout_s)
-            monitor = Monitor(proc.pid) if self.spec.benchmark else None
-            peak = RssWatch.watch(proc.pid)
-            try:
-                _, status = os.waitpid(proc.pid, 0)
-            finally:
-                killer.cancel()
-                self.record.process_ended()  # its leftovers die with it
-                RssWatch.unwatch(proc.pid)
-                if monitor:
-                    monitor.stop()
-            proc.returncode = os.waitstatus_to_exitcode(status)
-        result.exit_code = proc.returncode
-        # (not wait4's ru_maxrss: a forked child is charged its parent's pages until exec)
-        result.max_rss_mb = peak[0] or None
-        if monitor:
-            self.benchmark_record = monitor.record(time.time() - self.t0)
-            result.max_rss_mb = max(result.max_rss_mb or 0.0, monitor.max["rss"]) or None
-        if killer.fired:
+        done = run_command(argv, self.spec, self.cwd, self.capture_log, self.record, self.t0,
+                           extra_env)
+        result.exit_code = done.returncode
+        result.max_rss_mb = done.max_rss_mb
+        if done.benchmark is not None:
+            self.benchmark_record = done.benchmark
+        if done.timed_out:
             self._timed_out()
-        if proc.returncode != 0:
-            how = (f"was killed by signal {-proc.returncode}" if proc.returncode < 0
-                   else f"exited with status {proc.returncode}")
+        if done.returncode != 0:
+            how = (f"was killed by signal {-done.returncode}" if done.returncode < 0
+                   else f"exited with status {done.returncode}")
             raise JobFailedError(f"command {how}: {self.spec.command}")
 
     def _timed_out(self) -> None:
@@ -298,8 +270,8 @@ class _Attempt:
             rule=self.spec.rule, wildcards=self.spec.wildcards)
 
     def _run(self, result: JobResult) -> None:
-        func = _with_bench_iteration(self.run_function or _workflow_function(self.spec),
-                                     self.bench_iteration)
+        func = with_bench_iteration(self.run_function or workflow_function(self.spec),
+                                    self.bench_iteration)
         args = (
             self.spec.input if self.spec.input is not None else NamedList(),
             self.temp_output(),
@@ -312,16 +284,14 @@ class _Attempt:
         monitor = Monitor(os.getpid(), full=True) if self.spec.benchmark else None
         if not self.spec.timeout_s:
             self.record.running_inside()
-        _enter_workdir(self.cwd)
-        with open(self.capture_log, "ab", buffering=0) as raw, _capture_python_output(raw):
-            token = _output_target.set(raw)
+        enter_workdir(self.cwd)
+        with open(self.capture_log, "ab", buffering=0) as raw, job_output(raw):
             try:
                 if self.spec.timeout_s:  # a limit needs a process to kill
                     result.software = self._run_in_child(func, args, result)
                 else:
                     result.software = call_recording_software(func, args)
             finally:
-                _output_target.reset(token)
                 if monitor:
                     monitor.stop()
         if monitor:
@@ -359,7 +329,7 @@ class _Attempt:
         nb = nbformat.read(path, as_version=4)
         obj = make_snakemake(self.spec, self.temp_output(), os.path.dirname(path))
         nb.cells.insert(0, nbformat.v4.new_code_cell(notebook_preamble(obj, path)))
-        client = _guarded_notebook_client(NotebookClient)(
+        client = guarded_notebook_client(NotebookClient)(
             nb, timeout=self.spec.timeout_s or None, kernel_name="python3",
             resources={"metadata": {"path": self.cwd}})
         client.sciflow_record = self.record
@@ -444,7 +414,7 @@ class _Attempt:
     def _sync(self, out: str, path: str, durable: bool = True) -> None:
         """Make the output durable (one fsync) and, when provenance wants checksums, hash it
         here, where its bytes were just written, reading it once through the same descriptor:
-        ``result.extra["digests"][out] = (size, mtime_ns, inode, sha256)``, trusted by the
+        ``result.digests[out] = (size, mtime_ns, inode, sha256)``, trusted by the
         client's hash cache only for that exact file version."""
         durable = durable and os.environ.get("SCIFLOW_FSYNC", "1") != "0"
         digest = _sync_file(path, durable=durable, digest=self.spec.digest_outputs)
@@ -501,37 +471,6 @@ class _Attempt:
 
 
 # --------------------------------------------------------------------------- helpers
-def _guarded_notebook_client(base: type) -> type:
-    """nbclient's client whose kernel is guarded as a ``script:`` job's process: Jupyter
-    starts the kernel in its own session (one process group holding whatever the notebook
-    starts); that group is recorded and registered with the worker's watcher the moment the
-    kernel exists, so it is killed when the worker or the run dies (procguard)."""
-
-    class GuardedNotebookClient(base):  # type: ignore[misc, valid-type]
-        sciflow_record: procguard.JobRecord | None = None
-
-        async def async_start_new_kernel(self, **kwargs: Any) -> None:
-            await super().async_start_new_kernel(**kwargs)
-            pid = _kernel_pid(self.km)
-            if pid and self.sciflow_record is not None:
-                self.sciflow_record.process_started(pid)
-
-    return GuardedNotebookClient
-
-
-def _kernel_pid(manager: Any) -> int | None:
-    """The kernel process of a jupyter_client kernel manager (its process group's leader)."""
-    provisioner = getattr(manager, "provisioner", None)
-    process = getattr(provisioner, "process", None) or getattr(manager, "kernel", None)
-    pid = getattr(process, "pid", None) or getattr(provisioner, "pid", None)
-    if not pid:
-        return None
-    try:
-        return pid if os.getpgid(pid) == pid else None  # its own group, as Jupyter starts it
-    except OSError:
-        return None
-
-
 def _ensure_dir(path: str) -> None:
     """``os.makedirs(path, exist_ok=True)``, but a directory that exists costs one stat: a
     ``mkdir`` that fails with EEXIST still takes the parent directory's lock for creating,
@@ -574,131 +513,3 @@ def _remove(path: str) -> None:
             os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-def _environment_wrapper(spec: JobSpec) -> list[str]:
-    """``apptainer exec``/``conda run``/``module load`` in front of the command, when asked
-    for (see ``sciflow.execute.envs``)."""
-    return command_prefix(spec, HOST)
-
-
-_CWD_LOCK = threading.Lock()
-
-
-def _enter_workdir(path: str) -> None:
-    """``run:`` code uses relative paths, and the working directory is per process: move the
-    worker there and stay (restoring it would pull the floor from under a ``run:`` job still
-    running in another thread of this worker)."""
-    with _CWD_LOCK:
-        if os.getcwd() != path:
-            os.chdir(path)
-
-
-class _RoutedStream(io.TextIOBase):
-    """Stands in for ``sys.stdout``/``sys.stderr`` in a worker: writes from a thread running a
-    ``run:`` block go to that job's log, everything else to the original stream. (Swapping
-    ``sys.stdout`` per job would mix up jobs running in parallel threads of one worker.)"""
-
-    target: contextvars.ContextVar[Any] = contextvars.ContextVar("sciflow_py_output",
-                                                                 default=None)
-
-    def __init__(self, original: Any) -> None:
-        self.original = original
-
-    def write(self, text: str) -> int:
-        out = self.target.get()
-        return (out or self.original).write(text)
-
-    def flush(self) -> None:
-        out = self.target.get()
-        (out or self.original).flush()
-
-    def writable(self) -> bool:
-        return True
-
-    def __getattr__(self, name: str) -> Any:  # fileno(), encoding, isatty()...
-        return getattr(self.original, name)
-
-
-_ROUTING_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _capture_python_output(raw: io.RawIOBase):
-    """``print()`` in a ``run:`` block goes to the job's log, not the worker's terminal."""
-    with _ROUTING_LOCK:
-        if not isinstance(sys.stdout, _RoutedStream):
-            sys.stdout = _RoutedStream(sys.stdout)
-        if not isinstance(sys.stderr, _RoutedStream):
-            sys.stderr = _RoutedStream(sys.stderr)
-    text = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)  # type: ignore[arg-type]
-    token = _RoutedStream.target.set(text)
-    try:
-        yield
-    finally:
-        _RoutedStream.target.reset(token)
-        text.flush()
-        text.detach()
-
-
-# --------------------------------------------------------------------------- run: functions
-_WORKFLOWS: dict[tuple, Any] = {}
-_LOAD_LOCK = threading.Lock()
-
-
-def _workflow_function(spec: JobSpec) -> Callable[..., Any]:
-    """The rule's ``run:`` function, from the workflow loaded once per worker process."""
-    try:
-        mtime = os.stat(spec.workflow_path).st_mtime_ns
-    except OSError:
-        raise JobFailedError(f"workflow file not found on worker {HOST}: "
-                             f"{spec.workflow_path}") from None
-    key = (spec.workflow_path, mtime, json.dumps(spec.config, sort_keys=True, default=str))
-    with _LOAD_LOCK:  # threads of one worker must not load (or evict) concurrently
-        workflow = _WORKFLOWS.get(key)
-        if workflow is None:
-            from sciflow.parse import load_workflow
-            _enter_workdir(spec.workdir)
-            workflow = load_workflow(spec.workflow_path, config_overrides=spec.config)
-            if len(_WORKFLOWS) >= 4:
-                _WORKFLOWS.pop(next(iter(_WORKFLOWS)))
-            _WORKFLOWS[key] = workflow
-    rule = workflow.rules.get(spec.rule)
-    if rule is None or rule.action is None or not rule.action.func_name:
-        raise JobFailedError(f"rule {spec.rule!r} has no run: block in {spec.workflow_path}")
-    func = workflow.globals.get(rule.action.func_name)
-    if func is None:
-        raise JobFailedError(f"the run: function of rule {spec.rule!r} was not defined")
-    return func
-
-
-def _with_bench_iteration(func: Callable[..., Any], iteration: int | None) -> Callable[..., Any]:
-    """Snakemake's ``run:`` blocks see ``bench_iteration`` (None, or the index of the
-    ``benchmark: repeat(...)`` run). A function taking it as a parameter gets it as one;
-    otherwise the name is looked up in the function's globals (by its code, or by ``shell()``
-    formatting ``{bench_iteration}``): with a benchmark, the function is called through a copy
-    of it whose globals add the name (threads of one worker may be running other iterations),
-    without one the worker's namespace gets it as None."""
-    code = getattr(func, "__code__", None)
-    if code is None:
-        return func
-    if "bench_iteration" in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]:
-        return functools.partial(func, bench_iteration=iteration)
-    if iteration is None:
-        func.__globals__.setdefault("bench_iteration", None)
-        return func
-    clone = types.FunctionType(code, {**func.__globals__, "bench_iteration": iteration},
-                               func.__name__, func.__defaults__, func.__closure__)
-    clone.__kwdefaults__ = func.__kwdefaults__
-    return clone
-
-
-def _user_traceback(err: BaseException, spec: JobSpec) -> str | None:
-    """The traceback frames that belong to the user's code (not sciflow's)."""
-    if spec.action != "run" or err.__traceback__ is None:
-        return None
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frames = [f for f in traceback.extract_tb(err.__traceback__)
-              if not os.path.abspath(f.filename).startswith(here)]
-    lines = traceback.format_list(frames) + traceback.format_exception_only(type(err), err)
-    return "".join(lines).rstrip()[-4000:] or None

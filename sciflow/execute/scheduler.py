@@ -331,10 +331,10 @@ class Scheduler:
         job, attempt = entry
         self.cores_in_use -= job.threads
         result.attempt = attempt
-        if not result.ok and result.extra.get("cancelled"):
+        if not result.ok and result.cancelled:
             self._skipped(job)
             return
-        if not result.ok and result.extra.get("worker_lost") and self._lost(job, attempt, result):
+        if not result.ok and result.worker_lost and self._lost(job, attempt, result):
             return
         if job in self.killed:
             result.error = ("killed after the first failure of the run (--kill-on-failure); "
@@ -346,7 +346,7 @@ class Scheduler:
                 result.ok = False
                 result.error = ("the job finished but did not create its declared output(s): "
                                 + ", ".join(missing))
-                result.extra["missing_outputs"] = missing
+                result.missing_outputs = missing
         if result.ok:
             self._succeeded(job, result, mtimes)
         elif (attempt <= int(job.retries or 0) + self.extra_attempts.get(job.jobid, 0)
@@ -369,7 +369,7 @@ class Scheduler:
         never started there, hand it out again (not counted, returns True); if it was running,
         remove its partial outputs and grant a retry when ``retries`` is 0 (returns False:
         the normal retry/fail path follows)."""
-        key = str(result.extra.get("key") or self.keys.get(job.jobid, ""))
+        key = result.key or str(self.keys.get(job.jobid, ""))
         ran = (self.guard is None or not key or self.guard.started(key)
                or not getattr(self.executor, "records_attempts", False))
         if self.guard is not None and key:
@@ -617,8 +617,8 @@ class Scheduler:
         if tail:
             tail = "\n".join(tail.splitlines()[-self.options.log_tail_lines:])
             lines.append("    last lines of output:\n" + "\n".join("      " + t for t in tail.splitlines()))
-        cls = MissingOutputError if result.extra.get("missing_outputs") else JobFailedError
-        if result.extra.get("error_type") == "JobTimeoutError":
+        cls = MissingOutputError if result.missing_outputs else JobFailedError
+        if result.error_type == "JobTimeoutError":
             cls = JobTimeoutError
         loc = job.rule.action.loc if job.rule.action and job.rule.action.loc else job.rule.loc
         return cls("\n".join(lines), loc, rule=job.rule.name, wildcards=job.wildcards.as_dict(),

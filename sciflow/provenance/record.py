@@ -144,7 +144,7 @@ class ProvenanceRecorder(Listener):
     ``sciflow_run``) before hashing them.
 
     Outputs are hashed by the worker that wrote them when the run asks it to
-    (``wants_output_digests``): ``result.extra["digests"]`` maps each output to its
+    (``wants_output_digests``): ``result.digests`` maps each output to its
     ``(size, mtime_ns, inode, sha256)``, which primes the hash cache for exactly that file
     version; anything else (a file changed since, a stamped file, no digest) is hashed here."""
 
@@ -347,7 +347,7 @@ class ProvenanceRecorder(Listener):
     def _record_job(self, run: RunInfo, job: Any, result: JobResult, ok: bool) -> None:
         if self._store is None:  # a listener used without run_started (should not happen)
             self.run_started(run, [job])
-        digests = result.extra.get("digests") if ok else None
+        digests = result.digests if ok else None
         if digests and self._hashes is not None:
             for out, (size, mtime_ns, inode, sha) in digests.items():
                 self._hashes.prime(self._abs(run, out), (size, mtime_ns, inode), sha)
@@ -378,9 +378,9 @@ class ProvenanceRecorder(Listener):
         q.add(a, sf("host"), host)
         if result.worker:
             q.add(a, sf("worker"), result.worker)
-        if result.extra.get("batch_job_id"):  # the batch job whose worker ran it (HPC)
-            q.add(a, sf("batchJobId"), str(result.extra["batch_job_id"]))
-            q.add(a, sf("batchSystem"), str(result.extra.get("batch_system", "")))
+        if result.batch_job_id:  # the batch job whose worker ran it (HPC)
+            q.add(a, sf("batchJobId"), str(result.batch_job_id))
+            q.add(a, sf("batchSystem"), str(result.batch_system or ""))
         q.add(a, sf("threads"), int(job.threads))
         if job.resources:
             q.add(a, sf("resources"), lit(_plain(dict(job.resources))))

@@ -91,11 +91,11 @@ def test_unpicklable_params_fail_the_job_not_the_run(local, jobs):
 def test_print_in_run_blocks_goes_to_the_job_log_per_thread(jobs, capsys):
     """Two run: jobs printing in parallel threads of one process each log only their own."""
     from concurrent.futures import ThreadPoolExecutor
-    from sciflow.execute import runner
+    from sciflow.execute.stdout import capture_python_output
 
     def fake_job(name):
         path = jobs.root / f"{name}.log"
-        with open(path, "ab", buffering=0) as raw, runner._capture_python_output(raw):
+        with open(path, "ab", buffering=0) as raw, capture_python_output(raw):
             for _ in range(200):
                 print(name)
         return path.read_text().split()
@@ -113,7 +113,7 @@ def test_killed_worker_becomes_a_failed_result(jobs):
         spec = make_spec(jobs("shell", "kill -9 $PPID; sleep 5", output=["k.txt"]),
                          jobs.workflow, str(jobs.root))
         (res,) = run_all(ex, [spec]).values()
-        assert not res.ok and res.extra["error_type"] == "KilledWorker"
+        assert not res.ok and res.error_type == "KilledWorker"
         assert "died" in res.error
         # the cluster recovers: the nanny restarts the worker and the next job runs
         spec = make_spec(jobs("shell", "touch {output}", output=["after.txt"]),

@@ -48,6 +48,6 @@ def test_slurm_cluster_runs_jobs_in_batch_jobs(slurm_cluster, jobs, monkeypatch)
             results += ex.wait(timeout=5)
         assert len(results) == 3
         assert all(r.ok for r in results), [r.error for r in results]
-        job_ids = {r.extra.get("slurm_job_id") for r in results}
+        job_ids = {r.batch_job_id if r.batch_system == "slurm" else None for r in results}
         assert len(job_ids) == 1 and None not in job_ids  # all ran in the one worker job
         assert (jobs.root / "s0.txt").read_text().strip() == job_ids.pop()

@@ -64,7 +64,7 @@ def test_failing_command_leaves_no_partial_output(jobs):
     assert "exited with status 3" in res.error
     assert not (jobs.root / "out/b.txt").exists() and not leftovers(jobs.root)
     assert "oops" in res.log_tail  # captured stderr
-    assert Path(res.extra["stdout_log"]).read_text().strip() == "oops"
+    assert Path(res.stdout_log).read_text().strip() == "oops"
 
 
 def test_failure_keeps_the_previous_output_untouched(jobs):
@@ -81,7 +81,7 @@ def test_failure_keeps_the_previous_output_untouched(jobs):
 def test_missing_output_is_named(jobs, atomic):
     _, res = run(jobs, "shell", "echo {output.a} > {output.a}",
                  output=[("a", "out/a.txt"), ("b", "out/b.txt")], atomic=atomic)
-    assert not res.ok and res.extra["error_type"] == "MissingOutputError"
+    assert not res.ok and res.error_type == "MissingOutputError"
     assert "out/b.txt" in res.error and "out/a.txt" not in res.error.split("missing:")[1]
 
 
@@ -137,7 +137,7 @@ def test_timeout_kills_the_whole_process_group(jobs):
     spec, res = run(jobs, "shell", f"sleep 60 & echo $! > {pids}; sleep 60; touch {{output}}",
                     output=["t.txt"], resources={"runtime": "1s"})
     assert spec.timeout_s == 1.0
-    assert not res.ok and res.extra["error_type"] == "JobTimeoutError"
+    assert not res.ok and res.error_type == "JobTimeoutError"
     assert (res.ended - res.started).total_seconds() < 30
     child = int(pids.read_text())
     deadline = time.time() + 5
@@ -302,7 +302,7 @@ def test_run_block_from_a_real_snakefile(tmp_path, atomic):
     assert json.loads((tmp_path / "out/a.json").read_text()) == {
         "name": "a", "k": 3, "greeting": "hi"}
     assert (tmp_path / "out/a.json.txt").read_text() == "from-shell\n"
-    assert "printed k: 3" in Path(res.extra["stdout_log"]).read_text()
+    assert "printed k: 3" in Path(res.stdout_log).read_text()
     import importlib.metadata
     assert res.software["python"] and not leftovers(tmp_path)
     assert res.software["PyYAML"] == importlib.metadata.version("PyYAML")  # used by the block
@@ -317,10 +317,10 @@ def test_digest_outputs_hashes_each_output_where_it_was_written(jobs, atomic):
     spec.digest_outputs = True
     res = run_job(spec)
     assert res.ok, res.error
-    assert set(res.extra["digests"]) == {"out/a.txt", "out/b.txt"}
-    for out, (size, mtime_ns, inode, sha) in res.extra["digests"].items():
+    assert set(res.digests) == {"out/a.txt", "out/b.txt"}
+    for out, (size, mtime_ns, inode, sha) in res.digests.items():
         st = (jobs.root / out).stat()  # the version now in place, after any os.replace
         assert (size, mtime_ns, inode) == (st.st_size, st.st_mtime_ns, st.st_ino)
         assert sha == hashlib.sha256((jobs.root / out).read_bytes()).hexdigest()
     spec_off = make_spec(job, jobs.workflow, str(jobs.root), atomic_outputs=atomic)
-    assert "digests" not in run_job(spec_off).extra  # not asked: nothing read back
+    assert run_job(spec_off).digests is None  # not asked: nothing read back
