@@ -6,6 +6,7 @@
     sciflow prov diff RUN1 RUN2
     sciflow prov verify [PATH ...]
     sciflow prov check                      # SHACL shapes + PROV-CONSTRAINTS ordering
+    sciflow prov reproduce PATH [-o NEWDIR] [--search DIR ...]   # rebuild it, compare
     sciflow prov export --format turtle|jsonld|provn|ro-crate -o OUT [--run ID]
 
 Every subcommand takes ``-d DIR`` (the working directory, default: the current one).
@@ -55,6 +56,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
     add("check", cmd_check, "validate the store: SHACL shapes and PROV-CONSTRAINTS ordering")
+
+    p = add("reproduce", cmd_reproduce, "rebuild a recorded file in a fresh directory from its "
+            "provenance (archived sources, recorded config, raw inputs found by checksum) and "
+            "compare it with its record")
+    p.add_argument("path")
+    p.add_argument("-o", "--output", dest="into", default=None, metavar="NEWDIR",
+                   help="the fresh directory to rebuild in (default: a new temporary one)")
+    p.add_argument("--search", action="append", default=[], metavar="DIR",
+                   help="where to look for raw inputs by checksum (besides the working directory)")
+    p.add_argument("-c", "--cores", type=int, default=1)
+    p.add_argument("--format", choices=("table", "json"), default="table")
 
     p = add("export", cmd_export, "export as Turtle, JSON-LD, PROV-N or a Workflow Run RO-Crate")
     p.add_argument("--format", required=True, choices=("turtle", "jsonld", "provn", "ro-crate"))
@@ -257,6 +269,32 @@ def cmd_check(args) -> int:
         failed += 1
         _emit(order, "table")
     return 1 if failed else 0
+
+
+def cmd_reproduce(args) -> int:
+    from dataclasses import asdict
+
+    from sciflow.provenance.reproduce import reproduce
+
+    r = reproduce(args.directory, args.path, directory=args.into, search=args.search,
+                  cores=args.cores)
+    if args.format == "json":
+        print(json.dumps({"target": r.target, "run_id": r.run_id, "directory": str(r.directory),
+                          "exit_code": r.exit_code, "ok": r.ok, "inputs": r.inputs,
+                          "compared": [asdict(c) for c in r.compared]}, indent=1))
+    else:
+        print(f"rebuilt {r.target} (run {r.run_id}) in {r.directory}")
+        for rel, src in sorted(r.inputs.items()):
+            print(f"  raw input {rel}  <- {src}")
+        if r.exit_code:
+            print(f"  the rebuild failed (exit {r.exit_code}):\n{r.log}")
+        for c in r.compared:
+            mark = "*" if c.target else " "
+            print(f" {mark}{c.status:<18} {c.path}")
+        verdict = "REPRODUCED" if r.ok else "NOT reproduced"
+        print(f"{verdict}: {r.target} is "
+              f"{next((c.status for c in r.compared if c.target), 'missing')}")
+    return 0 if r.ok else 1
 
 
 def cmd_export(args) -> int:

@@ -180,6 +180,9 @@ class ProvenanceRecorder(Listener):
         q = Quads(V.graph_iri(run.run_id), self._described)
         self._describe_run(q, run)
         self._commit(q)
+        from sciflow.provenance.sources import archive_run
+
+        archive_run(self.workdir, run)  # what `sciflow prov reproduce` rebuilds from
 
     def jobs_added(self, run: RunInfo, jobs: Sequence[Any]) -> None:
         for job in jobs:

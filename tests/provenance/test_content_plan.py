@@ -60,3 +60,38 @@ def test_without_any_record_of_the_content_the_bytes_decide(work):
     rewrite(work, compress=True)
     plan = wf.run(work, dry_run=True).plan
     assert "mean" in {j.rule.name for j in plan.jobs}
+
+
+def test_which_runs_used_variable_tas_in_kelvin(ran):
+    out = subprocess.run([SCIFLOW, "prov", "query", "runs-using-variable", "-d", ran,
+                          "--param", "name=tas", "--param", "units=K", "--format", "json"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    rows = json.loads(out.stdout)
+    assert {(r["rule"], r["path"], r["units"]) for r in rows} == {
+        ("mean", "data/in.nc", "K"), ("scale", "data/in.nc", "K")}
+    assert json.loads(rows[0]["dims"]) == ["time", "lat", "lon"]
+    assert rows[0]["sha256"] == sha256(ran / "data/in.nc")
+    out = subprocess.run([SCIFLOW, "prov", "query", "runs-using-variable", "-d", ran,
+                          "--param", "name=tas", "--param", "units=degC"],
+                         capture_output=True, text=True)
+    assert "(no rows)" in out.stdout
+
+
+def test_a_generated_file_edited_keeping_its_stamp_and_read_again(work):
+    import h5py
+
+    with h5py.File(work / "data/scaled.nc", "r+") as fh:  # by hand, in place: stamp kept
+        fh["tas_scaled"][0, 0, 0] = -1.0
+        assert "sciflow_job" in fh.attrs
+    ran_again = wf.run(work)  # rule total reads the edited file: recorded as a raw version
+    assert {j.rule.name for j in ran_again.plan.jobs} == {"total", "all"}
+    from sciflow.provenance.verify import verify
+
+    (v,) = verify(work, ["data/scaled.nc"])
+    assert v.status == "stamp-mismatch" and "edited after it was made" in v.detail
+    out = subprocess.run([SCIFLOW, "prov", "lineage", "-d", work, "data/scaled.nc"],
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "not a version sciflow generated" in out.stderr
