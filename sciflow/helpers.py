@@ -103,9 +103,15 @@ def ensure(value: Any, non_empty: bool = False, sha256: Any = None, md5: Any = N
                                                  "checksum_algorithm": algorithm})
 
 
-def report(value: Any, *_args: Any, **_kwargs: Any) -> Any:
-    """Snakemake's report flag; kept as a flag (sciflow's report uses provenance)."""
-    return flag(_paths_to_str(value), "report")
+def report(value: Any, caption: Any = None, category: Any = None, subcategory: Any = None,
+           labels: Any = None, *_args: Any, **_kwargs: Any) -> Any:
+    """Snakemake's report flag, with its caption (a file, usually .rst, next to the workflow,
+    or text), category, subcategory and labels: provenance records them with the file and
+    ``sciflow report`` shows the file under its category."""
+    meta = {"caption": None if caption is None else str(_paths_to_str(caption)),
+            "category": category, "subcategory": subcategory,
+            "labels": dict(labels) if isinstance(labels, dict) else None}
+    return flag(_paths_to_str(value), "report", meta)
 
 
 def local(value: Any) -> Any:

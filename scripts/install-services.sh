@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the system packages the test suite drives for real: graphviz (dag pictures) and a
-# single-node SLURM with munge (HPC executor tests). Idempotent; skips what is present.
+# Installs the system packages the test suite drives for real: graphviz (dag pictures),
+# chromium (the HTML report opened headless) and a single-node SLURM with munge (HPC tests). Idempotent; skips what is present.
 # The tests themselves start and stop the daemons (tests/conftest.py).
 set -euo pipefail
 need=()
 command -v dot >/dev/null || need+=(graphviz)
+command -v chromium >/dev/null || need+=(chromium)
 command -v slurmctld >/dev/null || need+=(slurm-wlm)
 command -v munged >/dev/null || need+=(munge)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

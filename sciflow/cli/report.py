@@ -18,8 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from sciflow.report import build_report
 
-    text = build_report(args.directory, args.run_id)
     out = Path(args.output)
+    text = build_report(args.directory, args.run_id, output=out)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)  # never a half-written report

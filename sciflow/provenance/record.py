@@ -376,6 +376,8 @@ class ProvenanceRecorder(Listener):
             q.add(a, sf("command"), result.command)
         if result.error:
             q.add(a, sf("error"), result.error)
+        if result.log_tail and not ok:  # what the failed job said last (the report shows it)
+            q.add(a, sf("logTail"), result.log_tail[-LOG_TAIL_MAX:])
         host = result.host or run.host or socket.gethostname()
         q.iri(a, P.atLocation, self._host(q, host))
         q.add(a, sf("host"), host)
@@ -460,6 +462,8 @@ class ProvenanceRecorder(Listener):
             ent = self._file(q, run, path, digest)
             for flag in sorted(getattr(path, "flags", ()) or ()):  # temp, protected, directory...
                 q.add(ent, sf("flag"), flag)
+            if "report" in (getattr(path, "flags", ()) or ()):
+                self._describe_report_item(q, run, ent, path)
             _generated(q, ent, a, f"{a}:generation:{n}", result.ended,
                        self._role(q, job.rule.name, "output", role))
             if derived:
@@ -483,6 +487,31 @@ class ProvenanceRecorder(Listener):
                        self._role(q, job.rule.name, "output", role))
             for src in used:
                 q.iri(ent, P.wasDerivedFrom, src)
+
+    def _describe_report_item(self, q: Quads, run: RunInfo, ent: str, path: Any) -> None:
+        """``report(path, caption=..., category=...)``: the caption's text (read from its file,
+        found next to the workflow file or in the working directory, else the text given),
+        category, subcategory and labels, so the report needs nothing but provenance."""
+        meta = (getattr(getattr(path, "flags", None), "meta", {}) or {}).get("report") or {}
+        caption = meta.get("caption")
+        if caption:
+            text = str(caption)
+            wf_dir = os.path.dirname(self._abs(run, run.workflow_path or "."))
+            for base in (wf_dir, run.workdir or str(self.workdir)):
+                full = os.path.join(base, text)
+                if os.path.isfile(full):
+                    try:
+                        with open(full, encoding="utf-8", errors="replace") as fh:
+                            text = fh.read(CAPTION_MAX)
+                    except OSError:
+                        pass
+                    break
+            q.add(ent, sf("reportCaption"), text[:CAPTION_MAX])
+        for key, prop in (("category", "reportCategory"), ("subcategory", "reportSubcategory")):
+            if meta.get(key) is not None:
+                q.add(ent, sf(prop), str(meta[key]))
+        if meta.get("labels"):
+            q.add(ent, sf("reportLabels"), lit(_plain(dict(meta["labels"]))))
 
     def _describe_content(self, q: Quads, ent: str, full: str, digest: FileDigest | None) -> None:
         """What an HDF5/NetCDF version holds — its variables and its content fingerprint
@@ -596,6 +625,8 @@ class ProvenanceRecorder(Listener):
 
 
 MAX_MEMBERS = 10_000  # files of one directory() output recorded one by one
+LOG_TAIL_MAX = 8_000  # characters of a failed job's log tail kept in provenance
+CAPTION_MAX = 20_000  # characters of a report() caption
 
 
 def _files_under(root: str, limit: int) -> list[str]:
