@@ -324,7 +324,7 @@ class Scheduler:
         if entry is None or (result.attempt and result.attempt != entry[1]):
             return  # a stale result (an attempt no longer current): never taken as done
         key = self.keys.get(result.jobid, "")
-        if (self.executing.get(result.jobid) != key and not result.extra.get("cancelled")
+        if (self.executing.get(result.jobid) != key and not result.cancelled
                 and (result.ok or result.worker)):  # it ran, but its event came late or never
             self._announce(entry[0], key, result.worker)
         del self.running[result.jobid]
