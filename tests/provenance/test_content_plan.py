@@ -95,3 +95,17 @@ def test_a_generated_file_edited_keeping_its_stamp_and_read_again(work):
     out = subprocess.run([SCIFLOW, "prov", "lineage", "-d", work, "data/scaled.nc"],
                          capture_output=True, text=True)
     assert out.returncode != 0 and "not a version sciflow generated" in out.stderr
+
+
+def test_diff_does_not_count_a_same_content_rewrite_as_changed(work):
+    import sciflow.provenance as sp
+
+    first = sp.open(work).run_ids()[-1]
+    wf.run(work, forcerun=["scale"])  # the same numbers again, stamped by another job
+    p = sp.open(work)
+    second = p.run_ids()[-1]
+    before = p.query("SELECT ?sha WHERE { ?f sf:sha256 ?sha ; prov:wasGeneratedBy ?j . "
+                     "?j sf:inRun %s ; sf:ruleName 'scale' }" % f'"{first}"')
+    assert before.sha[0] != sha256(work / "data/scaled.nc")  # other bytes
+    diff = p.diff_runs(first, second)
+    assert "data/scaled.nc" not in set(diff[diff.kind == "output"].name)
