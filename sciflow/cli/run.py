@@ -14,6 +14,7 @@ fills the rest. Exit status: 0 success (or nothing to do), 1 workflow or job err
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -346,7 +347,13 @@ def main(args: argparse.Namespace) -> int:
         return _views(args, options)
     listeners, log_file = _progress_listeners(args, options, quiet)
     try:
-        summary = run(options, listeners=listeners)
+        if options.json:
+            # what the workflow prints while it loads (banners, print() in a Snakefile) goes
+            # to stderr: stdout carries only the JSON plan, for the tools that read it
+            with contextlib.redirect_stdout(sys.stderr):
+                summary = run(options, listeners=listeners)
+        else:
+            summary = run(options, listeners=listeners)
     except RunFailedError as exc:
         if args.show_failed_logs:
             _show_failed_logs(exc, options)

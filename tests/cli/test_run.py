@@ -41,6 +41,15 @@ def test_dry_run_json_is_the_plan_on_stdout_only(wf, capsys):
     assert not (wf / "out").exists()  # a dry run makes nothing
 
 
+def test_dry_run_json_stays_parseable_when_the_workflow_prints(wf, capsys):
+    """rna-seq-pop prints a banner while it loads: it goes to stderr, stdout is the JSON."""
+    (wf / "Snakefile").write_text('print("---- my pipeline ----")\n' + SNAKEFILE)
+    assert main(["run", "-d", str(wf), "-n", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert [j["rule"] for j in json.loads(out)["jobs"]] == ["make", "make", "all"]
+    assert "---- my pipeline ----" in err
+
+
 def test_dry_run_text_has_reasons_and_job_stats(wf, capsys):
     assert main(["run", "-d", str(wf), "-n", "--config", "samples=[a, b, c]"]) == 0
     out = capsys.readouterr().out
