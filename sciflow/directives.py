@@ -30,6 +30,9 @@ class LoadOptions:
     main_path: str
     overwrite_config: dict
     configfiles_given: bool = False  # --configfile was given: a missing configfile: is skipped
+    # --replace-workflow-config: a configfile: read while --configfile/--config give values is
+    # dropped, those values replace it (Snakemake discards the whole config at that point)
+    replace_config: bool = False
     scatter: dict[str, int] = field(default_factory=dict)  # --set-scatter NAME=N
     compiled: dict = field(default_factory=dict)  # (abspath, module) -> (code, parsed)
     col_shifts: dict = field(default_factory=dict)  # abspath -> Compiled.col_shift
@@ -207,6 +210,11 @@ def extend_namespace(namespace: dict, workflow: Workflow, ctx: Any, options: Loa
             raise WorkflowError("'storage:' (remote storage providers) is not supported by "
                                 "sciflow", loc, hint=STORAGE_HINT)
         keyword(name, line, col, *args, **kwargs)
+        if name == "configfile" and options.replace_config and options.overwrite_config:
+            from sciflow.helpers import update_config
+
+            workflow.config.clear()
+            update_config(workflow.config, options.overwrite_config)
 
     def _sf_module(name: str, line: int, col: int, locs: tuple, /, **directives: Any) -> None:
         modules.declare(workflow, ctx.current_file, name, here(line, col), directives)

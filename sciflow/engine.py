@@ -49,6 +49,8 @@ class RunOptions:
     forceall: bool = False
     forcerun: list[str] = field(default_factory=list)
     until: list[str] = field(default_factory=list)
+    omit_from: list[str] = field(default_factory=list)  # rules/files left out, with downstream
+    max_jobs_per_timespan: tuple[int, float] | None = None  # (N, seconds): submission rate limit
     consider_ancient: list[str] = field(default_factory=list)  # RULE=ITEM[,ITEM] (plan.py)
     content_check: bool = True  # same HDF5/NetCDF content = unchanged input (plan.py)
     keep_going: bool = False
@@ -57,6 +59,7 @@ class RunOptions:
     touch: bool = False
     config: dict[str, Any] = field(default_factory=dict)
     configfiles: list[str] = field(default_factory=list)
+    replace_workflow_config: bool = False  # --configfile/--config replace configfile:'s config
     scheduler: str | None = None
     cluster: str | None = None
     cluster_options: dict[str, Any] = field(default_factory=dict)
@@ -293,7 +296,8 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
     # run_settings: the options the workflow object shows (workflow.cores, .configfiles, ...)
     with run_settings(options), in_directory(workdir):
         workflow = load_workflow(path, config_overrides=dict(options.config or {}),
-                                 configfiles=configfiles, scatter=dict(options.set_scatter or {}))
+                                 configfiles=configfiles, scatter=dict(options.set_scatter or {}),
+                                 replace_config=options.replace_workflow_config)
         _apply_rule_settings(workflow, options)
         if workflow.workdir:  # the file's ``workdir:`` directive, relative to -d
             workdir = os.path.abspath(workflow.workdir)
@@ -302,8 +306,10 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
         dag = build_dag(workflow, list(options.targets or ()))
     _check_rule_names(workflow, dag, "--forcerun", options.forcerun)
     _check_rule_names(workflow, dag, "--until", options.until)
+    _check_rule_names(workflow, dag, "--omit-from", options.omit_from)
     plan_options = PlanOptions(workdir=workdir, forceall=options.forceall,
                                forcerun=set(options.forcerun or ()), until=set(options.until or ()),
+                               omit_from=set(options.omit_from or ()),
                                rerun_incomplete=options.rerun_incomplete, touch=options.touch,
                                consider_ancient=parse_consider_ancient(options.consider_ancient),
                                content_check=options.content_check)
@@ -422,7 +428,8 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
                                      keep_incomplete=options.keep_incomplete,
                                      use_conda=options.use_conda, use_apptainer=options.use_apptainer,
                                      atomic_outputs=options.atomic_outputs,
-                                     digest_outputs=recording)
+                                     digest_outputs=recording,
+                                     max_jobs_per_timespan=options.max_jobs_per_timespan)
     from sciflow.resources_config import with_attempt
 
     scheduler = Scheduler(_WorkdirDAG(dag, workdir), plan, executor, meta, run_info, broadcast,

@@ -36,13 +36,15 @@ from sciflow.syntax import KeywordNode, ModuleNode, Parsed, PythonNode, parse_te
 
 def load_workflow(path: str | os.PathLike, *, config_overrides: Mapping | None = None,
                   configfiles: Sequence[str] = (),
-                  scatter: Mapping[str, int] | None = None) -> Workflow:
+                  scatter: Mapping[str, int] | None = None,
+                  replace_config: bool = False) -> Workflow:
     """Parse, compile and execute the workflow at ``path``.
 
     ``configfiles`` (``--configfile``; relative paths are taken from the current directory)
     and then ``config_overrides`` (``--config``) take precedence over ``configfile:``
     statements, as in Snakemake; with ``configfiles`` given, a ``configfile:`` whose file is
-    absent is skipped. ``scatter`` (``--set-scatter``) overrides ``scattergather:`` counts.
+    absent is skipped; ``replace_config`` (``--replace-workflow-config``): they replace the
+    config a ``configfile:`` read instead of updating it. ``scatter`` (``--set-scatter``) overrides ``scattergather:`` counts.
     Every file named by a literal ``include:`` (or module ``snakefile:``) is parsed before any
     code runs. Raises a ``SciflowError`` (``ErrorGroup`` when a file has several static
     problems) — never anything else.
@@ -57,7 +59,7 @@ def load_workflow(path: str | os.PathLike, *, config_overrides: Mapping | None =
     update_config(overwrite, dict(config_overrides or {}))
     update_config(wf.config, overwrite)
     options = LoadOptions(path, overwrite, configfiles_given=bool(configfiles),
-                          scatter=dict(scatter or {}))
+                          scatter=dict(scatter or {}), replace_config=replace_config)
     _load_into(wf, path, raw, None, options)
     for name in HANDLERS:
         handler = wf.globals.get(f"_sf_{name}")

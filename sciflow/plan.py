@@ -15,7 +15,8 @@ Follows Snakemake's ``DAG.update_needrun`` so dry-run job counts per rule match 
    remade when a job that needs it runs.
 3. Outputs of jobs that do not run but carry an incomplete marker (a crash, or a failure with
    ``--keep-incomplete``) are an error, or with ``--rerun-incomplete`` are rerun (step 2 again).
-4. ``--until``: the plan is then cut to jobs upstream of (and including) the named ones.
+4. ``--until``: the plan is then cut to jobs upstream of (and including) the named ones;
+   ``--omit-from``: the named jobs and everything downstream of them are left out.
 
 Each step was checked against Snakemake 9 as the oracle (tests/execute/test_engine.py).
 Each file is stat'ed once (``StatCache``); every step is linear in jobs + edges.
@@ -46,6 +47,7 @@ class PlanOptions:
     forceall: bool = False
     forcerun: set[str] = field(default_factory=set)     # rule names (or output paths)
     until: set[str] = field(default_factory=set)        # rule names (or output paths)
+    omit_from: set[str] = field(default_factory=set)    # rule names (or output paths)
     rerun_incomplete: bool = False
     touch: bool = False
     check_metadata: bool = True                         # params/code/input-set/software triggers
@@ -516,6 +518,22 @@ def recover_incomplete(incomplete: Sequence[tuple[Job, list[str]]], markers: dic
     return redo
 
 
+def _omitted(dag: "DAG", jobs: Iterable[Job], options: PlanOptions) -> set[int]:
+    """``--omit-from``: the named jobs and everything downstream of them (Snakemake's
+    ``delete_omitfrom_jobs``, applied after needrun, and again after each checkpoint)."""
+    if not options.omit_from:
+        return set()
+    seen: set[int] = set()
+    stack = [j for j in jobs if _matches(j, options.omit_from)]
+    while stack:
+        job = stack.pop()
+        if job.jobid in seen:
+            continue
+        seen.add(job.jobid)
+        stack.extend(dag.dependents(job))
+    return seen
+
+
 def _upstream_closure(dag: "DAG", roots: Iterable[Job]) -> set[int]:
     seen: set[int] = set()
     stack = list(roots)
@@ -574,6 +592,7 @@ def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | Non
         torun, skipped = [], []
         if until_ids is not None:
             needrun &= until_ids
+        needrun -= _omitted(dag, jobs, options)
         for job in jobs:
             if job.jobid in needrun:
                 job.reasons = planner.reasons_of(job)
@@ -609,6 +628,7 @@ def plan_added_jobs(dag: "DAG", new_jobs: Sequence[Job], meta: MetadataStore | N
         planner.propagate([j for j, _ in incomplete], new_ids, needrun, running=ran_ids, ran=ran)
     finally:
         planner.stats.close()
+    needrun -= _omitted(dag, dag.jobs, options)
     out = []
     for job in new_jobs:
         if job.jobid in needrun:

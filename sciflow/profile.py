@@ -303,6 +303,10 @@ def profile_values(parser: argparse.ArgumentParser, paths: Iterable[Path],
                                  "--cluster or --scheduler for a cluster)")
                 continue
             action = table.get(key) or table.get(key.replace("_", "-"))
+            if key == "executor":
+                # a profile's executor comes with its plugin's settings (slurm-*, ...), which
+                # sciflow cannot read: noted and ignored; on the command line it maps
+                action = None
             if action is not None and action.dest in ("profile", "workflow_profile"):
                 raise ProfileError(f"'{entry.key}': a profile cannot name another profile",
                                    entry.loc, hint="Give both on the command line: --profile "

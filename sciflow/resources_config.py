@@ -18,6 +18,7 @@ job is submitted (``with_attempt``), when its inputs exist and with the attempt 
 """
 from __future__ import annotations
 
+import ast
 import math
 import os
 import re
@@ -57,17 +58,37 @@ def _split(item: str, sep: str, option: str, shape: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-def parse_set_threads(items: Iterable[str] | None, option: str = "--set-threads") -> dict[str, int]:
-    """``RULE=N`` pairs (N a positive integer)."""
-    out = {}
+# names a --set-threads expression may use (Snakemake's cli_evaluator without ``threads``)
+_THREADS_NAMES = frozenset({"input", "attempt", "wildcards", "system_tmpdir", "shutil"})
+
+
+def parse_set_threads(items: Iterable[str] | None, option: str = "--set-threads"
+                      ) -> dict[str, Any]:
+    """``RULE=N`` pairs: N a whole number (≥ 0), or, as Snakemake 8/9, a Python expression
+    evaluated per job (``a=10*2``, ``"a=max(input.size_mb, 5)"``; with ``input``,
+    ``attempt``, ``wildcards`` in scope)."""
+    import builtins
+
+    out: dict[str, Any] = {}
     for item in items or ():
         rule, value = _split(item, "=", option, "RULE=THREADS")
         try:
             n = int(value)
         except ValueError:
-            raise UsageError(f"{option} {item!r}: threads must be a whole number") from None
-        if n < 1:
-            raise UsageError(f"{option} {item!r}: threads must be at least 1")
+            try:
+                tree = ast.parse(value, "<--set-threads>", mode="eval")
+            except SyntaxError:
+                raise UsageError(f"{option} {item!r}: threads must be a whole number or a "
+                                 "Python expression") from None
+            unknown = [node.id for node in ast.walk(tree) if isinstance(node, ast.Name)
+                       and node.id not in _THREADS_NAMES and not hasattr(builtins, node.id)]
+            if unknown:
+                raise UsageError(f"{option} {item!r}: unknown name {unknown[0]!r} (an "
+                                 "expression may use input, attempt, wildcards)")
+            out[rule] = ResourceExpression("threads", value)
+            continue
+        if n < 0:
+            raise UsageError(f"{option} {item!r}: threads must not be negative")
         out[rule] = n
     return out
 

@@ -4,6 +4,7 @@ Snakemake's command-line habits work as in Snakemake 9: ``-c``/``--cores all`` (
 ``-j N`` (an alias of ``--cores`` for local runs), ``--profile``/``--workflow-profile``
 (``sciflow.profile``), ``--set-threads``, ``--set-resources``, ``--default-resources``,
 ``--retries``, ``--latency-wait``, ``--all-temp``, ``--notemp`` (``sciflow.resources_config``),
+``--omit-from``, ``--replace-workflow-config``, ``--max-jobs-per-timespan``, ``--executor``,
 and the views that run nothing: ``-l``, ``-S``, ``-D``, ``--list-changes``, ``--dag``,
 ``--rulegraph``, ``--report``.
 
@@ -30,6 +31,7 @@ QUIET_CHOICES = ("all", "host", "progress", "reason", "rules")
 # Values of options the command line and the profiles left unset.
 DEFAULTS: dict[str, Any] = {
     "dry_run": False, "json": False, "forceall": False, "forcerun": [], "until": [],
+    "omit_from": [], "replace_workflow_config": False,
     "consider_ancient": [], "no_content_check": False,
     "keep_going": False, "rerun_incomplete": False, "keep_incomplete": False, "touch": False,
     "config": [], "configfiles": [], "cluster_options": [], "no_provenance": False,
@@ -67,6 +69,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                     help="run these rules' jobs (and everything downstream)")
     ex.add_argument("--until", "-U", nargs="+", metavar="RULE",
                     help="run only jobs upstream of (and including) these rules")
+    ex.add_argument("--omit-from", "-O", nargs="+", metavar="TARGET",
+                    help="leave out these rules or files and everything downstream of them")
     ex.add_argument("--consider-ancient", nargs="+", metavar="RULE=INPUTITEM",
                     help="treat these inputs of a rule (input names or positions, comma-"
                          "separated) as ancient(): newer files do not rerun it")
@@ -95,12 +99,19 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                     help="set or override config values")
     ex.add_argument("--configfile", "--configfiles", nargs="+", metavar="FILE",
                     dest="configfiles", help="config files (YAML/JSON), applied after configfile:")
+    ex.add_argument("--replace-workflow-config", **flag,
+                    help="--configfile/--config replace the config of the workflow's configfile: "
+                         "instead of updating it")
     ex.add_argument("--scheduler", metavar="ADDR", help="run on an existing Dask scheduler")
     ex.add_argument("--tls-ca-file", metavar="PEM", help="CA certificate of a TLS --scheduler")
     ex.add_argument("--tls-cert", metavar="PEM", help="client certificate for a TLS --scheduler")
     ex.add_argument("--tls-key", metavar="PEM", help="client key for a TLS --scheduler")
     ex.add_argument("--no-tls", **flag,
                     help="no TLS on the cluster sciflow starts (any local process could use it)")
+    ex.add_argument("--executor", "-e", metavar="NAME",
+                    help="Snakemake's executor names: local and dask = sciflow's local Dask "
+                         "cluster (the default), dryrun = -n, touch = -t, "
+                         + ", ".join(CLUSTERS) + " = --cluster NAME")
     ex.add_argument("--cluster", choices=CLUSTERS, help="run on a batch system through dask-jobqueue")
     ex.add_argument("--cluster-option", nargs="+", metavar="KEY=VALUE",
                     dest="cluster_options", help="options for the cluster (queue=, memory=, ...)")
@@ -139,6 +150,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     tune.add_argument("--latency-wait", "--output-wait", "-w", type=_seconds, metavar="SECONDS",
                       help="wait this long for a finished job's outputs to appear (shared "
                            "filesystems; default: 0 locally, 5 with --cluster)")
+    tune.add_argument("--max-jobs-per-timespan", type=_jobs_per_timespan, metavar="N/SPAN",
+                      help="start at most N jobs in any SPAN (e.g. 50/1m, 2/1s; units ms, s, "
+                           "m, h, d, w); default: no limit (Snakemake's: 100/1s)")
+    tune.add_argument("--max-jobs-per-second", type=_per_second, metavar="N",
+                      dest="max_jobs_per_timespan", help="= --max-jobs-per-timespan N/1s")
     tune.add_argument("--all-temp", **flag, help="mark every output temp() (targets are kept)")
     tune.add_argument("--notemp", "--no-temp", "--nt", **flag, help="ignore temp() declarations")
 
@@ -188,6 +204,27 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                        help="write the HTML report of the latest run (as 'sciflow report')")
 
 
+def _apply_executor(args: argparse.Namespace) -> None:
+    """``--executor NAME`` (Snakemake 8/9) as the sciflow option that does the same."""
+    name = getattr(args, "executor", None)
+    if name in (None, "local", "dask"):  # Snakemake's local and Dask executors: the default
+        return
+    if name == "dryrun":
+        args.dry_run = True
+    elif name == "touch":
+        args.touch = True
+    elif name in CLUSTERS:
+        if args.cluster not in (None, name):
+            raise UsageError(f"--executor {name} and --cluster {args.cluster} disagree")
+        args.cluster = name
+    else:
+        raise UsageError(f"--executor {name}: not an executor sciflow has",
+                         hint="Use local or dask (a local Dask cluster, the default), dryrun, "
+                              "touch, or a batch system: " + ", ".join(CLUSTERS) +
+                              " (through dask-jobqueue, as --cluster NAME); --scheduler ADDR "
+                              "runs on an existing Dask cluster.")
+
+
 def _cores(text: str) -> int | str:
     if text == "all":
         return "all"
@@ -204,6 +241,28 @@ def _jobs(text: str) -> int | str:
     if text in ("unlimited", "all"):
         return "all"
     return _cores(text)
+
+
+_SPAN_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _jobs_per_timespan(text: str) -> tuple[int, float]:
+    """``2/1s`` → (2, 1.0): Snakemake's ``<max_jobs>/<timespan>`` (integers, unit ms/s/m/h/d/w)."""
+    import re
+
+    m = re.match(r"(\d+)/(\d+)(ms|s|m|h|d|w)$", text.strip())
+    if m is None:
+        raise argparse.ArgumentTypeError(
+            f"expected <max_jobs>/<timespan>, e.g. 50/1m or 2/1s (units ms, s, m, h, d, w), "
+            f"got {text!r}")
+    count, span = int(m.group(1)), int(m.group(2)) * _SPAN_UNITS[m.group(3)]
+    if count < 1 or span <= 0:
+        raise argparse.ArgumentTypeError("both numbers must be at least 1")
+    return count, float(span)
+
+
+def _per_second(text: str) -> tuple[int, float]:
+    return _jobs_per_timespan(f"{text}/1s")
 
 
 def _non_negative_int(text: str) -> int:
@@ -292,6 +351,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
     for dest, value in DEFAULTS.items():  # callers that did not go through apply_profiles
         if getattr(args, dest, None) is None:
             setattr(args, dest, list(value) if isinstance(value, list) else value)
+    _apply_executor(args)
     if args.json and not args.dry_run:
         raise UsageError("--json needs -n/--dry-run")
     cores = args.cores if args.cores is not None else args.jobs
@@ -300,10 +360,13 @@ def options_from_args(args: argparse.Namespace) -> Any:
         targets=list(args.targets), snakefile=args.snakefile, directory=args.directory,
         cores=None if cores == "all" else cores, dry_run=args.dry_run, json=args.json,
         forceall=args.forceall, forcerun=list(args.forcerun), until=list(args.until),
+        omit_from=list(args.omit_from),
+        max_jobs_per_timespan=getattr(args, "max_jobs_per_timespan", None),
         consider_ancient=list(args.consider_ancient), content_check=not args.no_content_check,
         keep_going=args.keep_going, rerun_incomplete=args.rerun_incomplete,
         keep_incomplete=args.keep_incomplete, touch=args.touch,
         config=parse_key_values(args.config, "--config"), configfiles=list(args.configfiles),
+        replace_workflow_config=args.replace_workflow_config,
         scheduler=args.scheduler, cluster=args.cluster,
         cluster_options=parse_key_values(args.cluster_options, "--cluster-option"),
         profile=None,  # applied above, with the command line's precedence

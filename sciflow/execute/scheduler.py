@@ -28,6 +28,7 @@ started keep their old outputs and lose their markers; the run ends "interrupted
 """
 from __future__ import annotations
 
+import collections
 import heapq
 import logging
 import os
@@ -72,6 +73,9 @@ class SchedulerOptions:
     digest_outputs: bool = False      # workers return outputs' sha256 (a provenance listener
                                       # trusts them per file version instead of re-reading)
     wait_timeout: float = 1.0         # how often the loop wakes up without results
+    # --max-jobs-per-timespan N/SPAN: at most N submissions (retries included) in any SPAN
+    # seconds, as Snakemake's JobRateLimiter (None: no limit)
+    max_jobs_per_timespan: tuple[int, float] | None = None
     log_tail_lines: int = 20
 
 
@@ -138,6 +142,7 @@ class Scheduler:
         self.interrupted_jobs: list[Job] = []                   # running at SIGINT/SIGTERM
         self.given_up: dict[Job, float] = {}                    # failed/cancelled: when
         self.executing: dict[int, str] = {}                     # jobid -> key said executing
+        self.submitted_at: collections.deque[float] = collections.deque()  # rate limit
 
     # ------------------------------------------------------------------------------ the loop
     def run(self) -> dict[Job, JobResult]:
@@ -226,6 +231,8 @@ class Scheduler:
         while self.ready and not self.stopping:
             if window and len(self.running) >= window:
                 break
+            if not self._rate_allows():
+                break
             item = heapq.heappop(self.ready)
             job = item[3]
             if job.state is not JobState.READY:  # cancelled meanwhile
@@ -251,6 +258,23 @@ class Scheduler:
             heapq.heappush(self.ready, item)
         self._flush_marks()
 
+    def _rate_allows(self) -> bool:
+        """``--max-jobs-per-timespan``: may one more job be submitted now? With nothing
+        running (no result would wake the loop early) it waits for the next free slot."""
+        limit = self.options.max_jobs_per_timespan
+        if limit is None:
+            return True
+        count, span = limit
+        while True:
+            now = time.monotonic()
+            while self.submitted_at and self.submitted_at[0] <= now - span:
+                self.submitted_at.popleft()
+            if len(self.submitted_at) < count:
+                return True
+            if self.running:
+                return False
+            time.sleep(max(0.0, self.submitted_at[0] + span - now) + 0.001)
+
     def _submit(self, job: Job, attempt: int) -> None:
         spec = self.spec_factory(job, self.workflow, self.workdir, attempt,
                                  use_conda=self.options.use_conda,
@@ -265,6 +289,8 @@ class Scheduler:
         self.keys[job.jobid] = spec.key
         job.command = spec.command
         self.executor.submit(spec, priority=int(job.priority or 0))  # may refuse: nothing ran
+        if self.options.max_jobs_per_timespan is not None:
+            self.submitted_at.append(time.monotonic())
         if attempt == 1:
             self._pending_marks.extend(str(o) for o in job.output)
             job.state = JobState.SUBMITTED
