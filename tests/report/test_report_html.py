@@ -54,7 +54,10 @@ def test_each_job_once_with_stats_timeline_config_and_software(report):
     assert timeline.count("<rect") == 7 and "tls://127.0.0.1:" in timeline
     rules = _section(page, "rules")
     make = next(r for r in rules.split("<tr>") if "<td>make</td>" in r)
-    assert re.findall(r"<td class='num'>(\d*)</td>", make)[:2] == ["3", ""]  # jobs, failed
+    cells = re.findall(r"<td class='num'>([^<]*)</td>", make)
+    assert cells[:2] == ["3", ""]  # jobs, failed
+    assert float(cells[3]) >= 0.6 and float(cells[4]) >= 0.6  # mean and max s: sleep 0.6
+    assert float(cells[5]) > 0  # max RSS (MB): make is benchmarked
     assert "<svg" in rules and "table" in rules and "plot" in rules  # the rule graph
     config = _section(page, "config")
     assert "&quot;samples&quot;" in config and "<td>make</td><td>scale</td><td>2</td>" in config
