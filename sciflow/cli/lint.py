@@ -6,7 +6,12 @@ import os
 import sys
 
 from sciflow.layout import find_workflow_file
-from sciflow.parse import check_workflow
+
+
+def check_workflow(path):  # the parser (~70 ms) is imported only when linting
+    from sciflow.parse import check_workflow as check
+
+    return check(path)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -77,15 +77,12 @@ def register(subparsers: Any) -> None:
 
 
 # ---------------------------------------------------------------------- output helpers
-def _emit(df, fmt: str) -> None:
-    if fmt == "csv":
-        df.to_csv(sys.stdout, index=False)
-    elif fmt == "json":
-        print(df.to_json(orient="records", date_format="iso", indent=1))
-    elif df.empty:
-        print("(no rows)")
-    else:
-        print(df.to_string(index=False, max_colwidth=80))
+def _emit(table, fmt: str) -> None:
+    """A query answer (a ``Table``, or a DataFrame from a module that builds one) as a
+    table, CSV or JSON, without importing pandas for a ``Table``."""
+    from sciflow.cli.tables import emit
+
+    emit(table, fmt)
 
 
 def _open(args):
@@ -101,11 +98,12 @@ def cmd_lineage(args) -> int:
     if lin.empty:
         raise ProvenanceError(f"no recorded job generated {rel}",
                               hint="`sciflow prov verify " + rel + "` tells whether sciflow knows it at all.")
-    params = p.params_of(args.path)
+    params = p.named("params-of", {"path": args.path})
     if args.format == "json":
-        print(json.dumps({"target": rel,
-                          "files": json.loads(lin.to_json(orient="records", date_format="iso")),
-                          "params": json.loads(params.to_json(orient="records"))}, indent=1))
+        from sciflow.cli.tables import json_value
+
+        print(json.dumps({"target": rel, "files": lin.records(), "params": params.records()},
+                         indent=1, default=json_value))
     elif args.format == "dot":
         print(lineage_dot(lin))
     else:
@@ -123,10 +121,10 @@ def _resolved_lineage(p, path: str):
     if res.generated and res.entity:
         if res.how != "checksum" or res.path != p.relpath(path):
             print(f"{path}: recorded as {res.path} (found by {res.how})", file=sys.stderr)
-        return p.lineage(res.path, entity=res.entity), res.path
+        return p.lineage_table(res.path, entity=res.entity), res.path
     rel = p.relpath(path)
     if res.status == "missing":
-        return p.lineage(path), rel
+        return p.lineage_table(path), rel
     why = "; ".join(res.notes)
     if res.status == "raw":
         raise ProvenanceError(f"no recorded job generated {rel}: it is a raw input (sha256 "
@@ -143,7 +141,7 @@ def _resolved_lineage(p, path: str):
 
 
 def _by_file(lin):
-    return {r["file"]: r for r in lin.to_dict("records")}
+    return {r["file"]: r for r in lin.records()}
 
 
 def _parents(row) -> list[str]:
@@ -155,7 +153,7 @@ def lineage_tree(lin, params) -> str:
     """An indented tree from the target down to the raw inputs, params under each job."""
     rows = _by_file(lin)
     by_job: dict[str, list[str]] = {}
-    for r in params.to_dict("records"):
+    for r in params.records():
         by_job.setdefault(r["job"], []).append(f"{r['name']}={r['value']}")
     children = {parent for r in rows.values() for parent in _parents(r)}
     roots = [f for f in rows if f not in children] or list(rows)[:1]
@@ -223,12 +221,12 @@ def _params(items: list[str]) -> dict[str, str]:
 
 
 def cmd_query(args) -> int:
-    _emit(_open(args).run_named(args.query, _params(args.param)), args.format)
+    _emit(_open(args).named(args.query, _params(args.param)), args.format)
     return 0
 
 
 def cmd_runs(args) -> int:
-    _emit(_open(args).runs(), args.format)
+    _emit(_open(args).named("runs"), args.format)
     return 0
 
 
@@ -238,7 +236,7 @@ def cmd_diff(args) -> int:
     for rid in (args.run1, args.run2):
         if rid not in known:
             raise UsageError(f"no run {rid!r} recorded", hint="Known runs: " + (", ".join(known) or "none"))
-    _emit(p.diff_runs(args.run1, args.run2), args.format)
+    _emit(p.named("diff-runs", {"run1": args.run1, "run2": args.run2}), args.format)
     return 0
 
 
@@ -263,7 +261,7 @@ def cmd_check(args) -> int:
         if not report.conforms:
             failed += 1
             print(report.text)
-    order = p.ordering_check()
+    order = p.named("ordering-check")
     print(f"ordering: {len(order)} violation(s)")
     if not order.empty:
         failed += 1

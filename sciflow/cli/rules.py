@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from sciflow.model import FlaggedFunction, Unpack
 from sciflow.layout import find_workflow_file
-from sciflow.parse import load_workflow
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +32,8 @@ def _show(value) -> str:
     """A pattern as written; input functions by name (``unpack(f)``, ``ancient(f)``)."""
     if isinstance(value, str):
         return value
+    from sciflow.model import FlaggedFunction, Unpack
+
     if isinstance(value, Unpack):
         return f"unpack({_show(value.func)})"
     if isinstance(value, FlaggedFunction):
@@ -42,6 +42,8 @@ def _show(value) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sciflow.parse import load_workflow  # imported by the command that needs it
+
     workflow = load_workflow(find_workflow_file(args.snakefile))
     for rule in workflow:
         kind = "checkpoint" if rule.checkpoint else "rule"

@@ -1,5 +1,9 @@
 """Asking the provenance store: SPARQL, and the named audit queries, as pandas DataFrames.
 
+pandas costs ~0.4 s to import, ten times a query on a small store, so it is imported only
+when a DataFrame is asked for: the command line works on ``Table`` (columns and rows of plain
+Python values) from ``select``/``named``/``lineage_table``, and the DataFrame methods wrap them.
+
 Named queries are the files ``provenance/queries/NAME.rq``. Their parameters are SPARQL
 variables written with ``$`` (``$path``), declared in a header comment::
 
@@ -17,16 +21,18 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from urllib.parse import unquote
 
-import pandas as pd
 import pyoxigraph as ox
 
 from sciflow.errors import ProvenanceError, UsageError
 from sciflow.provenance import vocab as V
 from sciflow.provenance.store import open_readonly, rdflib_dataset
 from sciflow.resources import vocab_dir
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 _PARAM_DECL = re.compile(r"^#\s*@param\s+(\w+)\s+(\w+)\s*(.*)$", re.M)
 _PARAM_USE = re.compile(r"\$(\w+)")
@@ -117,6 +123,36 @@ def named_queries() -> dict[str, NamedQuery]:
 _XSD_STRING = V.XSD + "string"
 
 
+@dataclass(slots=True)
+class Table:
+    """A SELECT result without pandas: column names and rows of plain Python values."""
+
+    columns: list[str]
+    rows: list[tuple]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def empty(self) -> bool:
+        return not self.rows
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+    def column(self, name: str) -> list[Any]:
+        i = self.columns.index(name)
+        return [row[i] for row in self.rows]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.records())
+
+    def to_frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=self.columns)
+
+
 def to_python(term: Any) -> Any:
     """An Oxigraph term as a plain Python value (IRIs as strings, typed literals converted)."""
     if term is None:
@@ -158,9 +194,14 @@ class Provenance:
         return self._graph
 
     # ------------------------------------------------------------------ generic
-    def query(self, sparql: str, **params: Any) -> pd.DataFrame | bool | list:
+    def query(self, sparql: str, **params: Any) -> "pd.DataFrame | bool | list":
         """Run SPARQL over the union of all runs. SELECT → DataFrame, ASK → bool,
         CONSTRUCT/DESCRIBE → list of pyoxigraph triples. ``params`` bind ``$name`` variables."""
+        result = self.select(sparql, **params)
+        return result.to_frame() if isinstance(result, Table) else result
+
+    def select(self, sparql: str, **params: Any) -> "Table | bool | list":
+        """As ``query``, with a SELECT answered as a ``Table`` (no pandas import)."""
         if params:
             sparql = NamedQuery("adhoc", Path("-"), sparql, {}).bind(params)
         try:
@@ -172,12 +213,17 @@ class Provenance:
         if isinstance(result, ox.QuerySolutions):
             names = [v.value for v in result.variables]
             width = range(len(names))
-            rows = [[to_python(sol[i]) for i in width] for sol in result]
-            return pd.DataFrame(rows, columns=names)
+            rows = [tuple(to_python(sol[i]) for i in width) for sol in result]
+            return Table(names, rows)
         return list(result)
 
-    def run_named(self, name_or_file: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    def run_named(self, name_or_file: str, params: Mapping[str, Any] | None = None) -> "pd.DataFrame":
         """A named query (``lineage``...) or a ``.rq`` file, with its ``$`` parameters bound."""
+        result = self.named(name_or_file, params)
+        return result.to_frame() if isinstance(result, Table) else result
+
+    def named(self, name_or_file: str, params: Mapping[str, Any] | None = None) -> "Table":
+        """As ``run_named``, answered as a ``Table`` (no pandas import)."""
         if name_or_file.endswith(".rq") or os.sep in name_or_file:
             if not Path(name_or_file).is_file():
                 raise UsageError(f"no query file {name_or_file}")
@@ -195,7 +241,7 @@ class Provenance:
         for key in ("path",):
             if key in params:
                 params[key] = self.relpath(params[key])
-        return self.query(nq.bind(params))
+        return self.select(nq.bind(params))
 
     def relpath(self, path: str | os.PathLike) -> str:
         """A user-given path as recorded: relative to the working directory. A path that exists
@@ -209,7 +255,11 @@ class Provenance:
         return os.path.relpath(os.path.normpath(p), self.workdir)
 
     # ------------------------------------------------------------------ the audit questions
-    def lineage(self, path: str | os.PathLike, entity: str | None = None) -> pd.DataFrame:
+    def lineage(self, path: str | os.PathLike, entity: str | None = None) -> "pd.DataFrame":
+        """``lineage_table`` as a DataFrame."""
+        return self.lineage_table(path, entity).to_frame()
+
+    def lineage_table(self, path: str | os.PathLike, entity: str | None = None) -> Table:
         """One row per file version behind ``path`` (itself included): path, sha256, the job
         and rule that generated it (none for raw inputs: ``raw``), its run, and
         ``derived_from``: the space-separated IRIs of the files it was derived from.
@@ -242,43 +292,43 @@ class Provenance:
                 parents[file][sol[3].value] = None
         for file, rel, sha in self._file_facts(odd):
             nodes[file][1], nodes[file][2] = rel, sha
-        rows = [n + [" ".join(parents[n[0]])] for n in nodes.values()]
-        frame = pd.DataFrame(rows, columns=cols)
-        return frame.sort_values(["raw", "path"], kind="stable").reset_index(drop=True)
+        rows = [tuple(n + [" ".join(parents[n[0]])]) for n in nodes.values()]
+        rows.sort(key=lambda r: (r[6], r[1] or ""))  # generated first, then by path
+        return Table(cols, rows)
 
     def _file_facts(self, iris: list[str]) -> list[tuple[str, str | None, str | None]]:
         """(iri, path, sha256) of entities whose IRI is not sciflow's file-version form."""
         if not iris:
             return []
         values = " ".join(f"<{i}>" for i in iris)
-        df = self.query(f"SELECT ?f ?path ?sha WHERE {{ VALUES ?f {{ {values} }} "
-                        f"OPTIONAL {{ ?f prov:atLocation ?path }} OPTIONAL {{ ?f sf:sha256 ?sha }} }}")
-        return [(r.f, r.path if isinstance(r.path, str) else None, r.sha if isinstance(r.sha, str) else None)
-                for r in df.itertuples()]
+        df = self.select(f"SELECT ?f ?path ?sha WHERE {{ VALUES ?f {{ {values} }} "
+                         f"OPTIONAL {{ ?f prov:atLocation ?path }} OPTIONAL {{ ?f sf:sha256 ?sha }} }}")
+        return [(f, path if isinstance(path, str) else None, sha if isinstance(sha, str) else None)
+                for f, path, sha in df.rows]
 
-    def params_of(self, path: str | os.PathLike) -> pd.DataFrame:
+    def params_of(self, path: str | os.PathLike) -> "pd.DataFrame":
         return self.run_named("params-of", {"path": path})
 
-    def runs_using_checksum(self, sha256: str) -> pd.DataFrame:
+    def runs_using_checksum(self, sha256: str) -> "pd.DataFrame":
         return self.run_named("runs-using-checksum", {"sha256": sha256})
 
-    def stale_if_changed(self, path: str | os.PathLike) -> pd.DataFrame:
+    def stale_if_changed(self, path: str | os.PathLike) -> "pd.DataFrame":
         return self.run_named("stale-if-changed", {"path": path})
 
-    def software_of(self, path: str | os.PathLike) -> pd.DataFrame:
+    def software_of(self, path: str | os.PathLike) -> "pd.DataFrame":
         return self.run_named("software-of", {"path": path})
 
-    def diff_runs(self, run1: str, run2: str) -> pd.DataFrame:
+    def diff_runs(self, run1: str, run2: str) -> "pd.DataFrame":
         return self.run_named("diff-runs", {"run1": run1, "run2": run2})
 
-    def ordering_check(self) -> pd.DataFrame:
+    def ordering_check(self) -> "pd.DataFrame":
         return self.run_named("ordering-check")
 
-    def runs(self) -> pd.DataFrame:
+    def runs(self) -> "pd.DataFrame":
         return self.run_named("runs")
 
     def run_ids(self) -> list[str]:
-        return list(self.runs()["run_id"])
+        return self.named("runs").column("run_id")
 
 
 def open(workdir: str | os.PathLike = ".") -> Provenance:  # noqa: A001 - the public API name
