@@ -7,7 +7,7 @@
     sciflow prov verify [PATH ...]
     sciflow prov check                      # SHACL shapes + PROV-CONSTRAINTS ordering
     sciflow prov reproduce PATH [-o NEWDIR] [--search DIR ...]   # rebuild it, compare
-    sciflow prov export --format turtle|jsonld|provn|ro-crate -o OUT [--run ID]
+    sciflow prov export --format turtle|trig|nquads|jsonld|provn|provjson|ro-crate -o OUT [--run ID]
 
 Every subcommand takes ``-d DIR`` (the working directory, default: the current one).
 """
@@ -68,8 +68,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("-c", "--cores", type=int, default=1)
     p.add_argument("--format", choices=("table", "json"), default="table")
 
-    p = add("export", cmd_export, "export as Turtle, JSON-LD, PROV-N or a Workflow Run RO-Crate")
-    p.add_argument("--format", required=True, choices=("turtle", "jsonld", "provn", "ro-crate"))
+    p = add("export", cmd_export, "export as Turtle, TriG, N-Quads, JSON-LD, PROV-N, PROV-JSON "
+                                  "or a Workflow Run RO-Crate")
+    p.add_argument("--format", required=True, choices=("turtle", "trig", "nquads", "jsonld", "provn",
+                                                       "provjson", "ro-crate"))
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file (a folder for ro-crate)")
     p.add_argument("--run", default=None, metavar="RUN_ID",
@@ -296,7 +298,7 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from sciflow.provenance.export import export
+    from sciflow.provenance.serialize import export
 
     try:
         out = export(args.directory, args.format, args.output, run_id=args.run)

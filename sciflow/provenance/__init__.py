@@ -5,8 +5,8 @@
     >>> p.lineage("results/summary.txt")           # doctest: +SKIP
 
 Modules: ``record`` (the ``ProvenanceRecorder`` listener), ``store`` (the Oxigraph store),
-``query`` (named audit queries as DataFrames), ``verify`` (re-hashing), ``export`` (Turtle,
-JSON-LD, PROV-N, RO-Crate), ``hashing`` and ``vocab``. The model is in provenance/README.md.
+``query`` (named audit queries as DataFrames), ``verify`` (re-hashing), ``serialize`` (every
+export: Turtle, TriG, N-Quads, JSON-LD, PROV-N, PROV-JSON, RO-Crate) and ``vocab``. The model is in provenance/README.md.
 """
 from __future__ import annotations
 

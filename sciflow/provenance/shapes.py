@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sciflow.provenance.export import rdflib_graph
+from sciflow.provenance.serialize import rdflib_graph
 from sciflow.provenance.query import Provenance
 from sciflow.resources import vocab_dir
 

@@ -42,13 +42,15 @@ def seeded_cache() -> Path:
     return name
 
 
-def validate_crate(path: str | Path, profile: str = "provenance-run-crate-0.5") -> list[str]:
-    """The REQUIRED-level issues roc-validator finds (empty: the crate passes)."""
+def validate_crate(path: str | Path, profile: str = "provenance-run-crate-0.5",
+                   level: str = "REQUIRED") -> list[str]:
+    """The issues roc-validator finds at ``level`` (REQUIRED or RECOMMENDED, which includes
+    REQUIRED) and above; empty: the crate passes."""
     from rocrate_validator import services
     from rocrate_validator.models import Severity, ValidationSettings
 
     settings = ValidationSettings(rocrate_uri=str(Path(path).resolve()), profile_identifier=profile,
-                                  requirement_severity=Severity.REQUIRED,
+                                  requirement_severity=Severity[level],
                                   cache_path=seeded_cache(), offline=True)
     result = services.validate(settings)
     issues = [f"{i.check.identifier if i.check else '?'}: {i.message}" for i in result.get_issues()]
