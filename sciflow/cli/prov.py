@@ -8,6 +8,12 @@
     sciflow prov check                      # SHACL shapes + PROV-CONSTRAINTS ordering
     sciflow prov reproduce PATH [-o NEWDIR] [--search DIR ...]   # rebuild it, compare
     sciflow prov export --format turtle|trig|nquads|jsonld|provn|provjson|ro-crate -o OUT [--run ID]
+    sciflow prov view ID|PATH|RUN           # one entity, activity or agent as JSON
+    sciflow prov find key=value ...         # path= sha256= rule= param= user= run= after= before=
+    sciflow prov render PATH -o lineage.html
+
+Wherever a PATH is taken, a short identifier ``sf:<10 hex>`` (printed by find and view) names
+one recorded version instead (sciflow/provenance/lookup.py).
 
 Every subcommand takes ``-d DIR`` (the working directory, default: the current one).
 """
@@ -77,6 +83,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--run", default=None, metavar="RUN_ID",
                    help="only this run (ro-crate: default the latest run)")
 
+    from sciflow.cli.prov_tools import register_tools  # view, find, render
+
+    register_tools(add)
+
 
 # ---------------------------------------------------------------------- output helpers
 def _emit(table, fmt: str) -> None:
@@ -100,7 +110,9 @@ def cmd_lineage(args) -> int:
     if lin.empty:
         raise ProvenanceError(f"no recorded job generated {rel}",
                               hint="`sciflow prov verify " + rel + "` tells whether sciflow knows it at all.")
-    params = p.named("params-of", {"path": args.path})
+    from sciflow.cli.prov_tools import params_of_jobs  # of the version shown, not the latest
+
+    params = params_of_jobs(p, lin)
     if args.format == "json":
         from sciflow.cli.tables import json_value
 
@@ -117,8 +129,14 @@ def _resolved_lineage(p, path: str):
     """The lineage of the version the file *is* (by checksum or stamp: a copy anywhere
     resolves), not merely the latest generated at its path; an edited file is not passed off
     as the version its stamp names (sciflow/provenance/resolve.py)."""
+    from sciflow.provenance.lookup import is_short_id
     from sciflow.provenance.resolve import resolve
 
+    if is_short_id(path) or path.startswith("urn:"):  # one recorded version, named
+        from sciflow.cli.prov_tools import lineage_of
+
+        table, _, rel = lineage_of(p, path)
+        return table, rel
     res = resolve(p, path)
     if res.generated and res.entity:
         if res.how != "checksum" or res.path != p.relpath(path):
@@ -162,7 +180,11 @@ def lineage_tree(lin, params) -> str:
     lines: list[str] = []
     seen: set[str] = set()
 
-    def walk(file: str, prefix: str, last: bool, top: bool) -> None:
+    # iterative (a 10,000-job chain is 10,000 levels deep); indentation stops growing after
+    # MAX_INDENT levels, so deep chains print in linear, not quadratic, space
+    stack = [(root, "", True, True, 0) for root in reversed(roots)]
+    while stack:
+        file, prefix, last, top, depth = stack.pop()
         r = rows[file]
         branch = "" if top else ("└─ " if last else "├─ ")
         sha = str(r.get("sha256") or "?")[:12]
@@ -171,21 +193,21 @@ def lineage_tree(lin, params) -> str:
         else:
             what = f"rule {r['rule']}, job {str(r['job']).rsplit(':', 1)[-1]}, run {r['run_id']}"
         lines.append(f"{prefix}{branch}{r['path']}  sha256:{sha}…  ({what})")
-        inner = prefix + ("" if top else ("   " if last else "│  "))
+        inner = prefix if depth >= MAX_INDENT else prefix + ("" if top else ("   " if last else "│  "))
         if file in seen:
             if _parents(r):
                 lines.append(f"{inner}   (inputs shown above)")
-            return
+            continue
         seen.add(file)
         if not r.get("raw") and by_job.get(r["job"]):
             lines.append(f"{inner}   params: {', '.join(sorted(set(by_job[r['job']])))}")
         parents = [x for x in _parents(r) if x in rows]
-        for i, parent in enumerate(parents):
-            walk(parent, inner, i == len(parents) - 1, False)
-
-    for root in roots:
-        walk(root, "", True, True)
+        for i in reversed(range(len(parents))):
+            stack.append((parents[i], inner, i == len(parents) - 1, False, depth + 1))
     return "\n".join(lines)
+
+
+MAX_INDENT = 40
 
 
 def lineage_dot(lin) -> str:
@@ -223,7 +245,13 @@ def _params(items: list[str]) -> dict[str, str]:
 
 
 def cmd_query(args) -> int:
-    _emit(_open(args).named(args.query, _params(args.param)), args.format)
+    p = _open(args)
+    params = _params(args.param)
+    if "path" in params:  # an sf: identifier names a file version: its path
+        from sciflow.provenance.lookup import path_of
+
+        params["path"] = path_of(p, params["path"])
+    _emit(p.named(args.query, params), args.format)
     return 0
 
 
@@ -243,9 +271,14 @@ def cmd_diff(args) -> int:
 
 
 def cmd_verify(args) -> int:
+    from sciflow.provenance.lookup import is_short_id, path_of
     from sciflow.provenance.verify import as_frame, verify
 
-    verdicts = verify(args.directory, args.paths)
+    paths = args.paths
+    if any(is_short_id(x) for x in paths):  # sf: identifiers name recorded versions: their paths
+        p = _open(args)
+        paths = [path_of(p, x) for x in paths]
+    verdicts = verify(args.directory, paths)
     _emit(as_frame(verdicts), args.format)
     bad = [v for v in verdicts if not v.ok]
     if args.format == "table":

@@ -46,6 +46,10 @@ def imported(*argv):
     ["prov", "lineage", "results/summary.txt", "--format", "json"],
     ["prov", "query", "params-of", "--param", "path=results/cube.h5", "--format", "csv"],
     ["prov", "diff", "r1", "r2"],
+    ["prov", "view", "results/summary.txt"],
+    ["prov", "view", "r1"],
+    ["prov", "find", "rule=count", "path=counts/*"],
+    ["prov", "find", "kind=job", "param=factor=3", "--format", "json"],
 ])
 def test_prov_commands_do_not_import_heavy_modules(store, argv):
     code, modules, out = imported(*argv, "-d", str(store))
@@ -64,3 +68,44 @@ def test_answers_are_the_same_without_pandas(store):
     code, _, out = imported("prov", "runs", "-d", str(store))
     head, *rows = out.splitlines()
     assert head.split()[:4] == ["run_id", "started", "ended", "status"] and len(rows) == 2
+
+
+def test_lineage_of_a_long_chain_prints_in_every_format(tmp_path, capsys):
+    """1,500 hops: deeper than Python's recursion limit; the tree stays linear in size."""
+    from datetime import datetime, timezone
+
+    from sciflow.cli import main
+    from sciflow.events import JobResult, RunInfo
+    from sciflow.jobs import Job
+    from sciflow.model import Action, NamedList, SourceLoc, Wildcards, Workflow, WorkflowBuilder
+    from sciflow.provenance.record import ProvenanceRecorder
+
+    n = 1500
+    (tmp_path / "Sciflowfile").write_text("rule step: ...\n")
+    wf = Workflow(path="Sciflowfile")
+    rule = WorkflowBuilder(wf).add_rule(
+        "step", SourceLoc("Sciflowfile", 1, 1), input=(("f{i}.txt",), {}), output=(("f{j}.txt",), {}),
+        action=Action("shell", "cp {input} {output}", SourceLoc("Sciflowfile", 2, 5)))
+    (tmp_path / "f0.txt").write_text("raw\n")
+    jobs = [Job(i, rule, Wildcards({"i": str(i - 1)}), NamedList([f"f{i - 1}.txt"]),
+                NamedList([f"f{i}.txt"]), params=NamedList((), {"k": i % 7})) for i in range(1, n + 1)]
+    run = RunInfo("chain", str(tmp_path), "Sciflowfile", datetime.now(timezone.utc), workflow=wf,
+                  command_line=["test"], user="u", host="h")
+    rec = ProvenanceRecorder(tmp_path)
+    rec.run_started(run, jobs)
+    for job in jobs:
+        rec.job_started(run, job)
+        start = datetime.now(timezone.utc)
+        (tmp_path / job.output[0]).write_text(f"{job.jobid}\n")
+        rec.job_finished(run, job, JobResult(job.jobid, True, start, datetime.now(timezone.utc)))
+    rec.run_finished(run, True)
+    for fmt in ("table", "json", "dot"):
+        code = main(["prov", "lineage", f"f{n}.txt", "--format", fmt, "-d", str(tmp_path)])
+        out = capsys.readouterr().out
+        assert code == 0, fmt
+        assert "f0.txt" in out
+    lines = main(["prov", "lineage", f"f{n}.txt", "-d", str(tmp_path)]) or capsys.readouterr().out
+    assert max(len(line) for line in lines.splitlines()) < 300
+    out = tmp_path / "chain.html"
+    assert main(["prov", "render", f"f{n}.txt", "-o", str(out), "-d", str(tmp_path)]) == 0
+    assert out.read_text().count('class="node') == 2 * n + 1
