@@ -76,11 +76,9 @@ def lineage_of(p, ref: str):
 
 def params_of_jobs(p, lineage):
     """The parameter values of the jobs in a lineage table (the columns of params-of.rq)."""
-    jobs = sorted({r["job"] for r in lineage.records() if r["job"]})
-    values = " ".join(f"<{j}>" for j in jobs)
-    return p.select("SELECT ?rule ?name ?value (DATATYPE(?value) AS ?datatype) ?job WHERE { "
-                    "VALUES ?job { " + values + " } ?job sf:ruleName ?rule ; prov:used ?pe . "
-                    "?pe a sf:Parameter ; sf:name ?name ; prov:value ?value } ORDER BY ?rule ?name ?job")
+    from sciflow.provenance.lookup import params_of_jobs as of_jobs
+
+    return of_jobs(p, [r["job"] for r in lineage.records() if r["job"]])
 
 
 def cmd_render(args) -> int:
