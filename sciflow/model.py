@@ -132,6 +132,27 @@ class Unpack:
 
 
 # ------------------------------------------------------------------------------ named lists
+class _ItemOrMethod:
+    """``index``/``sort`` of a ``NamedList``: the item when one has that name (Snakemake's
+    ``Namedlist._allowed_overrides``: ``output: index="x.fai"`` then ``rules.x.output.index``),
+    else the list method."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        method = getattr(list, self.name)
+        if obj is None:
+            return method
+        try:
+            names = obj._names
+        except AttributeError:  # not initialised yet
+            names = {}
+        if self.name in names:
+            return obj._get(self.name)
+        return method.__get__(obj, owner)
+
+
 class NamedList(list):
     """A list whose items may also have names, like Snakemake's ``Namedlist``.
 
@@ -144,6 +165,8 @@ class NamedList(list):
     """
 
     __slots__ = ("_names",)  # no per-instance __dict__: a DAG holds ~5 of these per job
+    index = _ItemOrMethod("index")
+    sort = _ItemOrMethod("sort")
 
     def __init__(self, positional: Iterable[Any] = (), named: Mapping[str, Any] | None = None,
                  *, flatten: bool = True) -> None:

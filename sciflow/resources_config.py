@@ -273,6 +273,10 @@ def with_attempt(make_spec: Callable[..., Any]) -> Callable[..., Any]:
     from sciflow.engine import in_directory
 
     def factory(job: Any, workflow: Any, workdir: str, attempt: int = 1, **kwargs: Any) -> Any:
+        from sciflow.dag.factory import resolve_deferred_params
+
+        with in_directory(workdir):
+            resolve_deferred_params(job)  # params functions that read the job's inputs
         if attempt > 1 and callable(job.rule.threads):
             with in_directory(workdir):
                 job.threads = threads_for_attempt(job, attempt)

@@ -331,6 +331,8 @@ class JobFactory:
             except SciflowError:
                 raise
             except Exception as exc:
+                if _inputs_pending(exc, aux.get("input")):
+                    return DeferredParam(value)  # reads inputs not made yet: at submission
                 raise RuleError(f"params function of rule {rule_label(rule)} raised "
                                 f"{type(exc).__name__}: {exc} (wildcards: {_fmt_wc(wildcards)})",
                                 rule.loc_of("params")) from exc
@@ -414,6 +416,42 @@ class PlanningInput(InputSizes):
     @property
     def size(self) -> int:
         return sum(os.path.getsize(str(f)) for f in self._files)
+
+
+class DeferredParam(str):
+    """A params function that failed while some of its job's inputs did not exist yet (it
+    reads them, e.g. a table a rule upstream makes). Snakemake evaluates params only when a
+    job's params are needed (its shell command, a params-changed check), so a dry run never
+    calls it; sciflow shows ``<TBD>`` (as Snakemake's dry run shows unknown values) and
+    calls it when the job is submitted (``resolve_deferred_params``)."""
+
+    def __new__(cls, func: Callable[..., Any]) -> "DeferredParam":
+        obj = super().__new__(cls, "<TBD>")
+        obj.func = func
+        return obj
+
+
+def resolve_deferred_params(job: Any) -> None:
+    """Evaluate the ``DeferredParam``s of ``job`` now that its inputs exist (in the workdir)."""
+    params = job.params
+    if not any(isinstance(p, DeferredParam) for p in list.__iter__(params)):
+        return
+    aux = {"input": job.input, "output": job.output, "threads": job.threads,
+           "resources": NamedList((), dict(job.resources or {}), flatten=False)}
+    items = []
+    for value in list.__iter__(params):
+        if isinstance(value, DeferredParam):
+            try:
+                value = call_with_aux(value.func, job.wildcards, **aux)
+            except SciflowError:
+                raise
+            except Exception as exc:
+                raise RuleError(f"params function of rule {rule_label(job.rule)} raised "
+                                f"{type(exc).__name__}: {exc} (wildcards: "
+                                f"{_fmt_wc(job.wildcards)})",
+                                job.rule.loc_of("params")) from exc
+        items.append(value)
+    job.params = namedlist_of(items, params._names)
 
 
 def _inputs_pending(exc: BaseException, input: Any) -> bool:

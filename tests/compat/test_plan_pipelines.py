@@ -109,3 +109,67 @@ def test_sciflow_brings_the_snakemake_dependencies_snakefiles_import():
     declared = {re.split(r"[<>=!~ ;\\[]", r, maxsplit=1)[0].lower().replace("_", "-")
                 for r in requires("sciflow") or () if "extra ==" not in r}
     assert "smart-open" in declared
+
+
+# cyrcular-calling: a params function reads the job's input (a table made upstream); Snakemake
+# evaluates params only when they are needed, so its dry run plans and its run sees the file
+PARAMS_READ_INPUT = '''
+    rule all:
+        input: "out/x.txt"
+
+    rule table:
+        output: "tables/{g}.tsv"
+        shell: "printf 'id\\\\n7\\\\n9\\\\n' > {output}"
+
+    def ids(wildcards, input):
+        with open(input.table) as fh:
+            return ",".join(line.strip() for line in fh.readlines()[1:])
+
+    rule use:
+        input: table="tables/{g}.tsv"
+        output: "out/{g}.txt"
+        params: ids=ids, plain="p"
+        shell: "echo {params.ids} {params.plain} > {output}"
+'''
+
+
+def test_params_function_reading_inputs_waits_until_they_exist(tmp_path):
+    ours = write_tree(tmp_path / "sciflow", PARAMS_READ_INPUT)
+    theirs = write_tree(tmp_path / "smk", PARAMS_READ_INPUT)
+    plan = sciflow_plan(ours)
+    assert dict(plan.counts_by_rule()) == snakemake_counts(theirs)
+    use = next(j for j in plan.jobs if j.rule.name == "use")
+    assert list(use.params) == ["<TBD>", "p"]  # as Snakemake's dry run shows unknown values
+    assert run(RunOptions(directory=str(ours), cores=2, provenance=False)).ok
+    res = subprocess.run([str(SNAKEMAKE), "-c2"], cwd=theirs, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert (ours / "out/x.txt").read_text() == (theirs / "out/x.txt").read_text() == "7,9 p\n"
+
+
+# cyrcular-calling: `output: index="genome.fa.fai"` read as rules.genome_faidx.output.index
+NAMED_INDEX = '''
+    rule all:
+        input: "use.txt"
+
+    rule faidx:
+        output: index="genome.fa.fai", sort="sorted.txt"
+        shell: "echo i > {output.index}; echo s > {output.sort}"
+
+    rule use:
+        input: idx=rules.faidx.output.index, srt=rules.faidx.output.sort
+        output: "use.txt"
+        shell: "cat {input.idx} {input.srt} > {output}"
+'''
+
+
+def test_items_named_index_and_sort_are_the_items_not_list_methods(tmp_path):
+    ours = write_tree(tmp_path / "sciflow", NAMED_INDEX)
+    theirs = write_tree(tmp_path / "smk", NAMED_INDEX)
+    plan = sciflow_plan(ours)
+    assert dict(plan.counts_by_rule()) == snakemake_counts(theirs)
+    assert run(RunOptions(directory=str(ours), cores=1, provenance=False)).ok
+    res = subprocess.run([str(SNAKEMAKE), "-c1"], cwd=theirs, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert (ours / "use.txt").read_text() == (theirs / "use.txt").read_text() == "i\ns\n"
