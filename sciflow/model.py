@@ -253,9 +253,13 @@ class RuleOutput(IOFile):
 
 
 class Wildcards(NamedList):
-    """The wildcard values of a job; ``wildcards.sample`` and ``wildcards["sample"]``."""
+    """The wildcard values of a job; ``wildcards.sample`` and ``wildcards["sample"]``.
 
-    __slots__ = ()
+    Input functions may set attributes on it (``wildcards.group = ...`` before calling a
+    helper that reads ``wildcards.group``, as cyrcular-calling does): Snakemake's Wildcards
+    allow that, so a ``__dict__`` is made for the objects that get one."""
+
+    __slots__ = ("__dict__",)
 
     def __init__(self, values: Mapping[str, str] | None = None) -> None:
         super().__init__((), dict(values or {}), flatten=False)

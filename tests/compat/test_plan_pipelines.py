@@ -173,3 +173,36 @@ def test_items_named_index_and_sort_are_the_items_not_list_methods(tmp_path):
                          timeout=300)
     assert res.returncode == 0, res.stderr
     assert (ours / "use.txt").read_text() == (theirs / "use.txt").read_text() == "i\ns\n"
+
+
+# cyrcular-calling: an input function sets an attribute on its wildcards for a helper
+WILDCARDS_ATTRIBUTE = '''
+    GROUPS = {"a": "g1", "b": "g2"}
+
+    def scenario(wildcards):
+        return "x" if wildcards.group == "g1" else "y"
+
+    def candidates(wildcards):
+        wildcards.group = GROUPS[wildcards.sample]
+        return f"cand/{wildcards.group}.{scenario(wildcards)}.txt"
+
+    rule all:
+        input: expand("out/{s}.txt", s=GROUPS)
+
+    rule use:
+        input: candidates
+        output: "out/{sample}.txt"
+        shell: "cp {input} {output}"
+
+    rule cand:
+        output: "cand/{g}.{x}.txt"
+        shell: "echo {wildcards.g} > {output}"
+'''
+
+
+def test_input_function_may_set_attributes_on_its_wildcards(tmp_path):
+    root = write_tree(tmp_path, WILDCARDS_ATTRIBUTE)
+    plan = sciflow_plan(root)
+    assert dict(plan.counts_by_rule()) == snakemake_counts(root)
+    made = sorted(str(o) for j in plan.jobs if j.rule.name == "cand" for o in j.output)
+    assert made == ["cand/g1.x.txt", "cand/g2.y.txt"]
