@@ -274,7 +274,12 @@ class ConsoleProgress(Listener):
     def job_finished(self, run: RunInfo, job: Any, result: JobResult) -> None:
         self.tally.finished(job, result)
         if self.plain:
-            self._line(f"done {self.done + self.failed}/{self.total}: {_describe(job)}")
+            rt = self.tally.rules[job.rule.name]
+            eta = self.tally.eta()
+            self._line(f"done {self.done + self.failed}/{self.total}: {_describe(job)} "
+                       f"[{job.rule.name} {rt.done + rt.failed}/{rt.total}]"
+                       + (f", ETA {format_seconds(eta)}" if eta is not None
+                          and self.done + self.failed < self.total else ""))
         self._update()
 
     def job_failed(self, run: RunInfo, job: Any, result: JobResult) -> None:

@@ -121,6 +121,9 @@ def test_plain_output_json_log_and_failed_job_tail(tmp_path):
     start = err.index("start rule make (i=1): sleep 0.3; echo 1 > out/1.txt")
     assert start < err.index("rule make (i=1)", start + 10)  # ... before it is done
     assert "broken-detail-line" in err.split("FAILED", 1)[1]  # the failed job's log tail
+    assert "[make 3/3]" in err and ", ETA " in err  # per-rule count and estimate, plain
+    run_log = next((tmp_path / ".sciflow" / "logs").glob("*.log")).read_text()
+    assert "on tls://127.0.0.1:" in run_log and ": sleep 0.3; echo 2 > out/2.txt" in run_log
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     first, last = events[0], events[-1]
     assert first["event"] == "run_started" and first["metrics"].endswith("/metrics")
