@@ -6,7 +6,10 @@
 
 Modules: ``record`` (the ``ProvenanceRecorder`` listener), ``store`` (the Oxigraph store),
 ``query`` (named audit queries as DataFrames), ``verify`` (re-hashing), ``serialize`` (every
-export: Turtle, TriG, N-Quads, JSON-LD, PROV-N, PROV-JSON, RO-Crate) and ``vocab``. The model is in provenance/README.md.
+export: Turtle, TriG, N-Quads, JSON-LD, PROV-N, PROV-JSON, RO-Crate), ``vocab``; for scientific
+data ``fingerprint`` (content fingerprints of HDF5/NetCDF), ``resolve`` (which recorded version a
+file is, by checksum or stamp), ``sources`` (each run's workflow/config/script files archived)
+and ``reproduce`` (``sciflow prov reproduce``). The model is in provenance/README.md.
 """
 from __future__ import annotations
 
