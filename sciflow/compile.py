@@ -177,14 +177,19 @@ class _Compiler:
                 self.module(node)
 
     def module(self, node: ModuleNode) -> None:
-        """``module NAME:`` → ``_sf_module('NAME', line, col, locs, snakefile=..., ...)``."""
+        """``module NAME:`` → ``_sf_module('NAME', line, col, locs, snakefile=..., ...)``;
+        ``module:`` with ``name: EXPR`` (Snakemake 8: the name is a value, so a ``for`` loop
+        can declare several modules) → ``_sf_module(None, ..., name=EXPR, ...)``."""
         head = node.head
-        m = re.match(r"module\s+([A-Za-z_]\w*)\s*:", head.value)
-        if not m:
-            self.problems.append(ParseError("expected 'module NAME:'",
-                                            self.loc(head.line, head.column)))
+        m = re.match(r"module(?:\s+([A-Za-z_]\w*))?\s*:", head.value)
+        named = any(isinstance(i, DirectiveNode) and i.name == "name" for i in node.items)
+        if not m or not (m.group(1) or named):
+            self.problems.append(ParseError(
+                "expected 'module NAME:' (or 'module:' with a 'name:' inside)",
+                self.loc(head.line, head.column)))
             return
-        name, label = m.group(1), f"module '{m.group(1)}'"
+        name = m.group(1)
+        label = f"module '{name}'" if name else "module"
         items: list = []
         seen: set[str] = set()
         for item in node.items:

@@ -427,6 +427,8 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
                 pos = tuple(_paths_to_str(v) for v in pos)
                 named = {k: _paths_to_str(v) for k, v in named.items()}
             _apply_directive(rule, key, (pos, named), rule.locs.get(key, loc))
+        if directives and wf.path_modifier is not None:  # inside a module: new paths move
+            wf.path_modifier(rule)  # too (paths moved already are left alone)
         check_same_wildcards(rule)
         wf.rules[alias] = rule
         if rule.checkpoint:

@@ -167,6 +167,10 @@ class Module:
     workflow: Workflow | None = None
     used: list[str] = field(default_factory=list)
     checkpoints: dict[str, str] = field(default_factory=dict)  # module name -> name in main
+    # names given by `use rule * from` (one later `use rule x from ... with:` may replace
+    # each, as Snakemake allows), and those replaced already
+    star_used: set[str] = field(default_factory=set)
+    replaced: set[str] = field(default_factory=set)
 
 
 def _resolve_checkpoint(main: Workflow, module: Module, rule: str, wildcards: dict) -> Any:
@@ -176,17 +180,32 @@ def _resolve_checkpoint(main: Workflow, module: Module, rule: str, wildcards: di
     return main.checkpoints.resolver(name, wildcards)
 
 
-def declare(main: Workflow, current_file: str, name: str, loc: SourceLoc,
+def declare(main: Workflow, current_file: str, name: str | None, loc: SourceLoc,
             directives: Mapping[str, Args]) -> Module:
-    """Check a ``module`` block's values and remember the module (nothing is read yet)."""
+    """Check a ``module`` block's values and remember the module (nothing is read yet).
+
+    ``name`` is None for ``module:`` with a ``name:`` directive, whose value (evaluated,
+    so it may be a loop variable) names the module — Snakemake 8's dynamic modules."""
     values: dict[str, Any] = {}
     for key, (pos, named) in directives.items():
+        label = repr(name) if name else "block"
         if key not in MODULE_DIRECTIVES:
-            raise WorkflowError(f"unknown keyword '{key}' in module {name!r}", loc,
+            raise WorkflowError(f"unknown keyword '{key}' in module {label}", loc,
                                 hint="A module takes: " + ", ".join(MODULE_DIRECTIVES) + ".")
         if named or len(pos) != 1:
-            raise WorkflowError(f"'{key}:' of module {name!r} takes one value", loc)
+            raise WorkflowError(f"'{key}:' of module {label} takes one value", loc)
         values[key] = pos[0]
+    if "name" in values:
+        given = values.pop("name")
+        if name is not None:
+            raise WorkflowError(f"module {name!r} is named twice ('module NAME:' and 'name:')",
+                                loc, hint="Keep one of the two.")
+        if not isinstance(given, str) or not given.isidentifier():
+            raise WorkflowError(f"'name:' of a module must be a Python name, got {given!r}", loc)
+        name = given
+    if name is None:
+        raise WorkflowError("module without a name", loc,
+                            hint="Write 'module NAME:' or give 'name:' inside the block.")
     if "meta_wrapper" in values:
         raise WorkflowError(
             f"module {name!r} uses 'meta_wrapper: {values['meta_wrapper']}'; meta-wrappers are "
@@ -209,10 +228,7 @@ def declare(main: Workflow, current_file: str, name: str, loc: SourceLoc,
         raise WorkflowError(f"module {name!r}: snakefile {values['snakefile']!s} not found "
                             f"(looked at {path})", loc,
                             hint="Paths in 'snakefile:' are relative to the including file.")
-    config = values.get("config")
-    if config is not None and not isinstance(config, Mapping):
-        raise WorkflowError(f"'config:' of module {name!r} must be a dict, got "
-                            f"{type(config).__name__}", loc)
+    config = values.get("config")  # any object (a list too), handed over as it is (Snakemake)
     if name in main.modules:
         raise WorkflowError(f"module {name!r} declared twice (first at "
                             f"{main.modules[name].loc})", loc)
@@ -230,6 +246,15 @@ def use_rules(main: Workflow, module_name: str, names: list[str], exclude: list[
     """``use rule NAMES|* from MODULE [exclude ...] [as ALIAS] [with: ...]``: copy the
     module's rules into ``main`` (the module is loaded by ``load`` the first time)."""
     module = main.modules.get(module_name)
+    if module is None and isinstance(main.globals.get(module_name), str):
+        # dynamic modules (Snakemake 8): `use rule * from VAR as ALIAS*` inside the loop that
+        # declared `module: name: VAR`: VAR (and ALIAS, the prefix before '*') are variables
+        module_name = main.globals[module_name]
+        module = main.modules.get(module_name)
+        if alias:
+            key = alias[:-1] if alias.endswith("*") else alias
+            if isinstance(main.globals.get(key), str):
+                alias = main.globals[key] + ("*" if alias.endswith("*") else "")
     if module is None:
         raise WorkflowError(f"'use rule ... from {module_name}': no module named "
                             f"{module_name!r} declared above", loc,
@@ -264,7 +289,10 @@ def use_rules(main: Workflow, module_name: str, names: list[str], exclude: list[
     added: list[Rule] = []
     for name in selected:
         new = alias.replace("*", name) if alias else name
-        if new in main.rules:
+        if new in main.rules and names != ["*"] and new in module.star_used \
+                and new not in module.replaced:
+            module.replaced.add(new)  # `use rule * ...` then `use rule x ... with:` (Snakemake)
+        elif new in main.rules:
             raise RuleError(f"duplicate rule name {new!r} (first defined at "
                             f"{main.rules[new].loc})", loc,
                             hint="Use 'as NEW_NAME' (or 'as MODULE_*') to rename.")
@@ -282,6 +310,8 @@ def use_rules(main: Workflow, module_name: str, names: list[str], exclude: list[
         if all(n in mapping for n in order):
             main.ruleorder.append(([mapping[n] for n in order], order_loc))
     module.used.extend(mapping.values())
+    if names == ["*"]:
+        module.star_used.update(mapping.values())
     for name, new in mapping.items():  # checkpoints.x.get() inside the module asks main's DAG
         if sub.rules[name].checkpoint:
             module.checkpoints.setdefault(name, new)

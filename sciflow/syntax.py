@@ -60,6 +60,8 @@ _ANNOTATION = re.compile(r"[^\n=#]*=(?!=)")
 _PYTHON_AFTER = re.compile(r"[ \t]*(?:$|[=.(\[,)\]+\-*/%<>!&|^@]|\r?\n|#)")
 
 _RETYPED = frozenset({"HEAD", "RULE_HEAD", "USE_KW", "MODULE_HEAD"})
+# The rest of a line that ends a block head (`module:`): blanks, maybe a comment.
+_BLANK_REST = re.compile(r"[ \t\f]*(?:#[^\r\n]*)?(?:\r?\n|\r|$)")
 _STRING_START = re.compile(r"(?i:[rbuf]{0,2})[\"']")
 _COMMENT = re.compile(r"#[^\r\n]*")
 _WORD = re.compile(r"[A-Za-z_]\w*")
@@ -166,7 +168,10 @@ class SciflowIndenter(Indenter):
             if kind == "USE_KW":
                 return "use"
             if kind == "MODULE_HEAD":
-                return "module"
+                if tok.value[6:].strip(" \t:") or _BLANK_REST.match(self.text, tok.end_pos):
+                    return "module"
+                tok.type = "CHUNK"  # `module: int = 1` (an annotation) stays Python
+                return "python"
             if kind == "HEAD":
                 word = _WORD.match(tok.value).group()
                 if word in KEYWORDS:

@@ -259,15 +259,24 @@ def _expand(patterns: Sequence[str], combine: Callable[..., Iterable], allow_mis
             if isinstance(value, str) or not isinstance(value, Iterable) or _is_namedtuple(value):
                 value = [value]
             columns.append([(key, v) for v in value])
+        # a path a module already moved (``rules.x.output`` inside the module) stays marked
+        # as moved once expanded, so the module's prefix is not applied twice (Snakemake)
+        moved = getattr(pattern, "meta", {}).get("module_path")
         try:
             for combo in combine(*columns):
-                result.append(formatter.vformat(pattern, (), mapping(combo)))
+                text = formatter.vformat(pattern, (), mapping(combo))
+                result.append(text if moved is None else _moved(text, moved))
         except KeyError as exc:
             raise WildcardError(f"no values given for wildcard {exc} in expand({pattern!r})",
                                 hint="Pass it as a keyword, or use allow_missing=True.") from None
         except (ValueError, IndexError) as exc:
             raise WildcardError(f"cannot expand pattern {pattern!r}: {exc}") from None
     return result
+
+
+def _moved(text: str, module: str) -> str:
+    from sciflow.model import IOFile  # (model imports this module)
+    return IOFile(text, (), {"module_path": module})
 
 
 def _is_namedtuple(value: Any) -> bool:

@@ -184,6 +184,46 @@ CASES = {
             use rule fastqc from qc as qc_fastqc with:
                 threads: 4
             '''}, ()),
+    # Snakemake 8: `module:` named by `name:`, declared in a loop; `use rule * from VAR as
+    # ALIAS*` resolves both variables; `use rule x ... with:` after `use rule *` replaces x;
+    # a module's own `use rule ... with: output:` and expand(rules.x.output) under
+    # replace_prefix move each path once; a module's config may be a list
+    "modules_dynamic": ({
+        **{f"m{i}/Snakefile": f'''
+            def value():
+                return {i}
+            rule a:
+                output: temp("results/a/{{n}}.out")
+                shell: "echo {{config[k]}} > {{output}}"
+            rule b:
+                input: expand(rules.a.output, n="x")
+                output: "results/b/{{n}}.out"
+                shell: "cat {{input}} > {{output}}"
+            use rule b as b2 with:
+                output: "results/b2/{{n}}.out"
+            ''' for i in (1, 2)},
+        "Snakefile": '''
+            config["k"] = 1
+            for mod, alias in zip(["m1", "m2"], ["one", "two"]):
+                module:
+                    name: mod
+                    snakefile: f"{mod}/Snakefile"
+                    config: config
+                    replace_prefix: {"results/": f"results/{mod}/"}
+                use rule * from mod as alias*
+            module:
+                name: "m3"
+                snakefile: "m1/Snakefile"
+                config: {"k": 3}
+                prefix: "third"
+            use rule * from m3 as m3_*
+            use rule b from m3 as m3_* with:
+                output: "results/b/{n}.final"
+            assert m1.value() == 1 and m2.value() == 2
+            rule all:
+                input: "results/m1/b/y.out", "results/m2/b2/y.out", "results/b/y.final"
+                default_target: True
+            '''}, ()),
     "scattergather_set": ({
         "Snakefile": '''
             scattergather:
