@@ -346,7 +346,7 @@ class DAG:
         cycles: list[Job] = []
         discarded: set[Job] = set()
         for job in candidates:
-            if job in self._on_path or path in job.input:
+            if job in self._on_path or _reads_own(job, path):
                 cycles.append(job)
                 continue
             try:
@@ -401,6 +401,12 @@ class DAG:
                     # another producer may be chosen: one failure is enough (Snakemake stops
                     # at the first failed dependency; inputs nobody makes are listed at the end)
                     break
+                if "before_update" in getattr(path, "flags", ()):
+                    # the file as it is before a job of this run updates it: no producer is
+                    # looked for (Snakemake), so a job may read what it updates, no cycle
+                    if not os.path.exists(path):
+                        missing.append(path)
+                    continue
                 producer = known.get(path, _UNKNOWN)
                 if producer is None:
                     if not os.path.exists(path):
@@ -431,7 +437,7 @@ class DAG:
                 try:
                     if len(candidates) == 1:  # the common case, without a _resolve_file frame
                         producer = candidates[0]
-                        if producer in self._on_path or path in producer.input:
+                        if producer in self._on_path or _reads_own(producer, path):
                             raise self._cycle_error(producer, path)
                         if producer not in self._deps:
                             check_periodic(producer)
@@ -600,3 +606,10 @@ def _combine(errors: list) -> SciflowError:
     if any(_is_cyclic(e) for e in flat):
         group._cyclic = True  # type: ignore[attr-defined]
     return group
+
+
+def _reads_own(job: Job, path: str) -> bool:
+    """Whether ``job`` reads ``path`` as an input it would have to make itself (a cycle); an
+    input flagged ``before_update`` is the file before the job updates it (Snakemake)."""
+    return any(p == path and "before_update" not in getattr(p, "flags", ())
+               for p in job.input)

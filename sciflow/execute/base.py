@@ -41,6 +41,7 @@ class JobSpec:
     config: dict[str, Any] = field(default_factory=dict)
     directory_outputs: tuple[str, ...] = ()   # outputs declared with directory()
     touch_outputs: tuple[str, ...] = ()       # outputs declared with touch()
+    update_outputs: tuple[str, ...] = ()      # update(): kept (not removed) before the action
     # outputs declared with ensure(): (path, non_empty, checksum algorithm, expected hexdigest)
     ensure_outputs: tuple[tuple[str, bool, str | None, str | None], ...] = ()
     attempt: int = 1

@@ -154,7 +154,11 @@ class _Attempt:
             # runs then, and may write files, as it did before Snakemake started the job
             self.run_function = workflow_function(self.spec)
         for out in self.outputs:
-            if self.spec.temp_outputs:
+            if out in self.spec.update_outputs:  # update(): the action changes the file
+                parent = os.path.dirname(self.abs(out))
+                if parent:
+                    _ensure_dir(parent)
+            elif self.spec.temp_outputs:
                 tmp = self.abs(temp_path(out, self.spec.key))
                 tmp_dir = os.path.dirname(tmp)
                 os.makedirs(tmp_dir, exist_ok=True)
@@ -350,7 +354,7 @@ class _Attempt:
         for out in self.outputs:
             final = self.abs(out.rstrip("/") or out)
             tmp = self.abs(temp_path(out, self.spec.key))
-            if not self.spec.temp_outputs:
+            if not self.spec.temp_outputs or out in self.spec.update_outputs:
                 if os.path.lexists(final):
                     self._sync(out, final)
                 elif out not in self.spec.touch_outputs:
@@ -367,6 +371,11 @@ class _Attempt:
             else:
                 missing.append(out)
         self._move_leftovers()
+        for log in self.spec.log or ():  # a log the action did not write: an empty one
+            final = self.abs(str(log))  # (Snakemake's handle_log)
+            if not os.path.lexists(final):
+                os.makedirs(os.path.dirname(final) or ".", exist_ok=True)
+                open(final, "a").close()
         for out in self.spec.touch_outputs:
             final = self.abs(out)
             os.makedirs(os.path.dirname(final) or ".", exist_ok=True)

@@ -83,6 +83,28 @@ def flagged_outputs(job: Job, flag: str) -> list[str]:
     return [str(v) for i, v in enumerate(job.output) if flag in output_flags(job, i, v)]
 
 
+def update_order(jobs: Iterable[Job]) -> tuple[dict[Job, list[Job]], dict[Job, list[Job]]]:
+    """``(before, after)``: for each job updating a file (``update()`` output), the other jobs
+    reading that file as it was (``before_update()`` input), and the reverse."""
+    jobs = list(jobs)
+    writers: dict[str, Job] = {}
+    for job in jobs:
+        for path in flagged_outputs(job, "update"):
+            writers[str(path)] = job
+    before: dict[Job, list[Job]] = {}
+    after: dict[Job, list[Job]] = {}
+    if not writers:
+        return before, after
+    for job in jobs:
+        for path in job.input:
+            writer = writers.get(str(path))
+            if writer is not None and writer is not job and \
+                    "before_update" in getattr(path, "flags", ()):
+                before.setdefault(writer, []).append(job)
+                after.setdefault(job, []).append(writer)
+    return before, after
+
+
 def _default_spec_factory() -> SpecFactory:
     from sciflow.execute.spec import make_spec  # the executor stage's; imported when needed
     return make_spec
@@ -115,6 +137,9 @@ class Scheduler:
         self.jobs: list[Job] = list(plan.jobs)                 # everything scheduled, in order
         self.scheduled: set[Job] = set(self.jobs)
         self.order: dict[Job, int] = {j: i for i, j in enumerate(self.jobs)}
+        # before_update(f) readers run before the job that update()s f (Snakemake raises
+        # their priority and adds a mutex; here the writer waits for them)
+        self.before, self.after = update_order(self.jobs)
         self.waiting_on: dict[Job, set[Job]] = {}
         self.ready: list[tuple[int, int, int, Job]] = []       # heap: (-priority, order, id, job)
         self.running: dict[int, tuple[Job, int]] = {}          # jobid -> (job, attempt)
@@ -200,7 +225,7 @@ class Scheduler:
 
     def _add(self, job: Job) -> None:
         """Start tracking a planned job: what it waits for, which temp files it will read."""
-        deps = {d for d in self.dag.dependencies(job)
+        deps = {d for d in (*self.dag.dependencies(job), *self.before.get(job, ()))
                 if d in self.scheduled and d.state not in FINAL_STATES}
         self.waiting_on[job] = deps
         for dep in self.dag.dependencies(job):
@@ -527,7 +552,7 @@ class Scheduler:
         self._release_temp(job)
         if job.rule.checkpoint and hasattr(self.dag, "after_checkpoint"):
             self._after_checkpoint(job)
-        for dep in self.dag.dependents(job):
+        for dep in (*self.dag.dependents(job), *self.after.get(job, ())):
             waits = self.waiting_on.get(dep)
             if waits is not None and job in waits:
                 waits.discard(job)

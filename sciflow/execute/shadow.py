@@ -118,7 +118,7 @@ class Shadow:
                 continue
             made = os.path.join(self.dir, rel)
             real = os.path.join(self.workdir, rel)
-            if not os.path.lexists(made) or os.path.islink(made):
+            if not os.path.lexists(made) or not self._made_here(made):
                 continue  # not made here (or a mirrored input: the real file is the one)
             if os.path.lexists(real) and os.path.realpath(made) == os.path.realpath(real):
                 continue  # written through a symlinked directory: already in place
@@ -126,6 +126,23 @@ class Shadow:
             if os.path.lexists(real):  # checked right before deletion, as every removal
                 safe_remove(real, self.workdir, declared=rel)
             shutil.move(made, real)
+
+    def _made_here(self, made: str) -> bool:
+        """Whether ``made`` is the action's own file: anything but a symlink this shadow
+        set up towards the working directory. A symlink the action made pointing inside
+        the shadow directory by an absolute path is remade relative (as Snakemake does),
+        so that it still points at the right file once moved back."""
+        if not os.path.islink(made):
+            return True
+        dest = os.readlink(made)
+        if not os.path.isabs(dest):
+            return True  # `ln -s x.out link.out`: the action's own link
+        inside = os.path.normpath(dest)
+        if inside == self.dir or inside.startswith(self.dir + os.sep):
+            os.remove(made)
+            os.symlink(os.path.relpath(inside, os.path.dirname(made)), made)
+            return True
+        return False
 
     def remove(self) -> None:
         try:

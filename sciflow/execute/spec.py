@@ -174,7 +174,7 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
     before_format(job, settings)  # handover: threads = all cores, before {threads} is formatted
     rule = job.rule
     key = job_key(job, attempt)
-    directory_outputs, touch_outputs, ensure_outputs = [], [], []
+    directory_outputs, touch_outputs, ensure_outputs, update_outputs = [], [], [], []
     for i, value in enumerate(job.output):
         flags = output_flags(job, i, value)
         _refuse_unsupported(job, flags, value)
@@ -184,6 +184,8 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
             directory_outputs.append(str(value))
         if "touch" in flags:
             touch_outputs.append(str(value))
+        if "update" in flags:
+            update_outputs.append(str(value))
     action = rule.action.kind if rule.action else None
     action = getattr(action, "value", action)
     command = exec_command = script = None
@@ -193,7 +195,9 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
         command = format_shell(source, namespace(job, workflow), loc, rule.name)
         exec_command = shell.wrap(command)
         if atomic_outputs:
-            temp_output = job.output.map(lambda f: temp_path(str(f), key))
+            # an update() output is changed in place: the action gets the real path
+            temp_output = job.output.map(
+                lambda f: str(f) if str(f) in update_outputs else temp_path(str(f), key))
             exec_command = shell.wrap(format_shell(source, namespace(job, workflow, temp_output),
                                                    loc, rule.name))
     elif action in ("script", "notebook"):
@@ -213,6 +217,7 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
         threads=(1 if job.threads is None else int(job.threads)), resources=dict(job.resources), benchmark=job.benchmark,
         config=workflow.config, directory_outputs=tuple(directory_outputs),
         touch_outputs=tuple(touch_outputs), ensure_outputs=tuple(ensure_outputs),
+        update_outputs=tuple(update_outputs),
         attempt=attempt,
         timeout_s=runtime_seconds(job.resources.get("runtime")),
         env={name: os.environ[name] for name in workflow.envvars if name in os.environ},
