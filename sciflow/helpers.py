@@ -115,7 +115,12 @@ def report(value: Any, caption: Any = None, category: Any = None, subcategory: A
 
 
 def local(value: Any) -> Any:
-    return value
+    """A path kept as it is: no storage provider, and no module ``prefix:`` (Snakemake)."""
+    import os
+    if isinstance(value, os.PathLike) and not isinstance(value, str):
+        value = os.fspath(value)
+    return flag(value, "local") if isinstance(value, (str, list, tuple)) or callable(value) \
+        else value
 
 
 def unpack(func: Callable[..., Any]) -> Unpack:

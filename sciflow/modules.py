@@ -113,6 +113,8 @@ class PathModifier:
             return value
         if isinstance(value, IOFile) and value.meta.get("module_path") == self.module:
             return value  # already moved (e.g. ``rules.x.output`` inside the module)
+        if isinstance(value, IOFile) and "local" in value.flags:
+            return value  # local("x"): a file of the including workflow's folder
         if os.path.isabs(value) or value.startswith("..") or "://" in value:
             return value
         new = str(value)

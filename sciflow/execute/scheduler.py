@@ -325,11 +325,12 @@ class Scheduler:
 
     def _write_protected(self, job: Job) -> list[str]:
         """Existing outputs without the owner's write bit (e.g. an earlier ``protected()``
-        result): Snakemake refuses to overwrite them, and so do we."""
+        result): Snakemake refuses to overwrite them, and so do we. A symlink output is
+        replaced, not written through: the file it points to does not count (Snakemake)."""
         found = []
         for o in job.output:
             try:
-                mode = os.stat(self._path(str(o))).st_mode
+                mode = os.lstat(self._path(str(o))).st_mode
             except OSError:
                 continue
             if not mode & stat.S_IWUSR:

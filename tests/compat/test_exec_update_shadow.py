@@ -5,10 +5,13 @@ oracle) and by sciflow: the same files must come out.
 - ``update(f)`` output: the job changes ``f`` in place (it is not removed before the job);
   ``before_update(f)`` input: ``f`` as it is before, so no producer is looked for (a job may
   read and update the same file: no cycle), and a reader runs before the job updating ``f``;
+- an output that is a symlink to a write-protected file is replaced, not refused;
 - ``shadow:``: a symlink the job makes, with an absolute path into the shadow directory or a
   relative one, comes back as a working link; a log the job did not write is created empty.
 """
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -67,3 +70,19 @@ def test_shadow_symlinks_and_unwritten_logs_as_in_snakemake(tmp_path):
     out = same_outputs(tmp_path, SHADOW)
     assert (tmp_path / "sciflow" / "abs_link.out").read_text() == "1\n"
     assert "junk.out" not in out and out["quiet.log"] == b""
+
+
+PROTECTED_LINK = '''
+    import os
+    if not os.path.exists("link.out"):
+        shell("echo one > p1; echo two > p2; ln -s p1 link.out; chmod a-w p1 p2")
+    rule main:
+        output: "copy.out", "link.out"
+        shell: "test ! -e link.out; ln -s p2 link.out; cat link.out > copy.out"
+'''
+
+
+def test_a_symlink_to_a_protected_file_is_replaced_as_in_snakemake(tmp_path):
+    out = same_outputs(tmp_path, PROTECTED_LINK)
+    assert out["copy.out"] == b"two\n"
+    assert os.readlink(tmp_path / "sciflow" / "link.out") == "p2"

@@ -224,6 +224,24 @@ CASES = {
                 input: "results/m1/b/y.out", "results/m2/b2/y.out", "results/b/y.final"
                 default_target: True
             '''}, ()),
+    # local("x") inside a module with prefix: the file of the including folder, not moved
+    "modules_prefix_local": ({
+        "m/Snakefile": '''
+            rule a:
+                input: local("in.txt")
+                output: "final.txt"
+                shell: "cat {input} > {output}"
+            ''',
+        "in.txt": "x\n",
+        "Snakefile": '''
+            module m:
+                snakefile: "m/Snakefile"
+                prefix: "out"
+            use rule * from m as m_*
+            rule all:
+                input: "out/final.txt"
+                default_target: True
+            '''}, ()),
     "scattergather_set": ({
         "Snakefile": '''
             scattergather:
