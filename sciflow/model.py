@@ -586,8 +586,7 @@ def _apply_one(rule: Rule, key: str, args: Args, loc: SourceLoc) -> None:
         rule.container = _single(args, key, loc)
     elif key in ("shadow", "cache", "handover", "envmodules"):
         _apply_execution_directive(rule, key, args, loc)
-        rule.extra[key] = args
-    else:  # recorded, not acted on (shadow, cache, envmodules, handover, version...)
+    else:  # recorded, not acted on (version, ...)
         rule.extra[key] = args
 
 

@@ -36,8 +36,7 @@ HASH_VERSION = "sciflow-cache-1"
 
 def cache_mode(rule: Any) -> str | None:
     """``"all"`` / ``"omit-software"`` for a rule marked ``cache:``, else None."""
-    from sciflow.execute.deploy import directive
-    value = directive(rule, "cache")
+    value = rule.cache
     if value in (None, False, ""):
         return None
     if value is True or value == "all":

@@ -209,10 +209,7 @@ class DaskExecutor(Executor):
         """Workers leave Ctrl-C to the driver (no KeyboardInterrupt tracebacks): a plugin,
         so that workers the nanny restarts later ignore it too. (Spawning them with SIGINT
         ignored would also make the driver lose a Ctrl-C pressed while they start.)"""
-        try:
-            from distributed.diagnostics.plugin import WorkerPlugin
-        except ImportError:  # pragma: no cover
-            return
+        from distributed.diagnostics.plugin import WorkerPlugin
 
         class _IgnoreSigint(WorkerPlugin):
             name = "sciflow-ignore-sigint"

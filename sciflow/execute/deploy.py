@@ -11,7 +11,9 @@ the first job is submitted, as Snakemake does.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -33,29 +35,8 @@ def repeat_count(benchmark: Any) -> int:
 
 
 # --------------------------------------------------------------------------- directives
-def directive(rule: Any, name: str, default: Any = None) -> Any:
-    """A directive's value, from a ``Rule`` field if the model has one, else from
-    ``rule.extra`` (where directives sciflow's model does not act on are kept as
-    ``(positional, named)``)."""
-    value = getattr(rule, name, None)
-    if value is not None:
-        return value
-    raw = (getattr(rule, "extra", None) or {}).get(name)
-    if raw is None:
-        return default
-    if isinstance(raw, tuple) and len(raw) == 2 and isinstance(raw[1], dict):
-        pos, named = raw
-        if name == "envmodules":
-            return [str(m) for m in pos]
-        return pos[0] if len(pos) == 1 else list(pos)
-    return raw
-
-
 def envmodules_of(rule: Any) -> tuple[str, ...]:
-    value = directive(rule, "envmodules", ())
-    if isinstance(value, str):
-        return (value,)
-    return tuple(str(v) for v in value or ())
+    return tuple(str(v) for v in rule.envmodules)
 
 
 # --------------------------------------------------------------------------- settings
@@ -175,6 +156,17 @@ def _action_kind(rule: Any) -> str | None:
 
 
 # --------------------------------------------------------------------------- before the run
+NOTEBOOK_MODULES = ("nbclient", "nbformat", "ipykernel")
+NOTEBOOK_HINT = "Install the extra: pip install 'sciflow[notebook]'."
+
+
+def _importable(name: str) -> bool:
+    """``import name`` would find something (without paying for the import)."""
+    if name in sys.modules:
+        return sys.modules[name] is not None
+    return importlib.util.find_spec(name) is not None
+
+
 def preflight(jobs: Iterable[Any], workflow: Any, settings: ActionSettings,
               dag: Any = None) -> None:
     """Check (and prepare) everything the planned jobs need, before any runs: wrappers found,
@@ -184,7 +176,7 @@ def preflight(jobs: Iterable[Any], workflow: Any, settings: ActionSettings,
     jobs = list(jobs)
     rules = list({job.rule.name: job.rule for job in jobs}.values())
     for rule in rules:
-        shadow_mod.check_mode(directive(rule, "shadow"), rule.name, rule.loc_of("shadow"))
+        shadow_mod.check_mode(rule.shadow_depth, rule.name, rule.loc_of("shadow"))
         cache_mod.cache_mode(rule)
     if settings.cache is not None:
         cached = [r for r in rules if settings.cached(r)]
@@ -192,6 +184,12 @@ def preflight(jobs: Iterable[Any], workflow: Any, settings: ActionSettings,
             settings.cache_root = cache_mod.cache_dir(cached)
             if dag is not None:
                 settings.hasher = cache_mod.ProvenanceHasher(dag, workflow, settings.workdir)
+    notebooks = [r for r in rules if _action_kind(r) == "notebook"]
+    missing = [m for m in NOTEBOOK_MODULES if notebooks and not _importable(m)]
+    if missing:  # before any job runs, not when the first notebook job reaches a worker
+        raise DeploymentError(
+            f"rule {notebooks[0].name!r} runs a notebook, which needs {', '.join(missing)} "
+            "(not installed)", notebooks[0].loc_of("notebook"), hint=NOTEBOOK_HINT)
     if settings.use_apptainer:
         needing = [r for r in rules if r.container]
         if needing and envs.container_runtime() is None:
@@ -247,7 +245,7 @@ def apply(spec: Any, job: Any, workflow: Any, settings: ActionSettings | None) -
         spec.apptainer_args = settings.apptainer_args
     if settings.use_envmodules:
         spec.envmodules = envmodules_of(rule)
-    mode = shadow_mod.check_mode(directive(rule, "shadow"), rule.name, rule.loc_of("shadow"))
+    mode = shadow_mod.check_mode(rule.shadow_depth, rule.name, rule.loc_of("shadow"))
     if mode:
         spec.shadow = mode
         spec.shadow_prefix = settings.shadow_prefix
@@ -277,5 +275,5 @@ def _bench_commands(spec: Any, job: Any, workflow: Any) -> tuple[str, ...]:
 def before_format(job: Any, settings: ActionSettings | None) -> None:
     """``handover: True``: the job is handed every core of the run (Snakemake gives it the
     whole allocation); set before ``{threads}`` is formatted into its command."""
-    if settings is not None and settings.cores and directive(job.rule, "handover"):
+    if settings is not None and settings.cores and job.rule.handover:
         job.threads = int(settings.cores)

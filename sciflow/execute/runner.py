@@ -46,6 +46,7 @@ from sciflow.errors import (JobError, JobFailedError, JobTimeoutError, MissingDe
 from sciflow.events import JobResult
 from sciflow.execute import procguard
 from sciflow.execute.base import JobSpec
+from sciflow.execute.deploy import NOTEBOOK_HINT
 from sciflow.execute.hpc import batch_job_id
 from sciflow.execute.monitor import Monitor, empty_record, write_benchmark
 from sciflow.execute.processes import environment_wrapper, guarded_notebook_client, run_command
@@ -118,10 +119,10 @@ def run_job(spec: JobSpec) -> JobResult:
 def _worker_address() -> str:
     if "distributed" not in sys.modules:  # not inside a Dask worker; don't pay the import
         return ""
+    from distributed import get_worker
     try:
-        from distributed import get_worker
         return get_worker().address
-    except (ImportError, ValueError):
+    except ValueError:  # imported, but this is not a worker's thread
         return ""
 
 
@@ -325,9 +326,9 @@ class _Attempt:
         try:
             import nbformat
             from nbclient import NotebookClient
-        except ImportError:
-            raise MissingDependencyError("notebook: rules need nbclient and nbformat",
-                                         hint="pip install nbclient nbformat ipykernel") from None
+        except ImportError as err:  # (preflight checked the driver; this is the worker)
+            raise MissingDependencyError(f"notebook: rules need nbclient and nbformat on the "
+                                         f"worker ({err})", hint=NOTEBOOK_HINT) from None
         from sciflow.execute.script import notebook_preamble
         path = self.spec.script or ""
         nb = nbformat.read(path, as_version=4)

@@ -366,3 +366,21 @@ def test_checkpoint_adds_jobs_that_run_before_the_aggregation(tmp_path):
     assert (tmp_path / "aggregated" / "a.txt").read_text() == "A-1\nA-2\nA-3\n"
     assert (tmp_path / "aggregated" / "b.txt").read_text() == "B-1\nB-2\n"
     assert _run(tmp_path, dry_run=True).plan.jobs == []  # and then nothing to do
+
+
+def test_notebook_rules_without_the_notebook_extra_fail_before_any_job_runs(tmp_path, monkeypatch):
+    """Missing nbclient is a clear error at start naming the extra, not a failure of the
+    first notebook job after the jobs before it ran. (``sys.modules[name] = None`` is how
+    Python itself spells "this module cannot be imported".)"""
+    from sciflow.errors import DeploymentError
+    (tmp_path / "Snakefile").write_text(
+        'rule nb:\n    input: "a.txt"\n    output: "out.txt"\n    notebook: "job.ipynb"\n\n'
+        'rule first:\n    output: "a.txt"\n    shell: "touch {output}"\n')
+    (tmp_path / "job.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, '
+                                        '"nbformat_minor": 5}')
+    monkeypatch.setitem(sys.modules, "nbclient", None)
+    with pytest.raises(DeploymentError) as info:
+        _run(tmp_path)
+    assert "nbclient" in info.value.message and "sciflow[notebook]" in info.value.hint
+    assert "rule 'nb'" in info.value.message and info.value.loc.line == 4
+    assert not (tmp_path / "a.txt").exists()

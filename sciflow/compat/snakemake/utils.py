@@ -67,10 +67,8 @@ def validate(data: Any, schema: str | os.PathLike, set_default: bool = True) -> 
     if isinstance(data, Mapping):
         _check(validator_for, data, path, loc, "config")
         return
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        return
+    import pandas as pd  # a dependency (imported here: workflows without tables skip its cost)
+
     if isinstance(data, pd.DataFrame):
         _validate_frame(data, validator_for, path, loc, set_default)
 
