@@ -225,16 +225,20 @@ def _apply_executor(args: argparse.Namespace) -> None:
                               "runs on an existing Dask cluster.")
 
 
-def _cores(text: str) -> int | str:
-    if text == "all":
-        return "all"
+def _whole(text: str, minimum: int, expected: str) -> int:
+    """A whole number of at least ``minimum``, or argparse's error saying what was expected."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'all', got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError("must not be negative" if minimum == 0
+                                         else f"must be at least {minimum}")
     return value
+
+
+def _cores(text: str) -> int | str:
+    return "all" if text == "all" else _whole(text, 1, "a number or 'all'")
 
 
 def _jobs(text: str) -> int | str:
@@ -266,13 +270,7 @@ def _per_second(text: str) -> tuple[int, float]:
 
 
 def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
+    return _whole(text, 0, "a whole number")
 
 
 def _seconds(text: str) -> float:
