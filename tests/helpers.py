@@ -7,12 +7,28 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import textwrap
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
 SCIFLOW = BIN / "sciflow"
 SNAKEMAKE = BIN / "snakemake"
 STATE_DIRS = (".snakemake", ".sciflow")
+
+
+def write_tree(root: Path, files: dict[str, str], *, snakefile: str | None = None,
+               dedent: bool = True) -> Path:
+    """Write ``files`` (relative name -> text) below ``root``, parents made; ``snakefile``, if
+    given, as ``root/Snakefile``. Texts written inline in a test are dedented and their leading
+    blank lines dropped (``dedent=False`` writes them byte for byte); the Snakefile always is."""
+    root.mkdir(parents=True, exist_ok=True)
+    if snakefile is not None:
+        (root / "Snakefile").write_text(textwrap.dedent(snakefile).lstrip())
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip() if dedent else text)
+    return root
 
 
 def files_below(wd: Path, *, skip_suffixes: tuple[str, ...] = (),

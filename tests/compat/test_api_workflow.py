@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import collections
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from oracle import job_stats
 from sciflow.dag import build_dag
 from sciflow.parse import load_workflow
 
@@ -109,15 +109,7 @@ def snakemake_jobs(folder: Path) -> dict[str, int]:
     res = subprocess.run([str(BIN / "snakemake"), "-n", "--quiet", "rules", "-c", "1"],
                          cwd=folder, capture_output=True, text=True, timeout=180)
     assert res.returncode == 0, res.stdout + res.stderr
-    table = (res.stdout + res.stderr).split("Job stats:", 1)[1].splitlines()[3:]
-    counts = {}
-    for line in table:
-        m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
-        if not m:
-            break
-        if m.group(1) != "total":
-            counts[m.group(1)] = int(m.group(2))
-    return counts
+    return job_stats(res.stdout + res.stderr)
 
 
 def test_same_jobs_per_rule_as_snakemake(tmp_path, monkeypatch):

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pathlib
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
+from helpers import write_tree
 from sciflow.errors import ConfigError
 from sciflow.parse import load_workflow
 
@@ -52,13 +52,6 @@ FILES = {
     "template.jinja2.txt": "{% set foo = 1 %}\nfoo: {{ foo }} {{ input[0] }}\n",
     "other.txt": "",
 }
-
-
-def write_tree(root: pathlib.Path, files: dict[str, str]) -> pathlib.Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (root / name).write_text(textwrap.dedent(text).lstrip())
-    return root
 
 
 def run(tool: pathlib.Path, cwd: pathlib.Path, *args: str) -> subprocess.CompletedProcess:

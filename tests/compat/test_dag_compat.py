@@ -11,12 +11,12 @@ import os
 import pathlib
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
 from helpers import files_below
 
+import helpers
 from oracle import job_stats
 
 from sciflow.engine import RunOptions, run
@@ -27,13 +27,7 @@ SNAKEMAKE = pathlib.Path(sys.executable).with_name("snakemake")
 
 def write_tree(root: pathlib.Path, snakefile: str, files: dict[str, str] | None = None
                ) -> pathlib.Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "Snakefile").write_text(textwrap.dedent(snakefile).lstrip())
-    for name, text in (files or {}).items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
+    return helpers.write_tree(root, files or {}, snakefile=snakefile, dedent=False)
 
 
 def snakemake(cwd: pathlib.Path, *args: str, dry: bool = True) -> subprocess.CompletedProcess:

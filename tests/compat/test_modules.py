@@ -10,23 +10,15 @@ import os
 import pathlib
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
+from helpers import write_tree
 from oracle import job_stats
 
 from sciflow.errors import SciflowError, WorkflowError
 
 SNAKEMAKE = pathlib.Path(sys.executable).with_name("snakemake")
-
-
-def write_tree(root: pathlib.Path, files: dict[str, str]) -> pathlib.Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
-    return root
 
 
 def snakemake_counts(cwd: pathlib.Path, *args: str) -> dict[str, int]:

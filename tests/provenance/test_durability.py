@@ -1,5 +1,4 @@
 """Crash safety, ordering constraints and HDF5/NetCDF stamping, on real files and stores."""
-import hashlib
 import os
 import signal
 import subprocess
@@ -8,6 +7,8 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from helpers import sha256
+
 import prov_golden as golden
 import sciflow.provenance as sp
 from sciflow import scidata
@@ -15,10 +16,6 @@ from sciflow.provenance import vocab as V
 from sciflow.provenance.store import open_writable
 
 HERE = Path(__file__).parent
-
-
-def sha(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def test_sigkill_mid_run_keeps_finished_jobs(tmp_path):
@@ -41,8 +38,8 @@ def test_sigkill_mid_run_keeps_finished_jobs(tmp_path):
     assert runs.jobs.iloc[0] == 2
     for s in "ab":
         path = f"counts/{s}.txt"
-        ent = V.file_iri(sha(tmp_path / path), path)
-        assert p.query(f"ASK {{ <{ent}> prov:wasGeneratedBy ?j ; sf:sha256 '{sha(tmp_path / path)}' }}")
+        ent = V.file_iri(sha256(tmp_path / path), path)
+        assert p.query(f"ASK {{ <{ent}> prov:wasGeneratedBy ?j ; sf:sha256 '{sha256(tmp_path / path)}' }}")
     assert p.query("ASK { ?f prov:atLocation 'results/summary.txt' }") is False
     # the writer lock died with the process: a new run can record into the same store
     store = open_writable(tmp_path)
@@ -80,7 +77,7 @@ def test_hdf5_output_structure_and_stamp(golden_dir):
     p = sp.open(golden_dir)
     h5 = golden_dir / "results/cube.h5"
     assert scidata.read_stamp(h5) == {"sciflow_job": V.job_iri("r1", 3), "sciflow_run": V.run_iri("r1")}
-    ent = V.file_iri(sha(h5), "results/cube.h5")  # hash of the stamped file
+    ent = V.file_iri(sha256(h5), "results/cube.h5")  # hash of the stamped file
     rows = p.query(f"SELECT ?name ?shape ?dims ?dtype ?units WHERE {{ <{ent}> sf:format 'HDF5' ;"
                    f" sf:stamped true ; sf:variable ?v . ?v sf:name ?name ; sf:shape ?shape ;"
                    f" sf:dims ?dims ; sf:dtype ?dtype ; sf:units ?units }}")

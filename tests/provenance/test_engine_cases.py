@@ -1,9 +1,10 @@
 """More real-engine cases: checkpoints (jobs added mid-run), directory() outputs, failed jobs."""
-import hashlib
 import shutil
 from pathlib import Path
 
 import pytest
+
+from helpers import sha256
 
 import sciflow.provenance as sp
 from sciflow.errors import RunFailedError
@@ -11,10 +12,6 @@ from sciflow.provenance.shapes import validate
 
 import sciflow.engine as engine
 CHECKPOINTS = Path(__file__).parents[1] / "workflows" / "checkpoints"
-
-
-def sha(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 @pytest.mark.skipif(not (CHECKPOINTS / "Snakefile").exists(), reason="checkpoint case not present")
@@ -33,7 +30,7 @@ def test_checkpoint_workflow_lineage_reaches_through_the_directory(tmp_path):
         ("chunks/a/c3.txt", "split"), ("processed/a/c1.txt", "process"), ("processed/a/c2.txt", "process"),
         ("processed/a/c3.txt", "process")]
     assert not lin.raw.any()
-    assert all(r.sha256 == sha(d / r.path) for r in lin.itertuples())
+    assert all(r.sha256 == sha256(d / r.path) for r in lin.itertuples())
     members = p.query("SELECT ?path WHERE { ?d a sf:Directory, prov:Collection ; prov:atLocation 'chunks/a' ;"
                       " sf:flag 'directory' ; prov:wasGeneratedBy/sf:ruleName 'split' ;"
                       " prov:hadMember/prov:atLocation ?path } ORDER BY ?path")
@@ -68,6 +65,6 @@ def test_failed_job_through_the_engine(tmp_path):
                    " OPTIONAL { ?j sf:exitCode ?code } } ORDER BY ?rule")
     assert jobs.to_dict("records") == [{"rule": "a", "status": "succeeded", "code": 0},
                                        {"rule": "b", "status": "failed", "code": 3}]
-    assert p.query(f"ASK {{ ?j sf:ruleName 'b' ; prov:used ?f . ?f sf:sha256 '{sha(tmp_path / 'a.txt')}' }}")
+    assert p.query(f"ASK {{ ?j sf:ruleName 'b' ; prov:used ?f . ?f sf:sha256 '{sha256(tmp_path / 'a.txt')}' }}")
     assert not p.query("ASK { ?f prov:atLocation 'b.txt' ; prov:wasGeneratedBy ?j }")
     assert all(r.conforms for r in validate(p))

@@ -1,5 +1,4 @@
 """Golden end-to-end tests: the real engine (parser, DAG, plan, Dask) records provenance."""
-import hashlib
 import os
 import shutil
 import signal
@@ -10,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from helpers import sha256
+
 import sciflow.provenance as sp
 from sciflow.provenance.shapes import validate
 
 WORKFLOW = Path(__file__).parent / "workflow"
 import sciflow.engine as engine
-
-
-def sha(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def run_workflow(workdir, **config):
@@ -34,7 +31,7 @@ def two_runs(tmp_path_factory):
     d = tmp_path_factory.mktemp("e2e") / "wf"
     shutil.copytree(WORKFLOW, d)
     first = run_workflow(d)
-    files = {p: sha(d / p) for p in ("counts/a.txt", "results/summary.txt")}
+    files = {p: sha256(d / p) for p in ("counts/a.txt", "results/summary.txt")}
     second = run_workflow(d, factor=3)
     return d, first, second, files
 
@@ -45,13 +42,13 @@ def test_lineage_through_the_engine(two_runs):
     assert list(p.runs().run_id) == [first, second]
     lin = p.lineage("results/cube.nc")
     assert dict(zip(lin[lin.raw].path, lin[lin.raw].sha256)) == {
-        "data/a.txt": sha(d / "data/a.txt"), "data/b.txt": sha(d / "data/b.txt")}
+        "data/a.txt": sha256(d / "data/a.txt"), "data/b.txt": sha256(d / "data/b.txt")}
     made = lin[~lin.raw]
     assert set(zip(made.path, made.rule)) == {("counts/a.txt", "count"), ("counts/b.txt", "count"),
                                               ("results/summary.txt", "summary"),
                                               ("results/cube.nc", "cube")}
     assert set(made.run_id) == {second}
-    assert all(row.sha256 == sha(d / row.path) for row in made.itertuples())
+    assert all(row.sha256 == sha256(d / row.path) for row in made.itertuples())
     # count a.txt: 3 lines x factor 3; b: 2 x 3 -> summary "total 15"
     assert (d / "results/summary.txt").read_text() == "total 15\n"
     params = p.params_of("results/cube.nc")
@@ -72,7 +69,7 @@ def test_diff_shows_exactly_the_changed_param(two_runs):
         ("count", '{"s":"a"}', "factor", 2, 3), ("count", '{"s":"b"}', "factor", 2, 3)]
     outputs = diff[diff.kind == "output"].set_index("name")
     assert outputs.loc["counts/a.txt", "value1"] == old["counts/a.txt"]
-    assert outputs.loc["counts/a.txt", "value2"] == sha(d / "counts/a.txt")
+    assert outputs.loc["counts/a.txt", "value2"] == sha256(d / "counts/a.txt")
 
 
 def test_shacl_ordering_verify_and_stamp_on_real_runs(two_runs):
@@ -90,7 +87,7 @@ def test_shacl_ordering_verify_and_stamp_on_real_runs(two_runs):
     stamp = scidata.read_stamp(d / "results/cube.nc")
     assert stamp["sciflow_run"].endswith(second)
     assert p.query(f"ASK {{ <{stamp['sciflow_job']}> sf:ruleName 'cube' }}")
-    assert p.query("ASK { ?f prov:atLocation 'results/cube.nc' ; sf:sha256 '" + sha(d / "results/cube.nc")
+    assert p.query("ASK { ?f prov:atLocation 'results/cube.nc' ; sf:sha256 '" + sha256(d / "results/cube.nc")
                    + "' ; sf:variable ?v . ?v sf:name 'tas' ; sf:units 'K' ; sf:dims '[\"lat\",\"lon\"]'^^rdf:JSON }")
 
 
@@ -137,6 +134,6 @@ def test_sigkill_of_the_real_driver_keeps_finished_jobs(tmp_path):
     assert len(runs) == 1 and runs.ended.isna().all()
     for x in "ab":
         path = f"fast/{x}.txt"
-        assert p.query(f"ASK {{ ?f prov:atLocation '{path}' ; sf:sha256 '{sha(tmp_path / path)}' ;"
+        assert p.query(f"ASK {{ ?f prov:atLocation '{path}' ; sf:sha256 '{sha256(tmp_path / path)}' ;"
                        f" prov:wasGeneratedBy ?j . ?j sf:ruleName 'fast' }}")
     assert not p.query("ASK { ?f prov:atLocation 'slow.txt' }")
