@@ -6,7 +6,10 @@ would test nothing. The daemons run from a scratch directory (state, spool, logs
 whose ``stop()`` ends exactly the daemons it started.
 
 If SLURM already answers (another test session on this machine started it), it is reused and
-left running. Starting is serialised with a lock file so two pytest sessions do not race.
+left running. Starting is serialised with a lock file so two pytest sessions (or pytest-xdist
+workers) do not race, and every session using SLURM holds a shared lock on a second file while
+it does: the session that started the daemons stops them only if no other session still holds
+it (else it leaves them running for the others, as a reuser would).
 
 Use ``slurm_unavailable()`` first: it gives the reason to skip (not root, binaries missing).
 """
@@ -22,10 +25,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
 MUNGE_KEY = Path("/etc/munge/munge.key")
 LOCK = Path(tempfile.gettempdir()) / "sciflow-test-slurm.lock"
+USERS = Path(tempfile.gettempdir()) / "sciflow-test-slurm.users"
 BINARIES = ("munged", "slurmctld", "slurmd", "sinfo", "sbatch", "squeue", "scancel")
 
 
@@ -47,10 +52,22 @@ class SlurmService:
     partition: str
     state_dir: Path | None
     procs: list[subprocess.Popen] = field(default_factory=list)
+    users: "IO[str] | None" = None  # this session's shared lock on USERS
+
+    def __post_init__(self) -> None:
+        self.users = open(USERS, "a")
+        fcntl.flock(self.users, fcntl.LOCK_SH)  # released when this session ends, however
 
     def stop(self) -> None:
         """Stop the daemons started here, in reverse order (slurmd, slurmctld, munged), after
-        cancelling the jobs still queued (else their slurmstepd outlives slurmd)."""
+        cancelling the jobs still queued (else their slurmstepd outlives slurmd) -- unless
+        another session still uses them."""
+        if self.users is not None:
+            self.users.close()
+            self.users = None
+        if self.procs and not _sole_user():
+            self.procs.clear()  # another session's tests run on them: leave them running
+            return
         if self.procs:
             _cancel_all_jobs()
         for proc in reversed(self.procs):
@@ -65,6 +82,17 @@ class SlurmService:
         self.procs.clear()
         if self.state_dir is not None:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def _sole_user() -> bool:
+    """No other session holds its shared lock on USERS."""
+    with open(USERS, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return True
 
 
 def _queued_jobs() -> list[str]:
