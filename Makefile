@@ -24,13 +24,13 @@ run: install
 services:
 	bash scripts/install-services.sh
 
-## make test: everything above, then the default (fast) test suite
+## make test: everything above, then the default (fast) test suite, on 2 pytest-xdist workers
 test: install services
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 ## make test-all: also the slow tests
 test-all: install services
-	$(BIN)/python -m pytest -q -m ''
+	$(BIN)/python -m pytest -q -n 2 -m ''
 
 ## make bench: the benchmarks, side by side with Snakemake
 bench: install
