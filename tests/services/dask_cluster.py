@@ -71,12 +71,13 @@ def start_dask(n_workers: int = 2, nthreads: int = 1, cpus_per_worker: int = 1,
     service = DaskService("", workdir)
     env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
     try:
-        log = open(workdir / "scheduler.log", "wb")
-        service.procs.append(subprocess.Popen(
-            [*sched_cmd, "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
-             "127.0.0.1:0", "--scheduler-file", str(sched_file), *tls_args,
-             *(["--protocol", "tls"] if tls else [])],
-            stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env, start_new_session=True))
+        with open(workdir / "scheduler.log", "wb") as log:  # the child keeps its own copy
+            service.procs.append(subprocess.Popen(
+                [*sched_cmd, "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
+                 "127.0.0.1:0", "--scheduler-file", str(sched_file), *tls_args,
+                 *(["--protocol", "tls"] if tls else [])],
+                stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env,
+                start_new_session=True))
         deadline = time.monotonic() + timeout
         while not sched_file.exists() or not sched_file.read_text().strip():
             if time.monotonic() > deadline or service.procs[0].poll() is not None:
@@ -85,14 +86,14 @@ def start_dask(n_workers: int = 2, nthreads: int = 1, cpus_per_worker: int = 1,
         time.sleep(0.1)  # the file is written in one go, but be safe against a partial read
         service.address = json.loads(sched_file.read_text())["address"]
         for i in range(n_workers):
-            log = open(workdir / f"worker-{i}.log", "wb")
-            service.procs.append(subprocess.Popen(
-                [*worker_cmd, service.address, "--host", "127.0.0.1", "--nthreads", str(nthreads),
-                 "--nworkers", "1", "--resources", f"cpus={cpus_per_worker}", "--name",
-                 f"test-worker-{i}", "--local-directory", str(workdir / f"w{i}"),
-                 "--no-dashboard", *tls_args],
-                stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env,
-                start_new_session=True))
+            with open(workdir / f"worker-{i}.log", "wb") as log:
+                service.procs.append(subprocess.Popen(
+                    [*worker_cmd, service.address, "--host", "127.0.0.1", "--nthreads",
+                     str(nthreads), "--nworkers", "1", "--resources", f"cpus={cpus_per_worker}",
+                     "--name", f"test-worker-{i}", "--local-directory", str(workdir / f"w{i}"),
+                     "--no-dashboard", *tls_args],
+                    stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env,
+                    start_new_session=True))
         _wait_for_workers(service, n_workers, deadline, tls)
     except BaseException:
         service.stop()

@@ -194,11 +194,11 @@ def _start_munge(state_dir: Path) -> subprocess.Popen | None:
         Path(d).mkdir(parents=True, exist_ok=True)
         shutil.chown(d, "munge", "munge")
     Path("/run/munge").chmod(0o755)
-    log = open(state_dir / "munged.out", "wb")
     cmd = ["munged", "--foreground", "--force"]
     if shutil.which("runuser"):
         cmd = ["runuser", "-u", "munge", "--"] + cmd
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(state_dir / "munged.out", "wb") as log:  # the child keeps its own copy
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     _wait_for(_munge_works, 10, "munged did not start", state_dir / "munged.out")
     return proc
 
@@ -251,11 +251,11 @@ def start_slurm(timeout: float = 30.0) -> SlurmService:
                 service.procs.append(munge)
             write_config(state_dir, hostname, service.partition)
             for daemon in ("slurmctld", "slurmd"):
-                out = open(state_dir / f"{daemon}.out", "wb")
                 # -D: foreground (so we own the process); -i/-c: ignore stale state from earlier runs.
                 args = [daemon, "-D", "-i"] if daemon == "slurmctld" else [daemon, "-D"]
-                service.procs.append(subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                                      start_new_session=True))
+                with open(state_dir / f"{daemon}.out", "wb") as out:
+                    service.procs.append(subprocess.Popen(
+                        args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
             _wait_for(lambda: _usable(hostname), timeout, "SLURM node did not become idle",
                       state_dir / "slurmctld.log")
         except BaseException:
