@@ -67,6 +67,8 @@ LANES = {
     "modules-namespace": "modules — sciflow/modules.py (names)",
     "modules-prefix": "modules — sciflow/modules.py",
     "modules-config": "modules — sciflow/modules.py",
+    "modules-checkpoint": "modules — sciflow/modules.py + dag/checkpoints.py",
+    "temp-of-target": "exec — sciflow/execute/scheduler.py (target_files)",
     "pathvars": "compile — sciflow/compile.py (Snakemake 9 `pathvars:`)",
     "semantic-helpers": "names — sciflow/helpers.py",
     "before-update": "names — sciflow/helpers.py",
@@ -115,7 +117,7 @@ DIAGNOSED = {
     "test_ensure_nonempty_fail": ("ensure", "ensure(non_empty=True) not checked after the job"),
     "test_pipe_depend": ("pipe", "pipe() group errors not raised"),
     "test_pipe_depend_target_file": ("pipe", "pipe() output as a target must be an error"),
-    "test_pipes_multiple": ("expand-flags", "expand(rules.b.output, ...) over pipe()-flagged "
+    "test_pipes_multiple": ("pipe", "expand(rules.b.output, ...) over pipe()-flagged "
                             "outputs is refused; Snakemake accepts it"),
     "test_modules_all": ("expand-flags", "expand(rules.a.output, ...) over a flagged output "
                          "is refused; Snakemake accepts it"),
@@ -146,7 +148,14 @@ DIAGNOSED = {
                                    "its namespace (`m.some_function`)"),
     "test_modules_prefix_local": ("modules-prefix", "prefix: must not apply to input files "
                                   "that exist locally in the module"),
-    "test_module_checkpoint": ("modules-config", "module `config:` given as a list refused"),
+    "test_module_checkpoint": ("modules-checkpoint", "checkpoints in two copies of one module "
+                               "(config: lists, prefixes a/b): a/post/a.txt missing, somestep "
+                               "outputs differ (not diagnosed further)"),
+    "test_issue894": ("temp-of-target", "the default target rule's own temp() output is kept "
+                      "(sciflow keeps every output of a target job; Snakemake only files named "
+                      "as targets: DAG.derived_targetfiles), the onsuccess: asserts it is gone"),
+    "test_issue916": ("script-location", "the script checks that it runs from a copy under "
+                      ".snakemake/scripts/ (Snakemake's own layout)"),
     "test_pathvars": ("pathvars", "Snakemake 9 `pathvars` (<results>/...) not supported"),
     "test_pathvars_modules": ("pathvars", "as test_pathvars, in a module"),
     "test_update_flag": ("before-update", "`before_update()` missing"),
