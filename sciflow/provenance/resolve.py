@@ -5,8 +5,8 @@ any recorded path, and a generated file edited by hand afterwards is still at it
 still carries the stamp of the job that made the original). ``resolve`` answers from the file
 itself, in this order:
 
-1. its sha256 equals a recorded version (the one at the same path first, a generated one
-   before a raw one, the latest first);
+1. its sha256 equals a generated version (the one at the same path first, the latest
+   first): no stamp is read, so HDF5 libraries are not even imported;
 2. its stamp (``sciflow_job``, HDF5/NetCDF root attributes written by the recorder) names a
    job: the version that job generated with the same sha256 or, failing that, the same
    content fingerprint (the stamp was rewritten, or the file re-saved: "same content");
@@ -120,16 +120,19 @@ def resolve(p: Any, path: str | os.PathLike) -> Resolution:
     if sha is None:
         res.status = "missing"
         return res
-    stamp = _stamp(full)
-    res.stamp_job = stamp.get("sciflow_job")
+    rows = _rows(p, _BY_SHA.replace("$sha", _sparql(sha)))
+    rows.sort(key=lambda r: (not (inside and r["path"] == rel), r["job"] is None))
+    if rows and (rows[0]["job"] or not scidata.is_scidata(full)):
+        return _found(res, rows[0])  # the bytes of a recorded version: no stamp to read
+    res.stamp_job = _stamp(full).get("sciflow_job")
     if res.stamp_job:
         return _by_stamp(p, full, res)
-    rows = _rows(p, _BY_SHA.replace("$sha", _sparql(sha)))
-    if rows:
-        rows.sort(key=lambda r: (not (inside and r["path"] == rel), r["job"] is None))
-        best = rows[0]
-        res.entity, res.path, res.how = best["e"], best["path"], "checksum"
-        res.status = "generated" if best["job"] else "raw"
+    return _found(res, rows[0]) if rows else res
+
+
+def _found(res: Resolution, row: dict) -> Resolution:
+    res.entity, res.path, res.how = row["e"], row["path"], "checksum"
+    res.status = "generated" if row["job"] else "raw"
     return res
 
 

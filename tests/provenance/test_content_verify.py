@@ -77,7 +77,7 @@ def test_a_copied_stamped_file_resolves_to_its_record(work, tmp_path):
     copy = elsewhere / "copy.h5"
     shutil.copy(work / "results/cube.h5", copy)
     res = resolve(sp.open(work), copy)
-    assert (res.status, res.path, res.how) == ("generated", "results/cube.h5", "stamp")
+    assert (res.status, res.path, res.how) == ("generated", "results/cube.h5", "checksum")
     out = subprocess.run([SCIFLOW, "prov", "lineage", "-d", work, copy, "--format", "json"],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
