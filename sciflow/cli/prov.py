@@ -116,7 +116,10 @@ def cmd_lineage(args) -> int:
     if args.format == "json":
         from sciflow.cli.tables import json_value
 
-        print(json.dumps({"target": rel, "files": lin.records(), "params": params.records()},
+        from sciflow.provenance.lookup import short_id
+
+        files = [{**r, "id": short_id(r["file"])} for r in lin.records()]
+        print(json.dumps({"target": rel, "files": files, "params": params.records()},
                          indent=1, default=json_value))
     elif args.format == "dot":
         print(lineage_dot(lin))
@@ -170,7 +173,10 @@ def _parents(row) -> list[str]:
 
 
 def lineage_tree(lin, params) -> str:
-    """An indented tree from the target down to the raw inputs, params under each job."""
+    """An indented tree from the target down to the raw inputs, params under each job; each
+    file version ends with its short identifier (``prov view``/``lineage`` take it)."""
+    from sciflow.provenance.lookup import short_id
+
     rows = _by_file(lin)
     by_job: dict[str, list[str]] = {}
     for r in params.records():
@@ -192,7 +198,7 @@ def lineage_tree(lin, params) -> str:
             what = "raw input"
         else:
             what = f"rule {r['rule']}, job {str(r['job']).rsplit(':', 1)[-1]}, run {r['run_id']}"
-        lines.append(f"{prefix}{branch}{r['path']}  sha256:{sha}…  ({what})")
+        lines.append(f"{prefix}{branch}{r['path']}  sha256:{sha}…  ({what})  {short_id(file)}")
         inner = prefix if depth >= MAX_INDENT else prefix + ("" if top else ("   " if last else "│  "))
         if file in seen:
             if _parents(r):

@@ -67,7 +67,13 @@ def test_lineage_verify_and_query_take_short_ids(runs, capsys):
     files = json.loads(out)["files"]
     assert code == 0 and {f["run_id"] for f in files if not f["raw"]} == {"r1"}
     code, out, _ = cli(capsys, runs, "lineage", "results/summary.txt", "--format", "json")
-    assert {f["run_id"] for f in json.loads(out)["files"] if not f["raw"]} == {"r2"}
+    files = json.loads(out)["files"]
+    assert {f["run_id"] for f in files if not f["raw"]} == {"r2"}
+    assert all(f["id"] == short_id(f["file"]) for f in files)
+    code, out, _ = cli(capsys, runs, "lineage", "results/summary.txt")  # the tree shows them too
+    assert all(line.rstrip().endswith(short_id(f["file"])) for line, f in
+               ((next(x for x in out.splitlines() if x.lstrip("└├─│ ").startswith(f["path"] + "  ")), f)
+                for f in files if f["path"] == "results/summary.txt"))
     latest = short_id(json.loads(cli(capsys, runs, "view", "results/summary.txt")[1])["@id"])
     code, out, _ = cli(capsys, runs, "query", "params-of", "--param", f"path={latest}", "--format", "csv")
     assert code == 0 and "summary,title,t" in out
