@@ -302,11 +302,15 @@ def cmd_check(args) -> int:
         if not report.conforms:
             failed += 1
             print(report.text)
-    order = p.named("ordering-check")
-    print(f"ordering: {len(order)} violation(s)")
-    if not order.empty:
+    from sciflow.provenance.checks import check_queries, violations
+
+    found = violations(p)
+    for name in check_queries():  # "ordering: 0 violation(s)", "versions: ..."
+        n = int((found["check"] == name).sum())
+        print(f"{name.removeprefix('check-').removesuffix('-check')}: {n} violation(s)")
+    if not found.empty:
         failed += 1
-        _emit(order, "table")
+        _emit(found, "table")
     return 1 if failed else 0
 
 

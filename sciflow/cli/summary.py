@@ -90,7 +90,7 @@ _COMMANDS = """
 PREFIX prov: <http://www.w3.org/ns/prov#>
 PREFIX sf: <https://w3id.org/sciflow/ns#>
 SELECT ?path ?cmd ?t WHERE {
-  ?e prov:atLocation ?path ; prov:wasGeneratedBy ?a ; prov:qualifiedGeneration/prov:atTime ?t .
+  ?e sf:path ?path ; prov:wasGeneratedBy ?a ; prov:qualifiedGeneration/prov:atTime ?t .
   ?a sf:command ?cmd .
 }"""
 

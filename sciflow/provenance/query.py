@@ -90,23 +90,14 @@ def sparql_term(value: Any, kind: str = "string") -> str:
 _LINEAGE_FAST = """
 SELECT ?file ?job ?rule ?parent WHERE {
   { SELECT ?target WHERE {
-      ?target prov:atLocation $path ; prov:qualifiedGeneration/prov:atTime ?t .
+      ?target sf:path $path ; prov:qualifiedGeneration/prov:atTime ?t .
     } ORDER BY DESC(?t) LIMIT 1 }
   ?target prov:wasDerivedFrom* ?file .
   OPTIONAL { ?file prov:wasGeneratedBy ?job . ?job sf:ruleName ?rule }
   OPTIONAL { ?file prov:wasDerivedFrom ?parent }
 }"""
-_FILE_PREFIX = "urn:sciflow:file:"
 _RUN_PREFIX = "urn:sciflow:run:"
-
-
-def _parse_file_iri(iri: str) -> tuple[str | None, str | None]:
-    """(sha256, path) from ``urn:sciflow:file:<sha256>:<path>``, else (None, None)."""
-    if iri.startswith(_FILE_PREFIX):
-        sha, sep, rel = iri[len(_FILE_PREFIX):].partition(":")
-        if sep and len(sha) == 64:
-            return sha, unquote(rel)
-    return None, None
+_parse_file_iri = V.parse_file_iri  # (sha256, path) from a file-version IRI
 
 
 def _run_of_job(iri: str) -> str | None:
@@ -266,7 +257,7 @@ class Provenance:
 
         Same answer as the named query ``lineage.rq``, computed with fewer lookups per hop:
         the path and checksum are read from the file-version IRI (``urn:sciflow:file:<sha256>:
-        <path>``) and the run id from the job IRI, which is what keeps a 10,000-hop lineage
+        <path>[:gen:<run>:<job>]``) and the run id from the job IRI, which is what keeps a 10,000-hop lineage
         well under a second."""
         cols = ["file", "path", "sha256", "job", "rule", "run_id", "raw", "derived_from"]
         query = _LINEAGE_FAST.replace("$path", sparql_term(self.relpath(path)))
@@ -302,7 +293,7 @@ class Provenance:
             return []
         values = " ".join(f"<{i}>" for i in iris)
         df = self.select(f"SELECT ?f ?path ?sha WHERE {{ VALUES ?f {{ {values} }} "
-                         f"OPTIONAL {{ ?f prov:atLocation ?path }} OPTIONAL {{ ?f sf:sha256 ?sha }} }}")
+                         f"OPTIONAL {{ ?f sf:path ?path }} OPTIONAL {{ ?f sf:sha256 ?sha }} }}")
         return [(f, path if isinstance(path, str) else None, sha if isinstance(sha, str) else None)
                 for f, path, sha in df.rows]
 

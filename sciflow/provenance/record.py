@@ -18,6 +18,7 @@ import os
 import platform
 import socket
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -64,6 +65,9 @@ class P:  # the PROV-O / ProvONE terms used, as pyoxigraph nodes
     Execution, wasPartOf = _p(V.PROVONE, "Execution"), _p(V.PROVONE, "wasPartOf")
     accountName = _p(V.FOAF, "accountName")
     hadMember = _p(V.PROV, "hadMember")
+    specializationOf, wasRevisionOf, wasInvalidatedBy, qualifiedInvalidation = (
+        _p(V.PROV, n) for n in ("specializationOf", "wasRevisionOf", "wasInvalidatedBy",
+                                "qualifiedInvalidation"))
 
 
 def sf(local: str) -> ox.NamedNode:
@@ -137,6 +141,31 @@ class Quads:
         self.add(s, p, _N(o))
 
 
+@dataclass(slots=True)
+class Version:
+    """The latest known version of a path: what a job that reads the path used, and what a
+    job that writes it replaces (``prov:wasRevisionOf``, invalidation)."""
+
+    iri: str
+    sha256: str
+    size: int
+    is_dir: bool = False
+
+
+# The latest version of every path recorded so far: generations, and raw versions by when
+# they were last used (a file edited by hand between runs is a version too).
+_LATEST = """
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX sf: <https://w3id.org/sciflow/ns#>
+SELECT ?path ?e ?sha ?size ?t ?dir WHERE {
+  ?e a sf:File ; sf:path ?path ; sf:sha256 ?sha ; sf:size ?size .
+  { ?e prov:qualifiedGeneration/prov:atTime ?t }
+  UNION
+  { ?u prov:entity ?e ; prov:atTime ?t . FILTER NOT EXISTS { ?e prov:wasGeneratedBy ?any } }
+  BIND(EXISTS { ?e a sf:Directory } AS ?dir)
+}"""
+
+
 class ProvenanceRecorder(Listener):
     """Records each run into ``<workdir>/.sciflow/prov`` (see the module docstring).
 
@@ -163,6 +192,7 @@ class ProvenanceRecorder(Listener):
         self._inputs: dict[int, list[tuple[str, str, FileDigest | None]]] = {}
         self._rules_written: set[str] = set()
         self._described: set[str] = set()  # roles, agents, hosts already in this run's graph
+        self._latest: dict[str, Version] = {}  # workdir-relative path -> latest version
         self.jobs_recorded = 0
 
     # ------------------------------------------------------------------ listener hooks
@@ -176,6 +206,7 @@ class ProvenanceRecorder(Listener):
         self._producer.clear()
         self._rules_written.clear()
         self._described.clear()
+        self._latest = self._load_latest()
         self.jobs_added(run, jobs)
         q = Quads(V.graph_iri(run.run_id), self._described)
         self._describe_run(q, run)
@@ -459,7 +490,11 @@ class ProvenanceRecorder(Listener):
                 if stamped and self._hashes is not None:
                     self._hashes.forget(full)  # content changed: hash after stamping
             digest = self._digest(run, path)
-            ent = self._file(q, run, path, digest)
+            rel = self._rel(run, path)
+            ent = self._file(q, run, path, digest, generated_by=job.jobid)
+            if digest is not None:
+                self._replace(q, rel, ent, a, result.started, n)
+                self._latest[rel] = Version(ent, digest.sha256, int(digest.size), digest.is_dir)
             for flag in sorted(getattr(path, "flags", ()) or ()):  # temp, protected, directory...
                 q.add(ent, sf("flag"), flag)
             if "report" in (getattr(path, "flags", ()) or ()):
@@ -480,7 +515,9 @@ class ProvenanceRecorder(Listener):
             d = self._digest(run, full)
             if d is None:
                 continue
-            ent = self._file(q, run, full, d)
+            ent = self._file(q, run, full, d, generated_by=job.jobid)
+            self._replace(q, self._rel(run, full), ent, a, result.started, f"member:{m}")
+            self._latest[self._rel(run, full)] = Version(ent, d.sha256, int(d.size), d.is_dir)
             q.iri(directory, RDF_TYPE, V.PROV + "Collection")
             q.iri(directory, P.hadMember, ent)
             _generated(q, ent, a, f"{a}:generation:member:{m}", result.ended,
@@ -561,22 +598,88 @@ class ProvenanceRecorder(Listener):
         except OSError:
             return None
 
-    def _file(self, q: Quads, run: RunInfo, path: Any, digest: FileDigest | None) -> str:
+    def _file(self, q: Quads, run: RunInfo, path: Any, digest: FileDigest | None,
+              generated_by: int | None = None) -> str:
+        """The entity of the version of ``path`` that ``digest`` describes. A version a job
+        generates (``generated_by``) is always a new entity; a file read is the latest known
+        version at that path when the bytes match, else a raw version (data, or a file edited
+        by hand), which becomes the latest."""
         rel = self._rel(run, path)
-        ent = V.missing_file_iri(run.run_id, rel) if digest is None else V.file_iri(digest.sha256, rel)
-        if not q.first_time(ent):  # described earlier in this run's graph
-            return ent
         if digest is None:
-            q.add(ent, sf("status"), "missing")
+            ent = V.missing_file_iri(run.run_id, rel)
+            if q.first_time(ent):
+                q.add(ent, sf("status"), "missing")
+                q.iri(ent, RDF_TYPE, V.PROV + "Entity")
+                q.iri(ent, RDF_TYPE, V.SF + "File")
+                self._place(q, ent, rel)
+            return ent
+        version = Version("", digest.sha256, int(digest.size), digest.is_dir)
+        if generated_by is not None:
+            version.iri = V.generated_file_iri(digest.sha256, rel, run.run_id, generated_by)
         else:
-            q.add(ent, sf("sha256"), digest.sha256)
-            q.add(ent, sf("size"), int(digest.size))
-            if digest.is_dir:
-                q.iri(ent, RDF_TYPE, V.SF + "Directory")
-        q.iri(ent, RDF_TYPE, V.PROV + "Entity")
-        q.iri(ent, RDF_TYPE, V.SF + "File")
-        q.add(ent, P.atLocation, rel)
-        return ent
+            known = self._latest.get(rel)
+            if known is not None and known.sha256 == digest.sha256:
+                version = known
+            else:
+                version.iri = V.file_iri(digest.sha256, rel)
+                self._latest[rel] = version
+        self._describe_file(q, rel, version)
+        return version.iri
+
+    def _describe_file(self, q: Quads, rel: str, v: Version) -> None:
+        if not q.first_time(v.iri):  # described earlier in this run's graph
+            return
+        q.add(v.iri, sf("sha256"), v.sha256)
+        q.add(v.iri, sf("size"), v.size)
+        if v.is_dir:
+            q.iri(v.iri, RDF_TYPE, V.SF + "Directory")
+        q.iri(v.iri, RDF_TYPE, V.PROV + "Entity")
+        q.iri(v.iri, RDF_TYPE, V.SF + "File")
+        self._place(q, v.iri, rel)
+
+    def _place(self, q: Quads, ent: str, rel: str) -> None:
+        """Where a file version is: ``sf:path`` (the literal queries match on),
+        ``prov:atLocation`` a ``prov:Location`` carrying the same path, and
+        ``prov:specializationOf`` the entity that stands for the path through all versions."""
+        q.add(ent, sf("path"), rel)
+        loc, whole = V.location_iri(rel), V.path_iri(rel)
+        q.iri(ent, P.atLocation, loc)
+        q.iri(ent, P.specializationOf, whole)
+        if q.first_time(loc):
+            q.iri(loc, RDF_TYPE, V.PROV + "Location")
+            q.add(loc, sf("path"), rel)
+            q.add(loc, RDFS_LABEL, rel)
+        if q.first_time(whole):
+            q.iri(whole, RDF_TYPE, V.PROV + "Entity")
+            q.iri(whole, RDF_TYPE, V.SF + "FilePath")
+            q.add(whole, sf("path"), rel)
+
+    def _replace(self, q: Quads, rel: str, new: str, job: str, when: datetime, n: Any) -> None:
+        """``new`` is the latest version of ``rel`` now: it revises the version it replaced,
+        which the job invalidated when it started (outputs are removed before a job runs)."""
+        old = self._latest.get(rel)
+        if old is None or old.iri == new:
+            return
+        self._describe_file(q, rel, old)
+        q.iri(new, P.wasRevisionOf, old.iri)
+        q.iri(old.iri, P.wasInvalidatedBy, job)
+        inv = f"{job}:invalidation:{n}"
+        q.iri(old.iri, P.qualifiedInvalidation, inv)
+        q.iri(inv, RDF_TYPE, V.PROV + "Invalidation")
+        q.iri(inv, P.activity, job)
+        q.add(inv, P.atTime, lit(when))
+
+    def _load_latest(self) -> dict[str, Version]:
+        latest: dict[str, tuple[datetime, Version]] = {}
+        try:
+            rows = self._store.select(_LATEST)
+        except Exception:  # noqa: BLE001 - an unreadable store: versions start unlinked
+            return {}
+        for path, ent, sha, size, t, is_dir in rows:
+            when = datetime.fromisoformat(t.replace("Z", "+00:00"))
+            if path not in latest or when > latest[path][0]:
+                latest[path] = (when, Version(ent, sha, int(size), is_dir == "true"))
+        return {path: v for path, (_, v) in latest.items()}
 
     def _use(self, q: Quads, activity: str, usage: str, ent: str, role: str, when: datetime,
              kind: str = "input", rule: str = "", scope: str = "job") -> None:

@@ -349,6 +349,8 @@ def build_crate(p: "Provenance", run_id: str | None = None):
             workflow.append_to("step", steps[rule])
         objects, results = [], []
         for u in (x for x in uses if x["job"] == job["job"]):
+            if u["kind"] == "source":  # workflow/config/script files: described as the workflow
+                continue
             if u["kind"] == "param":
                 fp = param_for(rule, "input", u["role"], "text")
                 value = u["value"] if isinstance(u["value"], str) else json.dumps(u["value"])

@@ -181,6 +181,13 @@ class SharedStore:
                 self._unflushed = 0
             self.yield_if_wanted()
 
+    def select(self, sparql: str) -> list[tuple]:
+        """A SELECT over the union of every run's graph, as tuples of term values (the
+        recorder asks which version of each path is the latest before a run writes)."""
+        with self._mutex:
+            result = self._open().query(sparql, use_default_graph_as_union=True)
+            return [tuple(None if t is None else t.value for t in sol) for sol in result]
+
     def flush(self) -> None:
         with self._mutex:
             if self._store is not None:

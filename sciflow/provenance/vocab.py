@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 PROV = "http://www.w3.org/ns/prov#"
 PROVONE = "http://purl.dataone.org/provone/2015/01/15/ontology#"
@@ -44,9 +44,40 @@ def rule_iri(run_id: str, rule_name: str) -> str:
 
 
 def file_iri(sha256: str, relpath: str) -> str:
-    """A file *version*: its content (sha256) at its location. Two identical files at two paths
-    stay two entities, so lineage never jumps between unrelated files with equal bytes."""
+    """A file version no job generated (raw data, the workflow file, a config file): its
+    content (sha256) at its location. Two identical files at two paths stay two entities, so
+    lineage never jumps between unrelated files with equal bytes; the same raw bytes seen by
+    two runs are one entity."""
     return f"urn:sciflow:file:{sha256}:{quote(relpath, safe='/')}"
+
+
+def generated_file_iri(sha256: str, relpath: str, run_id: str, jobid: int) -> str:
+    """A file version a job generated: one entity per generation, even when a later run
+    writes the same bytes again (then the two are linked by ``prov:wasRevisionOf``)."""
+    return f"{file_iri(sha256, relpath)}:gen:{quote(run_id, safe='')}:{jobid}"
+
+
+def parse_file_iri(iri: str) -> tuple[str | None, str | None]:
+    """(sha256, path) from either form of file-version IRI, else (None, None). The path is
+    quoted with ``:`` escaped, so the first ``:`` after it starts the generation suffix."""
+    if iri.startswith(FILE_PREFIX):
+        sha, sep, rest = iri[len(FILE_PREFIX):].partition(":")
+        if sep and len(sha) == 64:
+            return sha, unquote(rest.split(":", 1)[0])
+    return None, None
+
+
+FILE_PREFIX = "urn:sciflow:file:"
+
+
+def path_iri(relpath: str) -> str:
+    """The file at a path through all its versions (``prov:specializationOf`` target)."""
+    return f"urn:sciflow:path:{quote(relpath, safe='/')}"
+
+
+def location_iri(relpath: str) -> str:
+    """The ``prov:Location`` of a file: its path relative to the working directory."""
+    return f"urn:sciflow:location:{quote(relpath, safe='/')}"
 
 
 def missing_file_iri(run_id: str, relpath: str) -> str:

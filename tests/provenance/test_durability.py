@@ -36,11 +36,11 @@ def test_sigkill_mid_run_keeps_finished_jobs(tmp_path):
     runs = p.runs()
     assert list(runs.run_id) == ["killed-run"] and runs.ended.isna().all()
     assert runs.jobs.iloc[0] == 2
-    for s in "ab":
+    for jobid, s in enumerate("ab"):
         path = f"counts/{s}.txt"
-        ent = V.file_iri(sha256(tmp_path / path), path)
+        ent = V.generated_file_iri(sha256(tmp_path / path), path, "killed-run", jobid)
         assert p.query(f"ASK {{ <{ent}> prov:wasGeneratedBy ?j ; sf:sha256 '{sha256(tmp_path / path)}' }}")
-    assert p.query("ASK { ?f prov:atLocation 'results/summary.txt' }") is False
+    assert p.query("ASK { ?f sf:path 'results/summary.txt' }") is False
     # the writer lock died with the process: a new run can record into the same store
     store = open_writable(tmp_path)
     assert len(store) > 0
@@ -77,7 +77,7 @@ def test_hdf5_output_structure_and_stamp(golden_dir):
     p = sp.open(golden_dir)
     h5 = golden_dir / "results/cube.h5"
     assert scidata.read_stamp(h5) == {"sciflow_job": V.job_iri("r1", 3), "sciflow_run": V.run_iri("r1")}
-    ent = V.file_iri(sha256(h5), "results/cube.h5")  # hash of the stamped file
+    ent = V.generated_file_iri(sha256(h5), "results/cube.h5", "r1", 3)  # hash of the stamped file
     rows = p.query(f"SELECT ?name ?shape ?dims ?dtype ?units WHERE {{ <{ent}> sf:format 'HDF5' ;"
                    f" sf:stamped true ; sf:variable ?v . ?v sf:name ?name ; sf:shape ?shape ;"
                    f" sf:dims ?dims ; sf:dtype ?dtype ; sf:units ?units }}")

@@ -31,9 +31,9 @@ def test_checkpoint_workflow_lineage_reaches_through_the_directory(tmp_path):
         ("processed/a/c3.txt", "process")]
     assert not lin.raw.any()
     assert all(r.sha256 == sha256(d / r.path) for r in lin.itertuples())
-    members = p.query("SELECT ?path WHERE { ?d a sf:Directory, prov:Collection ; prov:atLocation 'chunks/a' ;"
+    members = p.query("SELECT ?path WHERE { ?d a sf:Directory, prov:Collection ; sf:path 'chunks/a' ;"
                       " sf:flag 'directory' ; prov:wasGeneratedBy/sf:ruleName 'split' ;"
-                      " prov:hadMember/prov:atLocation ?path } ORDER BY ?path")
+                      " prov:hadMember/sf:path ?path } ORDER BY ?path")
     assert list(members.path) == ["chunks/a/c1.txt", "chunks/a/c2.txt", "chunks/a/c3.txt"]
     assert all(r.conforms for r in validate(p))
     assert p.ordering_check().empty
@@ -66,5 +66,5 @@ def test_failed_job_through_the_engine(tmp_path):
     assert jobs.to_dict("records") == [{"rule": "a", "status": "succeeded", "code": 0},
                                        {"rule": "b", "status": "failed", "code": 3}]
     assert p.query(f"ASK {{ ?j sf:ruleName 'b' ; prov:used ?f . ?f sf:sha256 '{sha256(tmp_path / 'a.txt')}' }}")
-    assert not p.query("ASK { ?f prov:atLocation 'b.txt' ; prov:wasGeneratedBy ?j }")
+    assert not p.query("ASK { ?f sf:path 'b.txt' ; prov:wasGeneratedBy ?j }")
     assert all(r.conforms for r in validate(p))

@@ -87,7 +87,7 @@ def test_shacl_ordering_verify_and_stamp_on_real_runs(two_runs):
     stamp = scidata.read_stamp(d / "results/cube.nc")
     assert stamp["sciflow_run"].endswith(second)
     assert p.query(f"ASK {{ <{stamp['sciflow_job']}> sf:ruleName 'cube' }}")
-    assert p.query("ASK { ?f prov:atLocation 'results/cube.nc' ; sf:sha256 '" + sha256(d / "results/cube.nc")
+    assert p.query("ASK { ?f sf:path 'results/cube.nc' ; sf:sha256 '" + sha256(d / "results/cube.nc")
                    + "' ; sf:variable ?v . ?v sf:name 'tas' ; sf:units 'K' ; sf:dims '[\"lat\",\"lon\"]'^^rdf:JSON }")
 
 
@@ -134,6 +134,6 @@ def test_sigkill_of_the_real_driver_keeps_finished_jobs(tmp_path):
     assert len(runs) == 1 and runs.ended.isna().all()
     for x in "ab":
         path = f"fast/{x}.txt"
-        assert p.query(f"ASK {{ ?f prov:atLocation '{path}' ; sf:sha256 '{sha256(tmp_path / path)}' ;"
+        assert p.query(f"ASK {{ ?f sf:path '{path}' ; sf:sha256 '{sha256(tmp_path / path)}' ;"
                        f" prov:wasGeneratedBy ?j . ?j sf:ruleName 'fast' }}")
-    assert not p.query("ASK { ?f prov:atLocation 'slow.txt' }")
+    assert not p.query("ASK { ?f sf:path 'slow.txt' }")

@@ -81,5 +81,5 @@ def test_disjoint_runs_share_the_directory_and_both_record_provenance(tmp_path):
     assert sorted(runs_seen.values()) == ["succeeded", "succeeded"], rows
     assert len(jobs_seen) == 2, rows
     files = {r["f"].value for r in store.query(
-        f'SELECT ?f WHERE {{ GRAPH ?g {{ ?e <{V.PROV}wasGeneratedBy> ?a ; <{V.PROV}atLocation> ?f }} }}')}
+        f'SELECT ?f WHERE {{ GRAPH ?g {{ ?e <{V.PROV}wasGeneratedBy> ?a ; <{V.SF}path> ?f }} }}')}
     assert files, "no generations recorded"
