@@ -65,6 +65,7 @@ class RunOptions:
     cluster_options: dict[str, Any] = field(default_factory=dict)
     profile: str | None = None
     provenance: bool = True
+    orcid: str = ""                     # the researcher's ORCID iD (--orcid), for provenance
     unlock: bool = False
     force: bool = False  # with unlock: remove locks even if their owner is alive
     use_conda: bool = False
@@ -323,7 +324,8 @@ def run(options: RunOptions, listeners: Iterable[Listener] = ()) -> RunSummary:
             run_id=new_run_id(started), workdir=workdir, workflow_path=path, started=started,
             command_line=list(options.command_line or sys.argv), targets=list(options.targets or ()),
             config=dict(workflow.config), user=_user(), host=socket.gethostname(),
-            executor=options.scheduler or options.cluster or "local", workflow=workflow)
+            executor=options.scheduler or options.cluster or "local", workflow=workflow,
+            orcid=options.orcid)
         if options.touch:
             return RunSummary(plan, True, run_info, touched=_touch(plan, meta, workdir, run_info.run_id))
         if not plan.jobs:  # nothing to do: no lock, no cluster, no provenance

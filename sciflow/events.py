@@ -43,6 +43,7 @@ class RunInfo:
     workflow: Any = None             # the sciflow.model.Workflow, for listeners that need rules
     status: str | None = None        # set when not plain succeeded/failed: "interrupted"
     dashboard: str | None = None     # the Dask dashboard's address, when the scheduler serves one
+    orcid: str = ""                  # the researcher's ORCID iD (--orcid), if given
 
 
 @dataclass(slots=True)
@@ -77,6 +78,7 @@ class JobResult:
     cached: bool = False                 # outputs restored from --cache; the action did not run
     worker_lost: bool = False            # its Dask worker died (KilledWorker)
     missing_outputs: list[str] = field(default_factory=list)  # declared outputs not made
+    shell_commands: list[str] = field(default_factory=list)   # what a run: block's shell() ran
 
 
 class Listener:

@@ -43,6 +43,11 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def sha256_text(text: str) -> str:
+    """sha256 of a text's UTF-8 bytes (a rule's code, a command)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
 def sha256_fd(fd: int) -> str:
     """Streamed sha256 of an open file descriptor's bytes (read from its current offset)."""
     h = hashlib.sha256()

@@ -52,7 +52,9 @@ def register(subparsers: Any) -> None:
     p = add("runs", cmd_runs, "list the recorded runs")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
-    p = add("diff", cmd_diff, "what differs between two runs (params, software, outputs)")
+    p = add("diff", cmd_diff, "what differs between two runs (raw inputs, workflow and config "
+                              "files, config values, params, code, software, inputs) and, for "
+                              "each changed output, the chain of causes upstream")
     p.add_argument("run1")
     p.add_argument("run2")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
@@ -272,7 +274,9 @@ def cmd_diff(args) -> int:
     for rid in (args.run1, args.run2):
         if rid not in known:
             raise UsageError(f"no run {rid!r} recorded", hint="Known runs: " + (", ".join(known) or "none"))
-    _emit(p.named("diff-runs", {"run1": args.run1, "run2": args.run2}), args.format)
+    from sciflow.provenance.diff import as_frame, diff
+
+    _emit(as_frame(diff(p, args.run1, args.run2)), args.format)
     return 0
 
 

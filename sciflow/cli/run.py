@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "omit_from": [], "replace_workflow_config": False,
     "consider_ancient": [], "no_content_check": False,
     "keep_going": False, "rerun_incomplete": False, "keep_incomplete": False, "touch": False,
-    "config": [], "configfiles": [], "cluster_options": [], "no_provenance": False,
+    "config": [], "configfiles": [], "cluster_options": [], "no_provenance": False, "orcid": None,
     "unlock": False, "use_conda": False, "use_apptainer": False, "use_envmodules": False,
     "printshellcmds": False, "atomic_outputs": False, "set_threads": [], "set_resources": [],
     "all_temp": False, "notemp": False, "list_rules": False, "summary": False,
@@ -123,6 +123,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                     help="the workflow's own profile (default: profiles/default, here or beside "
                          "the workflow file, if present; 'none': no workflow profile)")
     ex.add_argument("--no-provenance", **flag, help="do not record provenance")
+    ex.add_argument("--orcid", metavar="ID",
+                    help="the researcher's ORCID iD, recorded in the provenance as a prov:Person "
+                         "(default: $SCIFLOW_ORCID, else the config key 'orcid')")
     ex.add_argument("--unlock", **flag, help="remove stale locks and exit")
     ex.add_argument("--force", **flag,
                     help="with --unlock: also remove locks whose run is still alive")
@@ -368,7 +371,8 @@ def options_from_args(args: argparse.Namespace) -> Any:
         scheduler=args.scheduler, cluster=args.cluster,
         cluster_options=parse_key_values(args.cluster_options, "--cluster-option"),
         profile=None,  # applied above, with the command line's precedence
-        provenance=not args.no_provenance, unlock=args.unlock, force=args.force,
+        provenance=not args.no_provenance, orcid=args.orcid or "", unlock=args.unlock,
+        force=args.force,
         use_conda=args.use_conda or "conda" in sdm,
         use_apptainer=args.use_apptainer or "apptainer" in sdm,
         conda_frontend=args.conda_frontend, conda_cleanup_pkgs=args.conda_cleanup_pkgs,

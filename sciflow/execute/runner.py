@@ -56,6 +56,7 @@ from sciflow.execute.runblock import (enter_workdir, user_traceback, with_bench_
 from sciflow.execute.script import (MODULES_ENV, call_recording_software, job_resources,
                                     make_snakemake, script_source, versions)
 from sciflow.execute import cache, shadow
+from sciflow.execute.shell import _commands_run
 from sciflow.execute.spec import TEMP_PREFIX, temp_path
 from sciflow.execute.stdout import job_output
 from sciflow.model import NamedList, Wildcards
@@ -293,9 +294,9 @@ class _Attempt:
         with open(self.capture_log, "ab", buffering=0) as raw, job_output(raw):
             try:
                 if self.spec.timeout_s:  # a limit needs a process to kill
-                    result.software = self._run_in_child(func, args, result)
+                    result.software, result.shell_commands = self._run_in_child(func, args, result)
                 else:
-                    result.software = call_recording_software(func, args)
+                    result.software, result.shell_commands = _call_run_block(func, args)
             finally:
                 if monitor:
                     monitor.stop()
@@ -306,7 +307,7 @@ class _Attempt:
         """A ``run:`` block with a ``runtime`` limit runs in a forked child process (its own
         session, killed with it; see procguard.call_in_child)."""
         payload, killer, code = procguard.call_in_child(
-            call_recording_software, (func, args), self.record,
+            _call_run_block, (func, args), self.record,
             lambda pid: procguard.TimeLimit(pid, self.spec.timeout_s))
         killer.cancel()
         if killer.fired:
@@ -523,3 +524,14 @@ def _remove(path: str) -> None:
             os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def _call_run_block(func: Callable[..., Any], args: tuple) -> tuple[dict[str, str], list[str]]:
+    """Call a ``run:`` function: (the software it used, the commands its ``shell()`` ran,
+    in order; recorded by provenance as ``sf:shellCommand``)."""
+    commands: list[str] = []
+    token = _commands_run.set(commands)
+    try:
+        return call_recording_software(func, args), commands
+    finally:
+        _commands_run.reset(token)

@@ -101,6 +101,10 @@ def _unknown_name_error(cmd: str, namespace: Mapping[str, Any], exc: Exception,
 # Where ``shell()`` sends a command's output while a job runs (set by the runner on workers).
 _output_target: contextvars.ContextVar[IO[bytes] | None] = contextvars.ContextVar(
     "sciflow_shell_output", default=None)
+# The commands a job's ``shell()`` calls ran, in order (set by the runner: provenance records
+# them as ``sf:shellCommand``).
+_commands_run: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "sciflow_shell_commands", default=None)
 
 
 class ShellCommandError(JobFailedError, subprocess.CalledProcessError):
@@ -151,6 +155,9 @@ class Shell:
         rule = namespace.get("rule")
         command = format_shell(cmd, namespace, rule=rule if isinstance(rule, str) else None)
         target = _output_target.get()
+        ran = _commands_run.get()
+        if ran is not None:
+            ran.append(command)
         stdout: Any = subprocess.PIPE if (read or iterable) else target
         proc = subprocess.run([self._executable, "-c", self.wrap(command)], stdout=stdout,
                               stderr=target, stdin=subprocess.DEVNULL, cwd=os.getcwd())

@@ -29,8 +29,9 @@ import sciflow
 from sciflow import scidata
 from sciflow.configload import bounded_plain, plain as _plain
 from sciflow.events import JobResult, Listener, RunInfo
+from sciflow.provenance import shaping as S
 from sciflow.provenance import vocab as V
-from sciflow.hashing import FileDigest, HashCache
+from sciflow.hashing import FileDigest, HashCache, sha256_text
 from sciflow.provenance.fingerprint import FingerprintCache
 from sciflow.provenance.store import BackgroundWriter, SharedStore, hash_db_path
 
@@ -193,6 +194,11 @@ class ProvenanceRecorder(Listener):
         self._rules_written: set[str] = set()
         self._described: set[str] = set()  # roles, agents, hosts already in this run's graph
         self._latest: dict[str, Version] = {}  # workdir-relative path -> latest version
+        # what shaped the jobs, found once per run / rule (see sources.py)
+        self._sources: list[tuple[str, str]] = []   # (role, entity): workflow, includes, configs
+        self._agents: list[tuple[str, str]] = []    # (role, agent): the user, the researcher
+        self._rule_facts: dict[str, tuple[str | None, list[S.Software], dict[str, list[str]]]] = {}
+        self._config_files: list[tuple[str, dict]] = []  # (entity, its content) per config file
         self.jobs_recorded = 0
 
     # ------------------------------------------------------------------ listener hooks
@@ -206,6 +212,7 @@ class ProvenanceRecorder(Listener):
         self._producer.clear()
         self._rules_written.clear()
         self._described.clear()
+        self._rule_facts.clear()
         self._latest = self._load_latest()
         self.jobs_added(run, jobs)
         q = Quads(V.graph_iri(run.run_id), self._described)
@@ -320,40 +327,82 @@ class ProvenanceRecorder(Listener):
         q.add(r, sf("workdir"), run.workdir or str(self.workdir))
         for t in run.targets:
             q.add(r, sf("target"), str(t))
-        # agents: sciflow itself (with the workflow as its plan), the user; the host
+        # agents: sciflow itself (with the workflow as its plan), the user, the researcher
         tool = self._software(q, "sciflow", sciflow.__version__)
-        user = V.user_iri(run.user or _login())
-        q.iri(user, RDF_TYPE, V.PROV + "Agent")
-        q.iri(user, RDF_TYPE, V.PROV + "Person")
-        q.add(user, P.accountName, run.user or _login())
+        self._agents = self._people(q, run)
         host = self._host(q, run.host or socket.gethostname())
         q.iri(r, P.atLocation, host)
         q.add(r, sf("host"), run.host or socket.gethostname())
-        wf = self._workflow_entity(q, run)
-        self._associate(q, r, f"{r}:association:sciflow", tool, plan=wf)
-        self._associate(q, r, f"{r}:association:user", user, plan=None)
+        self._sources = self._source_files(q, run)
+        wf = next((ent for role, ent in self._sources if role == "workflow"), None)
+        self._associate(q, r, f"{r}:association:sciflow", tool, plan=wf, role=self._role(q, "agent", "agent", "engine"))
+        for role, agent in self._agents:
+            self._associate(q, r, f"{r}:association:{role}", agent, plan=None,
+                            role=self._role(q, "agent", "agent", role))
         self._software(q, "python", platform.python_version())
-        if wf:
-            self._use(q, r, f"{r}:usage:workflow", wf, "workflow", run.started, scope="run")
+        for n, (role, ent) in enumerate(self._sources):
+            usage = f"{r}:usage:workflow" if role == "workflow" else f"{r}:usage:source:{n}"
+            self._use(q, r, usage, ent, role, run.started, kind="source", scope="run")
         cfg = f"{r}:config"
         q.iri(cfg, RDF_TYPE, V.PROV + "Entity")
         q.iri(cfg, RDF_TYPE, V.SF + "Config")
         q.add(cfg, P.value, lit(dict(bounded_plain(run.config or {}))))  # capped: hostile input
+        for ent, _ in self._config_files:
+            q.iri(cfg, P.wasDerivedFrom, ent)
         self._use(q, r, f"{r}:usage:config", cfg, "config", run.started, scope="run")
         workflow = run.workflow
         for rule in (getattr(workflow, "rules", {}) or {}).values():
             self._describe_rule(q, run, rule)
 
-    def _workflow_entity(self, q: Quads, run: RunInfo) -> str | None:
-        if not run.workflow_path:
-            return None
-        d = self._digest(run, run.workflow_path)
-        if d is None:
-            return None
-        ent = self._file(q, run, run.workflow_path, d)
-        q.iri(ent, RDF_TYPE, V.PROV + "Plan")
-        q.iri(ent, RDF_TYPE, V.SF + "WorkflowFile")
-        return ent
+    def _people(self, q: Quads, run: RunInfo) -> list[tuple[str, str]]:
+        """(role, agent): the user who ran it (``operator``: the login) and, when given by
+        ``--orcid``, ``$SCIFLOW_ORCID`` or the config key ``orcid``, the researcher
+        (``researcher``: a ``prov:Person`` whose IRI is the ORCID iD)."""
+        login = run.user or _login()
+        user = V.user_iri(login)
+        if q.first_time(user):
+            q.iri(user, RDF_TYPE, V.PROV + "Agent")
+            q.iri(user, RDF_TYPE, V.PROV + "Person")
+            q.add(user, P.accountName, login)
+        people = [("operator", user)]
+        config = run.config if isinstance(run.config, dict) else {}
+        orcid = V.orcid_iri(run.orcid or os.environ.get("SCIFLOW_ORCID", "")
+                            or str(config.get("orcid") or ""))
+        if orcid:
+            if q.first_time(orcid):
+                q.iri(orcid, RDF_TYPE, V.PROV + "Agent")
+                q.iri(orcid, RDF_TYPE, V.PROV + "Person")
+                q.add(orcid, sf("orcid"), orcid)
+            people.append(("researcher", orcid))
+        return people
+
+    def _source_files(self, q: Quads, run: RunInfo) -> list[tuple[str, str]]:
+        """(role, entity) of the workflow file, every included file and every config file:
+        entities with sha256, used by the run and by every job (a walk from any output
+        reaches them). A file that cannot be read is left out."""
+        workflow = run.workflow
+        found: list[tuple[str, str]] = []
+        wanted = [("workflow", run.workflow_path)]
+        wanted += [("include", f) for f in getattr(workflow, "includes", ()) or ()]
+        wanted += [("configfile", f) for f in getattr(workflow, "configfiles", ()) or ()]
+        seen: set[str] = set()
+        self._config_files = []
+        for role, path in wanted:
+            if not path or self._abs(run, path) in seen:
+                continue
+            seen.add(self._abs(run, path))
+            d = self._digest(run, path)
+            if d is None:
+                continue
+            ent = self._file(q, run, path, d)
+            q.iri(ent, RDF_TYPE, V.SF + {"workflow": "WorkflowFile", "include": "IncludedFile",
+                                         "configfile": "ConfigFile"}[role])
+            if role == "workflow":
+                q.iri(ent, RDF_TYPE, V.PROV + "Plan")
+            if role == "configfile":
+                self._config_files.append((ent, _config_content(self._abs(run, path))))
+            found.append((role, ent))
+        return found
 
     def _describe_rule(self, q: Quads, run: RunInfo, rule: Any) -> str:
         iri = V.rule_iri(run.run_id, rule.name)
@@ -425,17 +474,40 @@ class ProvenanceRecorder(Listener):
             q.add(a, sf("reason"), str(reason))
         if result.max_rss_mb is not None:
             q.add(a, sf("maxRssMb"), float(result.max_rss_mb))
-        # association: sciflow with the rule as plan, and every software version (the user is
-        # associated with the run, of which the job is part)
+        # what ran: the rule's code hash; the commands a run: block's shell() ran
+        code, software, param_keys = self._facts(run, job, result)
+        if code:
+            q.add(a, sf("codeSha256"), code)
+        for command in result.shell_commands or ():
+            q.add(a, sf("shellCommand"), command)
+        # associations, each with its role: sciflow with the rule as plan, the user and the
+        # researcher, and the software found from the rule's text (sources.py)
         plan = self._describe_rule(q, run, job.rule)
         tool = self._software(q, "sciflow", sciflow.__version__)
-        self._associate(q, a, f"{a}:association:sciflow", tool, plan=plan)
-        software = {"python": platform.python_version(), **(result.software or {})}
-        for name, version in sorted(software.items()):
-            if name == "sciflow":
-                continue
-            sw = self._software(q, name, str(version))
-            self._associate(q, a, f"{a}:association:software:{name}", sw, plan=None)
+        self._associate(q, a, f"{a}:association:sciflow", tool, plan=plan,
+                        role=self._role(q, "agent", "agent", "engine"))
+        for role, agent in self._agents:
+            self._associate(q, a, f"{a}:association:{role}", agent, plan=None,
+                            role=self._role(q, "agent", "agent", role))
+        if _touches_scidata(job):
+            software = software + [S.Software(name, version, "library")
+                                   for name, version in S.native_libraries().items()]
+        for sw in software:
+            agent = self._software_agent(q, sw)
+            self._associate(q, a, f"{a}:association:software:{V.quote(sw.name, safe='')}", agent,
+                            plan=None, role=self._role(q, "agent", "agent", "software"))
+        # the files that shaped the job: workflow file, included files, config files, script
+        sources = list(self._sources)
+        if job.rule.action is not None and str(getattr(job.rule.action.kind, "value", job.rule.action.kind)) \
+                in ("script", "notebook") and result.command:
+            d = self._digest(run, result.command)
+            if d is not None:
+                script = self._file(q, run, result.command, d)
+                q.iri(script, RDF_TYPE, V.SF + "ScriptFile")
+                sources.append(("script", script))
+        for n, (role, ent) in enumerate(sources):
+            self._use(q, a, f"{a}:usage:source:{n}", ent, role, result.started, kind="source",
+                      scope="run")
         # inputs (hashed at job start, or now if job_started was not seen)
         inputs = self._inputs.pop(job.jobid, None)
         if inputs is None:
@@ -461,6 +533,11 @@ class ProvenanceRecorder(Listener):
                 q.add(ent, sf("name"), name)
                 q.add(ent, sf("ruleName"), job.rule.name)
                 q.add(ent, P.value, lit(value))
+                for key in param_keys.get(name, ()):  # config["key"] in the params: source
+                    q.add(ent, sf("configKey"), key)
+                    found, cval = S.lookup(run.config, key)
+                    if found:
+                        q.iri(ent, P.wasDerivedFrom, self._config_value(q, key, cval))
             self._use(q, a, f"{a}:usage:param:{n}", ent, name, result.started, kind="param",
                       rule=job.rule.name)
         if ok:
@@ -699,13 +776,76 @@ class ProvenanceRecorder(Listener):
         q.add(iri, sf("roleKind"), kind)
         return iri
 
-    def _associate(self, q: Quads, activity: str, assoc: str, agent: str, plan: str | None) -> None:
+    def _associate(self, q: Quads, activity: str, assoc: str, agent: str, plan: str | None,
+                   role: str | None = None) -> None:
         q.iri(activity, P.wasAssociatedWith, agent)
         q.iri(activity, P.qualifiedAssociation, assoc)
         q.iri(assoc, RDF_TYPE, V.PROV + "Association")
         q.iri(assoc, P.agent, agent)
         if plan:
             q.iri(assoc, P.hadPlan, plan)
+        if role:
+            q.iri(assoc, P.hadRole, role)
+
+    def _software_agent(self, q: Quads, sw: S.Software) -> str:
+        """A ``prov:SoftwareAgent`` for one piece of software; a program is identified by
+        its path and sha256 (``urn:sciflow:program:…``), the rest by name and version."""
+        if sw.kind != "program":
+            iri = self._software(q, sw.name, sw.version)
+            if sw.kind != "python" and q.first_time(iri + "#kind"):
+                q.add(iri, sf("softwareKind"), sw.kind)
+            return iri
+        iri = V.program_iri(sw.path or sw.name, sw.sha256 or "")
+        if q.first_time(iri):
+            q.iri(iri, RDF_TYPE, V.PROV + "Agent")
+            q.iri(iri, RDF_TYPE, V.PROV + "SoftwareAgent")
+            q.add(iri, sf("name"), sw.name)
+            q.add(iri, sf("version"), sw.version)
+            q.add(iri, sf("softwareKind"), "program")
+            q.add(iri, sf("executablePath"), sw.path or sw.name)
+            if sw.sha256:
+                q.add(iri, sf("sha256"), sw.sha256)
+            q.add(iri, RDFS_LABEL, f"{sw.name} {sw.version}")
+        return iri
+
+    def _config_value(self, q: Quads, key: str, value: Any) -> str:
+        """The entity of one config value (a dotted key and its value), derived from the
+        config files that set its top-level key."""
+        value = _plain(value)
+        iri = "urn:sciflow:config:" + sha256_text(f"{key}\0{V.canonical_json(value)}")[:32]
+        if q.first_time(iri):
+            q.iri(iri, RDF_TYPE, V.PROV + "Entity")
+            q.iri(iri, RDF_TYPE, V.SF + "ConfigValue")
+            q.add(iri, sf("key"), key)
+            q.add(iri, P.value, lit(value))
+            top = key.split(".", 1)[0]
+            for ent, content in self._config_files:
+                if top in content:
+                    q.iri(iri, P.wasDerivedFrom, ent)
+        return iri
+
+    def _facts(self, run: RunInfo, job: Any, result: JobResult):
+        """(code sha256, software, {param: config keys}) of the job's rule, found once per
+        rule (and script) from the workflow's text: the same for every job of the rule,
+        whichever worker ran it (the worker's own list of imported modules is not used)."""
+        rule = job.rule
+        action = rule.action
+        kind = str(getattr(action.kind, "value", action.kind)) if action is not None else ""
+        script = result.command if kind in ("script", "notebook") else None
+        key = f"{rule.name}\0{script or ''}"
+        facts = self._rule_facts.get(key)
+        if facts is None:
+            if action is None:
+                code = None
+            elif script and os.path.isfile(script):
+                code = self._hashes.digest(script).sha256 if self._hashes else None
+            else:
+                code = sha256_text(action.source)
+            workdir = run.workdir or str(self.workdir)
+            software = S.action_software(kind, action.source if action else "", script, workdir)
+            facts = (code, software, S.param_config_keys(rule))
+            self._rule_facts[key] = facts
+        return facts
 
     def _software(self, q: Quads, name: str, version: str) -> str:
         iri = V.software_iri(name, version)
@@ -742,6 +882,22 @@ def _files_under(root: str, limit: int) -> list[str]:
             if len(out) >= limit:
                 return out
     return out
+
+
+def _touches_scidata(job: Any) -> bool:
+    """Does the job read or write HDF5/NetCDF files (then the C libraries are recorded)?"""
+    return any(scidata.is_scidata(str(f)) for f in (*job.input, *job.output))
+
+
+def _config_content(path: str) -> dict:
+    """A config file's top level (to tell which file set a key); empty if unreadable."""
+    try:
+        from sciflow.configload import read_config_file
+
+        content = read_config_file(path)
+    except Exception:  # noqa: BLE001 - recorded anyway, only not linked to its keys
+        return {}
+    return content if isinstance(content, dict) else {}
 
 
 def _login() -> str:

@@ -93,6 +93,21 @@ def software_iri(name: str, version: str) -> str:
     return f"urn:sciflow:software:{quote(name, safe='')}:{quote(version, safe='')}"
 
 
+def program_iri(path: str, sha256: str) -> str:
+    """An executable a shell command ran: its resolved path and content."""
+    return f"urn:sciflow:program:{sha256}:{quote(path, safe='/')}"
+
+
+def orcid_iri(orcid: str) -> str:
+    """The ORCID iD as its IRI (``https://orcid.org/0000-0002-1825-0097``), or "" if none."""
+    orcid = (orcid or "").strip()
+    if not orcid:
+        return ""
+    if orcid.startswith(("http://", "https://")):
+        return "https://orcid.org/" + orcid.rstrip("/").rsplit("/", 1)[-1]
+    return "https://orcid.org/" + orcid
+
+
 def user_iri(login: str) -> str:
     return f"urn:sciflow:user:{quote(login or 'unknown', safe='')}"
 

@@ -82,7 +82,10 @@ def execute(job: Job, workdir: Path) -> str:
     with h5py.File(out, "w") as fh:
         ds = fh.create_dataset("temperature", data=np.full((2, 3), total * job.params.scale))
         ds.attrs["units"] = "K"
-    return "python scripts/cube.py"
+    return str(workdir / "scripts/cube.py")  # a script job's command: the resolved script
+
+
+CUBE_SCRIPT = "import h5py\nimport numpy as np\n# writes results/cube.h5\n"
 
 
 def write_raw(workdir: Path) -> None:
@@ -98,6 +101,8 @@ def run_golden(workdir: Path, run_id: str, factor: int = 2, only: set[int] | Non
     workdir = Path(workdir).resolve()
     if not (workdir / "data/a.txt").exists():
         write_raw(workdir)
+    (workdir / "scripts").mkdir(exist_ok=True)
+    (workdir / "scripts/cube.py").write_text(CUBE_SCRIPT)
     wf = make_workflow(workdir)
     jobs = [j for j in make_jobs(wf, factor) if only is None or j.jobid in only]
     run = RunInfo(run_id=run_id, workdir=str(workdir), workflow_path="Sciflowfile",
