@@ -198,27 +198,37 @@ class _Planner:
 
     # ---------------------------------------------------------------------------- own reasons
     def own_reasons(self, job: Job) -> list[Reason]:
+        """Every reason of the job's own (Snakemake stops at the first kind found; provenance
+        and ``prov diff`` want them all: forced *and* an updated input *and* new params)."""
         opts = self.options
+        reasons = []
         if opts.forceall or (opts.forcerun and _matches(job, opts.forcerun)):
-            return [Reason(ReasonKind.FORCED)]
+            reasons.append(Reason(ReasonKind.FORCED))
         mtime = self.stats.mtime
         outputs = [str(o) for o in job.output]
         if not outputs:
             if job.jobid not in self.targets:
-                return []
+                return reasons
             if not job.input:
-                return [Reason(ReasonKind.NO_OUTPUT)]
+                return reasons + [Reason(ReasonKind.NO_OUTPUT)]
             if job.rule.action is not None:
-                return [Reason(ReasonKind.TARGET)]
+                return reasons + [Reason(ReasonKind.TARGET)]
             missing_in = tuple(str(f) for f in job.input if mtime(str(f)) is None)
-            return [Reason(ReasonKind.UPSTREAM, missing_in)] if missing_in else []
+            return reasons + ([Reason(ReasonKind.UPSTREAM, missing_in)] if missing_in else [])
         if job.jobid in self.targets:
             # Snakemake checks missing outputs only for targets here; a missing intermediate
             # is remade only when a job that needs it runs (propagate), so a deleted temp()
             # or intermediate file under up-to-date results does not trigger anything.
             missing = [f for f in outputs if mtime(f) is None]
             if missing:
-                return [Reason(ReasonKind.MISSING_OUTPUT, tuple(missing))]
+                reasons.append(Reason(ReasonKind.MISSING_OUTPUT, tuple(missing)))
+        return reasons + self.input_reasons(job, outputs)
+
+    def input_reasons(self, job: Job, outputs: list[str]) -> list[Reason]:
+        """Updated inputs, then what the metadata says changed (params, code...)."""
+        opts = self.options
+        mtime = self.stats.mtime
+        reasons = []
         oldest = self.output_mintime(job)
         if oldest is not None:
             newer = []
@@ -232,10 +242,10 @@ class _Planner:
             if newer and self.records:
                 newer = [f for f in newer if not self.same_checksum(job, f, outputs)]
             if newer:
-                return [Reason(ReasonKind.UPDATED_INPUT, tuple(newer))]
+                reasons.append(Reason(ReasonKind.UPDATED_INPUT, tuple(newer)))
         if self.records:
-            return self.metadata_reasons(job, outputs)
-        return []
+            reasons += self.metadata_reasons(job, outputs)
+        return reasons
 
     def output_mintime(self, job: Job) -> float | None:
         """The oldest existing output of ``job`` or, when none exists, of the first dependent
@@ -426,7 +436,13 @@ class _Planner:
         """The job's final reasons. Called once per job: it takes the job's entries out of
         the planner, so the working data shrinks as the reasons are built (peak memory)."""
         jid = job.jobid
-        reasons = list(self.own.pop(jid, ()))
+        own = self.own.pop(jid, None)
+        reasons = list(own or ())
+        later: list[Reason] = []
+        if own is None and self.records and job.output:
+            # not examined (downstream of a job that runs): its changed params, code, input
+            # set or software are reasons too, after the upstream one
+            later = self.metadata_reasons(job, [str(o) for o in job.output])
         missing = self.missing.pop(jid, None)
         if missing and not any(r.kind is ReasonKind.MISSING_OUTPUT for r in reasons):
             reasons.append(Reason(ReasonKind.MISSING_OUTPUT, tuple(dict.fromkeys(missing))))
@@ -437,6 +453,7 @@ class _Planner:
                 reasons.remove(mine[0])
                 upstream = [*mine[0].files, *upstream]
             reasons.append(Reason(ReasonKind.UPSTREAM, tuple(dict.fromkeys(upstream))))
+        reasons += later
         if not reasons:
             reasons.append(Reason(ReasonKind.UPSTREAM))
         return reasons

@@ -18,7 +18,7 @@ class Chain:
     """raw/{s}.txt -> a/{s}.txt (rule a) -> b/{s}.txt (rule b) -> all (inputs only)."""
 
     def __init__(self, workdir, samples=("x", "y"), a_shell="cp {input} {output}", a_params=(),
-                 b_input_flag=None, a_output_flag=None):
+                 b_input_flag=None, a_output_flag=None, b_params=()):
         self.workdir = workdir
         self.wf = Workflow(str(workdir / "Snakefile"))
         b = WorkflowBuilder(self.wf)
@@ -32,7 +32,7 @@ class Chain:
             jobs.append(Job(n := n + 1, self.rule_a, Wildcards({"s": s}), NamedList([f"raw/{s}.txt"]),
                             NamedList([a_out]), params=NamedList(a_params)))
             jobs.append(Job(n := n + 1, self.rule_b, Wildcards({"s": s}), NamedList([b_in]),
-                            NamedList([f"b/{s}.txt"])))
+                            NamedList([f"b/{s}.txt"]), params=NamedList(b_params)))
         self.all_job = Job(n + 1, self.all_rule, Wildcards(), NamedList([f"b/{s}.txt" for s in samples]),
                            NamedList())
         self.dag = FileDAG(self.wf, jobs + [self.all_job], [self.all_job])
@@ -118,6 +118,23 @@ def test_changed_params_code_and_input_set(tmp_path):
     plan = c.plan()
     assert [(j.rule.name, kinds(j)) for j in plan.jobs if j.rule.name == "a"] == \
         [("a", [ReasonKind.INPUT_SET_CHANGED])]
+
+
+def test_every_reason_of_a_job_is_kept(tmp_path):
+    """An updated input AND new params: both reasons (Snakemake shows the first kind only);
+    a job downstream of one that runs keeps its own changed params after the upstream one."""
+    Chain(tmp_path).build()
+    os.utime(tmp_path / "raw" / "x.txt", (5000, 5000))
+    plan = Chain(tmp_path, a_params=(5,)).plan()
+    got = {(j.rule.name, j.wildcards.get("s")): kinds(j) for j in plan.jobs}
+    assert got[("a", "x")] == [ReasonKind.UPDATED_INPUT, ReasonKind.PARAMS_CHANGED]
+    assert got[("a", "y")] == [ReasonKind.PARAMS_CHANGED]
+    Chain(tmp_path).build()
+    plan = Chain(tmp_path, a_params=(5,), b_params=(7,)).plan()
+    got = {(j.rule.name, j.wildcards.get("s")): kinds(j) for j in plan.jobs}
+    assert got[("b", "x")] == [ReasonKind.UPSTREAM, ReasonKind.PARAMS_CHANGED]
+    forced = Chain(tmp_path, a_params=(5,)).plan(forcerun={"a"})
+    assert kinds(forced.jobs[0]) == [ReasonKind.FORCED, ReasonKind.PARAMS_CHANGED]
 
 
 def test_ancient_input_does_not_trigger(tmp_path):

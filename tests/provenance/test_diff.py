@@ -68,6 +68,9 @@ def test_diff_names_raw_input_config_value_input_set_and_causes(tmp_path, capsys
     assert report.startswith("combined.txt ← ") and "inputs 2 → 3" in report
     assert "stats/a.txt ← " in report and "raw input data/a.txt changed" in report
     assert "Input files updated by another job" in by[("output", "report.txt")]["reasons"]
+    # every reason the planner found is recorded, not only the first kind
+    reasons = by[("output", "stats/a.txt")]["reasons"]
+    assert "Updated input files: data/a.txt" in reasons and "Params have changed" in reasons
     # the CLI
     code = main(["prov", "diff", first, second, "-d", str(d), "--format", "json"])
     out = json.loads(capsys.readouterr().out)
