@@ -45,7 +45,8 @@ def test_view_a_job_a_path_and_a_run(runs, capsys):
     assert "sf:Job" in doc["type"] and doc["sf:ruleName"] == "summary" and doc["runs"] == ["r1"]
     assert doc["sf:command"] == "python run: block" and doc["sf:resources"] == {"mem_mb": 100}
     usages = doc["prov:qualifiedUsage"]
-    assert len(usages) == 4 and all("prov:entity" in u and "prov:atTime" in u for u in usages)
+    # 2 inputs, 2 params and the workflow file (a file that shaped the job)
+    assert len(usages) == 5 and all("prov:entity" in u and "prov:atTime" in u for u in usages)
     assert {u["prov:entity"]["id"] for u in usages} >= {short_id(u["prov:entity"]["@id"]) for u in usages}
     # a path is its latest recorded version: r2's
     code, out, _ = cli(capsys, runs, "view", "results/summary.txt")
