@@ -18,3 +18,18 @@ def __getattr__(name: str):
 
         return Workflow
     raise AttributeError(f"module 'sciflow' has no attribute {name!r}")
+
+
+def close() -> None:
+    """Stop the notebook session's Dask cluster now (it is otherwise kept until the kernel
+    exits, so that runs after the first one start at once)."""
+    from sciflow.notebook.session import close as close_session
+
+    close_session()
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext sciflow``: the ``%%sciflow`` cell magic (``sciflow.notebook.magic``)."""
+    from sciflow.notebook.magic import load_ipython_extension as load
+
+    load(ipython)

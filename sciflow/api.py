@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from sciflow.engine import RunSummary
     from sciflow.jobs import Job
+    from sciflow.notebook.logs import JobLog
 
 __all__ = ["Workflow", "Rules", "DagView", "PlanView", "Run"]
 
@@ -170,6 +171,10 @@ class PlanView:
 
 
 # ----------------------------------------------------------------------------- a run
+_RUN_COLUMNS = ["id", "rule", "wildcards", "status", "seconds", "host", "exit_code", "log",
+                "log_tail"]
+
+
 @dataclass
 class Run:
     """The outcome of ``Workflow.run``: ``ok``, the run id, each job's result, the error."""
@@ -189,21 +194,43 @@ class Run:
     def error(self) -> Any:
         return self.summary.error
 
-    def to_frame(self) -> "pd.DataFrame":
-        """One row per planned job: rule, wildcards, status, seconds, host, exit code."""
+    def to_frame(self, tail: int = 5) -> "pd.DataFrame":
+        """One row per planned job: rule, wildcards, status, seconds, host, exit code, the
+        file its output was captured in and that output's last ``tail`` lines."""
         import pandas as pd
 
         rows = []
         for job in self.summary.jobs:
             res = self.summary.results.get(job.jobid)
+            log = self.logs(job)
             rows.append({"id": job.jobid, "rule": job.rule.name,
                          "wildcards": ", ".join(f"{k}={v}" for k, v in job.wildcards.items()),
                          "status": "not run" if res is None else ("ok" if res.ok else "FAILED"),
                          "seconds": None if res is None else round((res.ended - res.started).total_seconds(), 3),
                          "host": "" if res is None else res.host,
-                         "exit_code": None if res is None else res.exit_code})
-        return pd.DataFrame(rows, columns=["id", "rule", "wildcards", "status", "seconds", "host",
-                                           "exit_code"])
+                         "exit_code": None if res is None else res.exit_code,
+                         "log": log.path, "log_tail": log.tail(tail) if res is not None else ""})
+        return pd.DataFrame(rows, columns=_RUN_COLUMNS)
+
+    def logs(self, job: "int | str | Job") -> "JobLog":
+        """Where ``job`` (a job id, a ``Job``, or the name of a rule with one job) wrote its
+        output, and the end of it: ``run.logs(3).tail(20)``, or displayed as is."""
+        from sciflow.notebook.logs import JobLog
+
+        jobs = self.summary.jobs
+        if isinstance(job, str):
+            found = [j for j in jobs if j.rule.name == job]
+            if len(found) != 1:
+                ids = ", ".join(str(j.jobid) for j in found) or "none"
+                raise KeyError(f"rule {job!r} has {len(found)} jobs in this run (ids: {ids}); "
+                               "pass a job id")
+            job = found[0]
+        elif isinstance(job, int):
+            found = [j for j in jobs if j.jobid == job]
+            if not found:
+                raise KeyError(f"no job {job} in this run")
+            job = found[0]
+        return JobLog.of(job, self.summary.run.workdir if self.summary.run else self.workdir)
 
     def provenance(self):
         """The provenance store of this run's working directory."""
@@ -221,8 +248,13 @@ class Run:
                 f"{escape(self.run_id or '(nothing to do)')}: {done} jobs done, {failed} failed, "
                 f"{len(frame)} planned, in {escape(self.workdir)}</p>")
         err = f"<pre>{escape(self.error.format())}</pre>" if self.error is not None else ""
-        table = _table(list(frame.columns), frame.itertuples(index=False)) if len(frame) else ""
-        return f"<div>{head}{err}{table}</div>"
+        shown = [c for c in frame.columns if c not in ("log", "log_tail")]
+        table = _table(shown, frame[shown].itertuples(index=False)) if len(frame) else ""
+        failed_logs = "".join(
+            f"<p>job {row.id} ({escape(row.rule)}) failed; last lines of <code>{escape(row.log)}"
+            f"</code>:</p><pre>{escape(row.log_tail or '(nothing written)')}</pre>"
+            for row in frame.itertuples(index=False) if row.status == "FAILED")
+        return f"<div>{head}{err}{failed_logs}{table}</div>"
 
     def __repr__(self) -> str:
         return f"<Run {self.run_id}: {'ok' if self.ok else 'FAILED'}, {len(self.summary.results)} jobs>"
@@ -247,6 +279,52 @@ class Workflow:
             self.snakefile = str(p.resolve())
         self.config = dict(config or {})
         self.configfiles = list(configfiles)
+        self.namespace: dict[str, Any] | None = None  # a notebook's names (``from_text``)
+
+    @classmethod
+    def from_text(cls, text: str, directory: str | os.PathLike | None = None, *,
+                  name: str = "workflow", namespace: dict[str, Any] | None = None,
+                  first_line: int = 1, config: dict[str, Any] | None = None,
+                  configfiles: Sequence[str] = ()) -> "Workflow":
+        """A workflow written as a string (a notebook cell): saved as ``<directory>/<name>.smk``
+        (so workers, provenance and ``sciflow run -s`` see a real file) and read from there.
+
+        ``namespace`` (default: the notebook's, inside Jupyter) is visible to the workflow's
+        code, on the workers too: rules can call functions defined in earlier cells. Error
+        locations count lines from ``first_line`` (2 for a ``%%sciflow`` cell's body, whose
+        line 1 is the magic), so they name the cell's own line numbers."""
+        from sciflow.notebook.session import in_notebook
+
+        directory = Path(directory or os.getcwd()).resolve()
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{name}.smk"
+        head = ["# written by sciflow from a notebook cell: edit the cell, not this file"]
+        head += [""] * (first_line - 2)
+        body = ("\n".join(head[:first_line - 1]) + "\n" if first_line > 1 else "") + text
+        if not body.endswith("\n"):
+            body += "\n"
+        if not path.exists() or path.read_text(encoding="utf-8") != body:
+            path.write_text(body, encoding="utf-8")
+        wf = cls(path, directory=directory, config=config, configfiles=configfiles)
+        if namespace is None and in_notebook():
+            from IPython import get_ipython
+
+            namespace = get_ipython().user_ns
+        wf.namespace = namespace
+        return wf
+
+    def _share_namespace(self) -> None:
+        """Save the notebook's current names for this file (before every load and run, so a
+        function redefined in a later cell is the one the next run uses)."""
+        if self.namespace is None or self.snakefile is None:
+            return
+        import hashlib
+
+        from sciflow.notebook.namespace import save_namespace
+
+        with open(self.snakefile, "rb") as fh:
+            sha = hashlib.sha256(fh.read()).hexdigest()
+        self.skipped_names = save_namespace(self.snakefile, sha, self.namespace)
 
     # ---- the same options the command line builds
     def options(self, **kwargs: Any):
@@ -271,6 +349,7 @@ class Workflow:
         from sciflow.engine import in_directory
         from sciflow.parse import load_workflow
 
+        self._share_namespace()
         with in_directory(str(self.directory)):
             return load_workflow(self.path, config_overrides=dict(self.config),
                                  configfiles=list(self.configfiles))
@@ -293,19 +372,42 @@ class Workflow:
         """A dry run: which jobs would run and why (options as ``sciflow run``: forceall...)."""
         from sciflow.engine import run
 
+        self._share_namespace()
         return PlanView(run(self.options(targets=targets, dry_run=True, **options)))
 
     def run(self, targets: str | Sequence[str] = (), *, cores: int | None = None,
-            listeners: Sequence[Any] = (), raise_on_failure: bool = False, **options: Any) -> Run:
-        """Run the workflow (local Dask cluster unless ``scheduler=``/``cluster=`` is given).
+            listeners: Sequence[Any] = (), raise_on_failure: bool = False,
+            client: Any = None, progress: bool | None = None, session: bool | None = None,
+            **options: Any) -> Run:
+        """Run the workflow on Dask: on ``client`` (a ``distributed.Client``, left open) if
+        given, else ``scheduler=``/``cluster=``, else a local cluster. In a notebook (or with
+        ``session=True``) that local cluster is the session's, kept for the next run
+        (``sciflow.close()`` stops it); elsewhere it lasts one run.
 
-        A failed job does not raise (the ``Run`` shows it) unless ``raise_on_failure``; a
-        broken workflow raises its ``WorkflowError`` as the command line would report it."""
+        In a notebook (or with ``progress=True``) the run draws its progress live in the
+        cell's output (``sciflow.notebook.NotebookProgress``; ``printshellcmds=True`` lists
+        each command as its job starts). A failed job does not raise (the ``Run`` shows it
+        with the end of its log) unless ``raise_on_failure``; a broken workflow raises its
+        ``WorkflowError`` as the command line would report it."""
         from sciflow.engine import run
         from sciflow.errors import RunFailedError
+        from sciflow.notebook import session as nb_session
 
+        notebook = nb_session.in_notebook()
+        remote = options.get("scheduler") or options.get("cluster")
+        if client is None and not remote and not options.get("dry_run") and (
+                session if session is not None else notebook):
+            client = nb_session.session_client(cores)
+        listeners = list(listeners)
+        if progress if progress is not None else (notebook and not listeners):
+            from sciflow.notebook.progress import NotebookProgress
+
+            listeners.append(NotebookProgress(printshellcmds=bool(options.get("printshellcmds")),
+                                              dashboard=nb_session.dashboard_link()))
+        self._share_namespace()
         try:
-            summary = run(self.options(targets=targets, cores=cores, **options), listeners=listeners)
+            summary = run(self.options(targets=targets, cores=cores, client=client, **options),
+                          listeners=listeners)
         except RunFailedError as exc:
             if raise_on_failure or getattr(exc, "summary", None) is None:
                 raise
@@ -317,6 +419,17 @@ class Workflow:
         import sciflow.provenance
 
         return sciflow.provenance.open(str(self.directory))
+
+    def runs(self) -> "pd.DataFrame":
+        """Past runs in this working directory, from its provenance (one row per run: id,
+        start, end, status, ...); empty before the first run."""
+        from sciflow import layout
+
+        if not layout.prov_store(self.directory).exists():
+            import pandas as pd
+
+            return pd.DataFrame(columns=["run_id"])
+        return self.provenance().runs()
 
     def _repr_html_(self) -> str:
         try:

@@ -61,6 +61,7 @@ class RunOptions:
     configfiles: list[str] = field(default_factory=list)
     replace_workflow_config: bool = False  # --configfile/--config replace configfile:'s config
     scheduler: str | None = None
+    client: Any = None  # a distributed.Client to run on (the caller's; never closed)
     cluster: str | None = None
     cluster_options: dict[str, Any] = field(default_factory=dict)
     profile: str | None = None
@@ -254,7 +255,19 @@ def make_executor(options: RunOptions) -> Any:
                          "sciflow starts get a certificate of their own")
     return DaskExecutor(cores=options.cores, scheduler_address=options.scheduler,
                         cluster=options.cluster, cluster_options=dict(options.cluster_options or {}),
-                        security=security, quiet=not options.verbose)
+                        security=security, quiet=not options.verbose, client=options.client)
+
+
+def _local_client(client: Any) -> bool:
+    """No client, or one whose scheduler is on this machine (a notebook session's cluster):
+    cores are this machine's and outputs need no shared-file-system wait."""
+    if client is None:
+        return True
+    from urllib.parse import urlparse
+
+    address = str(getattr(client.scheduler, "address", "") or "")
+    host = urlparse(address.replace("inproc://", "tcp://")).hostname or ""
+    return address.startswith("inproc://") or host in ("127.0.0.1", "localhost", "::1")
 
 
 def _touch(plan: Plan, meta: MetadataStore, workdir: str, run_id: str) -> int:
@@ -392,7 +405,7 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
 
     from sciflow.execute.deploy import ActionSettings, preflight
     from sciflow.execute.spec import make_spec
-    local_run = not options.scheduler and not options.cluster
+    local_run = not options.scheduler and not options.cluster and _local_client(options.client)
     settings = ActionSettings.from_options(
         options, workdir, (options.cores or os.cpu_count() or 1) if local_run else options.cores)
     preflight(plan.jobs, workflow, settings, dag)  # wrappers, conda, apptainer, module, cache
@@ -413,7 +426,7 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
     if options.cluster:  # before any batch job is submitted
         from sciflow.execute.hpc import check_jobs_fit
         check_jobs_fit(plan.jobs, options.cluster, dict(options.cluster_options or {}))
-    local = not options.scheduler and not options.cluster
+    local = local_run
     latency = options.latency_wait if options.latency_wait is not None else (0 if local else 5)
     if latency:
         from sciflow.latency import LatencyWait

@@ -20,6 +20,8 @@ missing directory is an error or is made on first use is the caller's decision.
       conda/               environments built from conda: files                (execute/envs.py)
       wrappers/            wrapper cache keyed by URL                          (execute/deploy.py)
       jobqueue/            batch-system logs and certificates                  (execute/hpc.py)
+      cells/<file>.namespace.pickle  a notebook's names for a workflow written in a cell
+                                                                               (notebook/namespace.py)
 """
 from __future__ import annotations
 
@@ -99,6 +101,14 @@ def wrappers_cache(workdir: str | os.PathLike) -> str:
 
 def jobqueue_dir(workdir: str | os.PathLike) -> str:
     return os.path.join(os.fspath(state_dir(workdir)), "jobqueue")
+
+
+def cell_namespace(workflow_file: str | os.PathLike) -> str:
+    """The notebook namespace saved for a workflow file written from a cell (the file lives in
+    the working directory, so this is in that directory's ``.sciflow/``)."""
+    path = os.path.abspath(workflow_file)
+    return os.path.join(os.fspath(state_dir(os.path.dirname(path))), "cells",
+                        os.path.basename(path) + ".namespace.pickle")
 
 
 def find_workflow_file(explicit: str | os.PathLike | None = None,

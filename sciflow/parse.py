@@ -60,6 +60,10 @@ def load_workflow(path: str | os.PathLike, *, config_overrides: Mapping | None =
     update_config(wf.config, overwrite)
     options = LoadOptions(path, overwrite, configfiles_given=bool(configfiles),
                           scatter=dict(scatter or {}), replace_config=replace_config)
+    from sciflow.notebook.namespace import load_namespace
+
+    # a workflow written in a notebook cell sees the notebook's names (saved beside it)
+    wf.globals.update(load_namespace(path, wf.source_sha256))
     _load_into(wf, path, raw, None, options)
     for name in HANDLERS:
         handler = wf.globals.get(f"_sf_{name}")

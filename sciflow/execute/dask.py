@@ -5,6 +5,8 @@ Where the workers come from:
 * default: a ``distributed.LocalCluster`` of worker *processes* on 127.0.0.1 only (no
   dashboard, no 0.0.0.0 listener), sized by ``cores``, started and stopped by the run;
 * ``scheduler_address="tcp://host:port"``: an existing Dask scheduler (left running);
+* ``client=distributed.Client``: the caller's client (a notebook session's), used as it is
+  and never closed;
 * ``cluster="slurm"|"pbs"|"sge"|"lsf"|"kubernetes"``: an adaptive cluster made by
   ``sciflow.execute.hpc``.
 
@@ -77,9 +79,9 @@ class DaskExecutor(Executor):
     def __init__(self, cores: int | None = None, scheduler_address: str | None = None,
                  cluster: str | None = None, cluster_options: dict[str, Any] | None = None,
                  quiet: bool = True, connect_timeout: float = 20.0,
-                 security: Any = None) -> None:
-        if scheduler_address and cluster:
-            raise ExecutorError("choose either a scheduler address or a cluster type, not both")
+                 security: Any = None, client: Any = None) -> None:
+        if sum(map(bool, (scheduler_address, cluster, client))) > 1:
+            raise ExecutorError("choose one of a scheduler address, a cluster type or a client")
         self.cores = cores or os.cpu_count() or 1
         self.scheduler_address = scheduler_address
         self.cluster_kind = cluster
@@ -90,6 +92,7 @@ class DaskExecutor(Executor):
         # means a fresh temporary certificate for a cluster we start, Dask's config otherwise
         self.security = security
         self.client: Any = None
+        self._given_client = client                   # the caller's: never closed here
         self.cluster: Any = None
         self._owns_cluster = False
         self._completed: Any = None                   # distributed.as_completed
@@ -103,6 +106,8 @@ class DaskExecutor(Executor):
         self._executing: list[tuple[int, str, str]] = []  # (jobid, key, worker), not yet read
         if scheduler_address:
             self.name = scheduler_address
+        elif client is not None:
+            self.name = client.scheduler.address
         elif cluster:
             self.name = cluster
 
@@ -117,7 +122,9 @@ class DaskExecutor(Executor):
         config = {**_DASK_CONFIG,
                   "distributed.logging.distributed": "critical" if self.quiet else "warning"}
         try:
-            if self.scheduler_address:
+            if self._given_client is not None:
+                self.client = self._given_client
+            elif self.scheduler_address:
                 self.client = Client(self.scheduler_address, timeout=self.connect_timeout,
                                      set_as_default=False, security=self.security)
             else:
@@ -230,7 +237,7 @@ class DaskExecutor(Executor):
             self._completed = None
         self._pending.clear()
         self._buffer.clear()
-        if client is not None:
+        if client is not None and client is not self._given_client:
             try:
                 client.close(timeout=10)
             except Exception:  # closing is best effort; the run is over anyway
