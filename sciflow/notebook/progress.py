@@ -187,8 +187,6 @@ class NotebookProgress(Listener):
 
 
 def _widgets_available() -> bool:
-    try:
-        import ipywidgets  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("ipywidgets") is not None
