@@ -1,4 +1,5 @@
-"""Every notebook in notebooks/ executes top to bottom without error (nbclient, real kernel).
+"""Every notebook in notebooks/ executes top to bottom without error (nbclient, real kernel),
+and is stored with its outputs stripped.
 
 The kernel is the venv's: its ``python3`` kernelspec runs ``python`` from PATH, so the venv's
 bin directory goes first on PATH. Notebooks assert their own results in their cells.
@@ -36,3 +37,14 @@ def test_notebook_executes(path, tmp_path, monkeypatch):
 
 def test_there_are_notebooks():
     assert NOTEBOOKS, "notebooks/ must hold at least the quickstart"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebooks_are_stored_without_outputs(path):
+    """Outputs are stripped in git: diffs stay readable and no run's paths or ids leak in."""
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+    assert "widgets" not in nb.metadata
