@@ -59,6 +59,9 @@ def _files(items: Iterable[Any], limit: int = 4) -> str:
 class Rules(dict):
     """The workflow's rules by name (``Rule`` objects), shown as a table in notebooks."""
 
+    def __repr__(self) -> str:
+        return f"<{len(self)} rules: " + ", ".join(self) + ">"
+
     def to_frame(self) -> "pd.DataFrame":
         import pandas as pd
 

@@ -68,6 +68,15 @@ def sciflow_cell(line: str, cell: str, shell: Any = None) -> Any:
                   forceall=args.forceall)
 
 
+def cell_location(loc: Any) -> str:
+    """``loc`` as the notebook user knows it: "line 5 of cell %%sciflow climate" for a
+    workflow written in a cell, else ``FILE:LINE:COL``."""
+    name = _cells.get(os.path.abspath(loc.path)) if loc is not None and loc.path else None
+    if name is None:
+        return str(loc)
+    return f"line {loc.line} of cell %%sciflow {name} ({os.path.basename(loc.path)}:{loc.line})"
+
+
 def format_error(err: Any) -> str:
     """A sciflow error as the command line prints it; in a cell's workflow, its location as
     the cell's line ("line 5 of cell 'climate'")."""

@@ -167,7 +167,10 @@ class NotebookProgress(Listener):
             + "".join(parts) + "</div>"
 
     def _failure_html(self, job: Any, result: JobResult) -> str:
-        lines = [f"{job.rule.loc}"]
+        from sciflow.notebook.magic import cell_location
+
+        loc = job.rule.action.loc if job.rule.action and job.rule.action.loc else job.rule.loc
+        lines = [cell_location(loc)]
         if result.exit_code not in (None, 0):
             lines.append(f"exit status: {result.exit_code}")
         if result.error:

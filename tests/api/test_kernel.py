@@ -125,6 +125,7 @@ def test_magic_run_progress_widget_session_and_errors(tmp_path, monkeypatch):
     # the failed job: its log tail in the live display and in the run's display
     failing = next(v for v in values if "broken" in v)
     assert "the-cause-of-it" in failing and "job failed" in failing
+    assert "line 4 of cell %%sciflow failing" in failing  # its shell: line, as the cell counts
     html = "".join(o.get("data", {}).get("text/html", "") for o in cells[5].outputs)
     assert "the-cause-of-it" in html and "Run FAILED" in html
 
