@@ -31,10 +31,12 @@ def _dot_svg(nodes: dict[str, dict[str, str]], edges: Iterable[tuple[str, str]],
     g = graphviz.Digraph(graph_attr={"rankdir": rankdir, "bgcolor": "transparent"},
                          node_attr={"fontname": "Helvetica", "fontsize": "10"},
                          edge_attr={"color": "#888888"})
-    names = {key: f"n{i}" for i, key in enumerate(nodes)}
-    for key, attrs in nodes.items():
-        g.node(names[key], **attrs)
-    for a, b in edges:
+    # SPARQL answers come in no fixed order; sorted nodes and edges make the same provenance
+    # give the same page byte for byte
+    names = {key: f"n{i}" for i, key in enumerate(sorted(nodes))}
+    for key in sorted(nodes):
+        g.node(names[key], **nodes[key])
+    for a, b in sorted(set(edges)):
         if a in names and b in names:
             g.edge(names[a], names[b])
     try:

@@ -90,8 +90,9 @@ def test_real_run_exit_codes_and_nothing_to_do(wf):
     assert (wf / "out" / "b.txt").read_text() == "b 7\n"
     # not a terminal (a batch job's log): one plain line per job and a closing summary
     lines = [line for line in res.stderr.splitlines() if line.startswith("[")]
-    n_jobs = len(lines) - 2
-    assert n_jobs >= 2 and lines[0].endswith(f"{n_jobs} jobs on " + lines[0].rsplit(" on ", 1)[1])
+    n_jobs = sum(1 for line in lines if "] done " in line)
+    assert n_jobs == 3 and lines[0].endswith(f"{n_jobs} jobs on " + lines[0].rsplit(" on ", 1)[1])
+    assert "dashboard: http://127.0.0.1:" in lines[1]
     assert any(f"done {n_jobs}/{n_jobs}: rule" in line for line in lines)
     assert f"finished: {n_jobs} of {n_jobs} jobs done, 0 failed" in lines[-1]
     res = subprocess.run([str(SCIFLOW), "run", "-d", str(wf), "-c", "2", "--config", "n=7"],
