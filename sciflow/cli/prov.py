@@ -274,9 +274,9 @@ def cmd_diff(args) -> int:
     for rid in (args.run1, args.run2):
         if rid not in known:
             raise UsageError(f"no run {rid!r} recorded", hint="Known runs: " + (", ".join(known) or "none"))
-    from sciflow.provenance.diff import as_frame, diff
+    from sciflow.provenance.diff import as_table, diff
 
-    _emit(as_frame(diff(p, args.run1, args.run2)), args.format)
+    _emit(as_table(diff(p, args.run1, args.run2)), args.format)
     return 0
 
 

@@ -251,7 +251,17 @@ def diff(p: Any, run_a: str, run_b: str) -> list[dict[str, Any]]:
     return rows
 
 
+COLUMNS = ["kind", "what", "run1", "run2", "cause", "reasons"]
+
+
+def as_table(rows: list[dict[str, Any]]):
+    """The rows as a pandas-free ``Table`` (the CLI prints it without importing pandas)."""
+    from sciflow.provenance.query import Table
+
+    return Table(list(COLUMNS), [tuple(r.get(c) for c in COLUMNS) for r in rows])
+
+
 def as_frame(rows: list[dict[str, Any]]):
     import pandas as pd
 
-    return pd.DataFrame(rows, columns=["kind", "what", "run1", "run2", "cause", "reasons"])
+    return pd.DataFrame(rows, columns=COLUMNS)
