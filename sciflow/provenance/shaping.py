@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import ast
 import functools
-import importlib.metadata
 import os
 import platform
 import re
 import shlex
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from typing import Any
 
+from sciflow.execute.script import versions
 from sciflow.hashing import sha256_file
 
 # --------------------------------------------------------------------------- config keys
@@ -148,30 +147,12 @@ def code_modules(source: str) -> set[str]:
     return mods
 
 
-@functools.lru_cache(maxsize=1)
-def _distributions() -> dict[str, list[str]]:
-    return importlib.metadata.packages_distributions()
-
-
-@functools.lru_cache(maxsize=4096)
-def _dist_version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def python_software(modules: set[str]) -> dict[str, str]:
     """``{distribution: version}`` for the modules, plus ``python``; modules of the standard
-    library, sciflow's own, and those not installed (local modules) are left out."""
-    found = {"python": platform.python_version()}
-    for name in sorted(modules):
-        if not name or name in sys.stdlib_module_names or name.startswith("_") or name == "sciflow":
-            continue
-        for dist in _distributions().get(name, ()):
-            version = _dist_version(dist)
-            if version:
-                found[dist] = version
+    library, sciflow's own, and those not installed (local modules) are left out. The lookup
+    is the worker's (``execute.script.versions``), so both sides name distributions alike."""
+    found = versions(m for m in modules if m != "sciflow")
+    found["python"] = platform.python_version()
     return found
 
 
