@@ -237,8 +237,11 @@ class _RunLog(Listener):
         self._fh.close()
 
 
-def make_executor(options: RunOptions) -> Any:
-    """The Dask executor for ``--scheduler``/``--cluster``, else a local cluster sized by cores."""
+def make_executor(options: RunOptions, workdir: str) -> Any:
+    """The Dask executor for ``--scheduler``/``--cluster``, else a local cluster sized by cores.
+
+    A batch cluster's logs and certificates go to the workflow's ``.sciflow/jobqueue/`` (not the
+    caller's current directory, which an API caller or a test does not change)."""
     try:
         from sciflow.execute.dask import DaskExecutor
     except ImportError as exc:
@@ -253,8 +256,11 @@ def make_executor(options: RunOptions) -> Any:
     elif any((options.tls_ca_file, options.tls_cert, options.tls_key)):
         raise UsageError("--tls-ca-file/--tls-cert/--tls-key are for --scheduler: clusters "
                          "sciflow starts get a certificate of their own")
+    cluster_options = dict(options.cluster_options or {})
+    if options.cluster:
+        cluster_options.setdefault("log_directory", layout.jobqueue_dir(workdir))
     return DaskExecutor(cores=options.cores, scheduler_address=options.scheduler,
-                        cluster=options.cluster, cluster_options=dict(options.cluster_options or {}),
+                        cluster=options.cluster, cluster_options=cluster_options,
                         security=security, quiet=not options.verbose, client=options.client)
 
 
@@ -422,7 +428,7 @@ def _execute(options, workdir, workflow, dag, plan, plan_options, meta, run_info
                      "pyoxigraph), or run with --no-provenance to run without a record.") from None
         broadcast.add(ProvenanceRecorder(workdir))
     recording = any(getattr(lis, "wants_output_digests", False) for lis in broadcast.listeners)
-    executor = make_executor(options)
+    executor = make_executor(options, workdir)
     if options.cluster:  # before any batch job is submitted
         from sciflow.execute.hpc import check_jobs_fit
         check_jobs_fit(plan.jobs, options.cluster, dict(options.cluster_options or {}))

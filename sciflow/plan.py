@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from sciflow.confine import check_job_paths
 from sciflow.gcpause import paused_gc
@@ -540,18 +540,12 @@ def _omitted(dag: "DAG", jobs: Iterable[Job], options: PlanOptions) -> set[int]:
     ``delete_omitfrom_jobs``, applied after needrun, and again after each checkpoint)."""
     if not options.omit_from:
         return set()
-    seen: set[int] = set()
-    stack = [j for j in jobs if _matches(j, options.omit_from)]
-    while stack:
-        job = stack.pop()
-        if job.jobid in seen:
-            continue
-        seen.add(job.jobid)
-        stack.extend(dag.dependents(job))
-    return seen
+    return _closure([j for j in jobs if _matches(j, options.omit_from)], dag.dependents)
 
 
-def _upstream_closure(dag: "DAG", roots: Iterable[Job]) -> set[int]:
+def _closure(roots: Iterable[Job], step: Callable[[Job], list[Job]]) -> set[int]:
+    """The ids of ``roots`` and of every job reached from them by ``step`` (an explicit stack:
+    chains of thousands of jobs would exceed Python's recursion limit)."""
     seen: set[int] = set()
     stack = list(roots)
     while stack:
@@ -559,7 +553,7 @@ def _upstream_closure(dag: "DAG", roots: Iterable[Job]) -> set[int]:
         if job.jobid in seen:
             continue
         seen.add(job.jobid)
-        stack.extend(dag.dependencies(job))
+        stack.extend(step(job))
     return seen
 
 
@@ -592,7 +586,7 @@ def make_plan(dag: "DAG", meta: MetadataStore | None, options: PlanOptions | Non
                                         hint="Name a rule (or an output file) of the DAG.")
                 # As Snakemake: plan as usual, then keep only jobs upstream of (and including)
                 # the --until jobs (``set_until_jobs`` runs after ``update_needrun``).
-                until_ids = _upstream_closure(dag, roots)
+                until_ids = _closure(roots, dag.dependencies)
             needrun: set[int] = set()
             planner.fill_mintimes(jobs, candidates)
             planner.propagate(planner.first_pass(jobs, candidates), candidates, needrun)

@@ -415,26 +415,18 @@ class DAG:
                 if producer is not _UNKNOWN:
                     deps[producer] = None  # type: ignore[index]
                     continue
+                candidates = None  # set once the candidates are known (see WorkflowError below)
                 try:
                     if ruledeps is not None and path in ruledeps:
                         candidates = self._rule_candidate(path, ruledeps[path], job)
                     else:
                         candidates = (self._file2jobs(path, job.wildcards)
                                       if len(path) <= 255 or _possible_path(path) else [])
-                except AmbiguousRuleError as exc:
-                    if not errors:
-                        raise
-                    errors.append(exc)  # the job fails anyway: report it with the first failure
-                    continue
-                except WorkflowError as exc:
-                    errors.append(exc)
-                    continue
-                if not candidates:
-                    known[path] = None
-                    if not os.path.exists(path):
-                        missing.append(path)
-                    continue
-                try:
+                    if not candidates:
+                        known[path] = None
+                        if not os.path.exists(path):
+                            missing.append(path)
+                        continue
                     if len(candidates) == 1:  # the common case, without a _resolve_file frame
                         producer = candidates[0]
                         if producer in self._on_path or _reads_own(producer, path):
@@ -453,8 +445,10 @@ class DAG:
                     errors.append(exc)  # the job fails anyway: report it with the first failure
                     continue
                 except WorkflowError as exc:
-                    if os.path.exists(path):
-                        known[path] = None  # the file is there: its producer is not needed
+                    if candidates is not None and os.path.exists(path):
+                        # a producer was found but cannot be built; the file is there: its
+                        # producer is not needed (a failing lookup is an error either way)
+                        known[path] = None
                     else:
                         errors.append(exc)
                     continue

@@ -81,6 +81,7 @@ def _jobqueue_cluster(kind: str, options: dict[str, Any], secure: bool) -> Any:
     worker_args += lifetime_arguments(walltime, options.pop("lifetime_margin", None))
     scheduler_options = {"host": host, "dashboard_address": f"{host}:0",
                          **options.pop("scheduler_options", {})}
+    # sciflow run passes the workflow's .sciflow/jobqueue/; a direct caller gets its own cwd's
     log_dir = options.pop("log_directory", layout.jobqueue_dir(os.getcwd()))
     os.makedirs(log_dir, exist_ok=True)
     if secure:

@@ -26,10 +26,7 @@ print(json.dumps({"code": code, "modules": sorted(m for m in %r if m in sys.modu
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    d = tmp_path_factory.mktemp("fast")
-    golden.run_golden(d, "r1")
-    golden.run_golden(d, "r2", factor=3)
-    return d
+    return golden.two_runs(tmp_path_factory.mktemp("fast"))
 
 
 def imported(*argv):

@@ -138,3 +138,11 @@ if __name__ == "__main__":  # a process the kill test SIGKILLs mid-run
     print("waiting", flush=True)
     time.sleep(600)
     os._exit(0)
+
+
+def two_runs(workdir: Path) -> Path:
+    """The store most read-side tests share: run ``r1`` and run ``r2`` (factor=3, so the
+    counts, the summary and the cube change while the raw inputs stay) recorded in ``workdir``."""
+    run_golden(workdir, "r1")
+    run_golden(workdir, "r2", factor=3)
+    return workdir

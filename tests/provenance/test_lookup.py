@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from helpers import sha256
+
 import prov_golden as golden
 import sciflow.provenance as sp
 from sciflow.cli import main
@@ -15,20 +17,13 @@ from sciflow.provenance.lookup import short_id
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("lookup")
-    golden.run_golden(d, "r1")
-    golden.run_golden(d, "r2", factor=3)
-    return d
+    return golden.two_runs(tmp_path_factory.mktemp("lookup"))
 
 
 def cli(capsys, d, *argv):
     code = main(["prov", *argv, "-d", str(d)])
     out = capsys.readouterr()
     return code, out.out, out.err
-
-
-def sha(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_short_ids_are_stable_hashes_of_iris():
@@ -51,7 +46,7 @@ def test_view_a_job_a_path_and_a_run(runs, capsys):
     # a path is its latest recorded version: r2's
     code, out, _ = cli(capsys, runs, "view", "results/summary.txt")
     doc = json.loads(out)
-    assert doc["sf:sha256"] == sha(runs / "results/summary.txt")
+    assert doc["sf:sha256"] == sha256(runs / "results/summary.txt")
     assert doc["prov:wasGeneratedBy"]["@id"] == V.job_iri("r2", 2)
     assert "prov:wasDerivedFrom" in doc["incoming"]  # cube.h5 was derived from it
     code, out, _ = cli(capsys, runs, "view", "r1")
@@ -91,12 +86,12 @@ def test_find_by_each_key(runs, capsys):
     counts = find("rule=count")
     assert sorted((r["path"], r["run"]) for r in counts) == [
         ("counts/a.txt", "r1"), ("counts/a.txt", "r2"), ("counts/b.txt", "r1"), ("counts/b.txt", "r2")]
-    assert {r["sha256"] for r in counts if r["run"] == "r2"} == {sha(runs / "counts/a.txt"),
-                                                                 sha(runs / "counts/b.txt")}
+    assert {r["sha256"] for r in counts if r["run"] == "r2"} == {sha256(runs / "counts/a.txt"),
+                                                                 sha256(runs / "counts/b.txt")}
     assert {r["run"] for r in find("param=factor=3")} == {"r2"}
     assert len(find("param=factor")) == 4
     assert [r["path"] for r in find("path=counts/*", "run=r2")] == ["counts/a.txt", "counts/b.txt"]
-    raw = find(f"sha256={sha(runs / 'data/a.txt')[:8]}")
+    raw = find(f"sha256={sha256(runs / 'data/a.txt')[:8]}")
     assert [(r["path"], r["rule"]) for r in raw] == [("data/a.txt", None)]
     assert len(find("user=alice")) == 8 and find("user=bob") == []
     jobs = find("kind=job", "rule=count", "run=r1")

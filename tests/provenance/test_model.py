@@ -2,10 +2,11 @@
 same on every job of a rule, whatever the worker), shell programs with path/version/sha256,
 the commands a run: block's shell() ran, the rule's code hash, the workflow/config files used
 by every job, parameters linked to their config keys, the user and researcher per job."""
-import hashlib
 import shutil
 import textwrap
 from pathlib import Path
+
+from helpers import sha256
 
 import sciflow.engine as engine
 import sciflow.provenance as sp
@@ -39,10 +40,6 @@ SNAKEFILE = textwrap.dedent('''
         output: "report.txt"
         shell: "cat {input} | awk '{{ print $1, $2 }}' | sed 's/^/row /' > {output}"
 ''')
-
-
-def sha(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def make(tmp_path):
@@ -92,7 +89,7 @@ def test_what_shaped_each_job(tmp_path, monkeypatch):
     got = {r.name: r for r in progs.itertuples()}
     assert set(got) == {"cat", "awk", "sed"}
     for name, r in got.items():
-        assert r.path == shutil.which(name) and r.sha == sha(Path(r.path).resolve()), name
+        assert r.path == shutil.which(name) and r.sha == sha256(Path(r.path).resolve()), name
     assert got["sed"].version != "unknown" and "sed" in got["sed"].version.lower()
     # the operating system, on every job
     assert p.query("ASK { ?job sf:ruleName 'report' ; prov:wasAssociatedWith ?os ."
@@ -104,7 +101,7 @@ def test_what_shaped_each_job(tmp_path, monkeypatch):
     assert any(c == "echo s-a 2.0 > stats/a.txt" for c in cmds.cmd), list(cmds.cmd)
     # the workflow file and the config file: entities with sha256, used by every job
     for path in ("Snakefile", "config.yaml"):
-        users = p.query(f"SELECT DISTINCT ?job WHERE {{ ?f sf:path '{path}' ; sf:sha256 '{sha(d / path)}' ."
+        users = p.query(f"SELECT DISTINCT ?job WHERE {{ ?f sf:path '{path}' ; sf:sha256 '{sha256(d / path)}' ."
                         f" ?job a sf:Job ; prov:used ?f }}")
         assert len(users) == 4 + 1 + 1 + 1, path  # stats x4, first, report, all
     # a walk from an output reaches the config file through the parameter it shaped

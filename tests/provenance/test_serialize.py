@@ -16,10 +16,7 @@ import prov_golden as golden
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("two")
-    golden.run_golden(d, "r1")
-    golden.run_golden(d, "r2", factor=3)
-    return d
+    return golden.two_runs(tmp_path_factory.mktemp("two"))
 
 
 @pytest.mark.parametrize("fmt, rdf", [("trig", ox.RdfFormat.TRIG), ("nquads", ox.RdfFormat.N_QUADS)])

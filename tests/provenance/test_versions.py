@@ -1,10 +1,11 @@
 """One entity per generated file version: a rerun that writes the same bytes is a new entity,
 linked to the version it replaced; `prov check` flags a graph that merges two generations."""
-import hashlib
 import shutil
 from pathlib import Path
 
 import pyoxigraph as ox
+
+from helpers import sha256
 
 import sciflow.engine as engine
 import sciflow.provenance as sp
@@ -14,10 +15,6 @@ from sciflow.provenance.checks import violations
 from sciflow.provenance.shapes import validate
 
 WORKFLOW = Path(__file__).parent / "workflow"
-
-
-def sha(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def run(workdir, **kw):
@@ -32,9 +29,9 @@ def test_rerun_with_identical_bytes_is_a_new_version(tmp_path):
     d = tmp_path / "wf"
     shutil.copytree(WORKFLOW, d)
     first = run(d)
-    before = sha(d / "counts/a.txt")
+    before = sha256(d / "counts/a.txt")
     second = run(d, forcerun=["count"])  # same inputs, same params: the same bytes again
-    assert sha(d / "counts/a.txt") == before
+    assert sha256(d / "counts/a.txt") == before
     p = sp.open(d)
     versions = p.query("SELECT DISTINCT ?e ?run WHERE { ?e sf:path 'counts/a.txt' ; sf:sha256 ?s ;"
                        " prov:wasGeneratedBy/sf:inRun ?run } ORDER BY ?run")
@@ -66,11 +63,11 @@ def test_check_flags_a_hand_made_graph_with_two_generations(golden_dir, tmp_path
     store.extend(list(src.quads_for_pattern(None, None, None, None)))
     g = ox.NamedNode(V.graph_iri("r1"))
     prov = V.PROV
-    ent = ox.NamedNode(V.generated_file_iri(sha(golden_dir / "counts/a.txt"), "counts/a.txt", "r1", 0))
+    ent = ox.NamedNode(V.generated_file_iri(sha256(golden_dir / "counts/a.txt"), "counts/a.txt", "r1", 0))
     other_job = ox.NamedNode(V.job_iri("r1", 1))  # b's job "generates" a's version too
     gen = ox.NamedNode(V.job_iri("r1", 1) + ":generation:forged")
     t = ox.Literal("2030-01-01T00:00:00+00:00", datatype=ox.NamedNode(V.XSD + "dateTime"))
-    summary = ox.NamedNode(V.generated_file_iri(sha(golden_dir / "results/summary.txt"),
+    summary = ox.NamedNode(V.generated_file_iri(sha256(golden_dir / "results/summary.txt"),
                                                 "results/summary.txt", "r1", 2))
     older = ox.NamedNode(V.file_iri("0" * 64, "counts/a.txt"))
     quads = [(ent, prov + "wasGeneratedBy", other_job), (ent, prov + "qualifiedGeneration", gen),
