@@ -35,6 +35,7 @@ prometheus-client is) listens on 127.0.0.1 only; ``dashboard_link`` says where.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -42,7 +43,7 @@ import pickle
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterator
 
 from sciflow.errors import ExecutorError
 from sciflow.events import JobResult
@@ -128,7 +129,7 @@ class DaskExecutor(Executor):
                 self.client = Client(self.scheduler_address, timeout=self.connect_timeout,
                                      set_as_default=False, security=self.security)
             else:
-                with dask.config.set(config):
+                with dask.config.set(config), _abandoned_on_interrupt():
                     self.cluster = self._make_cluster()
                     self._owns_cluster = True
                     self.client = Client(self.cluster, set_as_default=False,
@@ -485,6 +486,26 @@ def _refuse_during_spawn_bootstrap() -> None:
         raise ExecutorError(
             "a sciflow run was started while a worker process was importing the main module",
             hint="Put the code that starts the run under `if __name__ == \"__main__\":`.")
+
+
+@contextlib.contextmanager
+def _abandoned_on_interrupt() -> Iterator[None]:
+    """A Ctrl-C/SIGTERM while ``LocalCluster`` starts leaves a half-built cluster that only
+    Dask's own atexit hook knows about; closing it there fails on workers still in
+    ``Status.init`` and prints tracebacks after sciflow's clean "interrupted" line. The
+    worker processes die with the driver (procguard), so such a cluster is dropped from
+    Dask's registry and the asyncio noise of its unfinished start is not logged."""
+    from distributed.deploy.spec import SpecCluster
+
+    before = set(SpecCluster._instances)
+    try:
+        yield
+    except BaseException as exc:
+        if not isinstance(exc, Exception):  # an interruption, not a start-up error
+            for cluster in set(SpecCluster._instances) - before:
+                SpecCluster._instances.discard(cluster)
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        raise
 
 
 def _silence_dask_logging() -> None:

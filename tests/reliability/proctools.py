@@ -18,13 +18,15 @@ def token(seconds: int = 300) -> str:
     return f"{seconds}.{uuid.uuid4().int % 1_000_000:06d}1"
 
 
-def start_run(workdir: Path, *args: str, session: bool = True) -> subprocess.Popen:
-    """``sciflow run -c 2 ARGS`` in ``workdir``, output in ``workdir/run.out``."""
-    out = open(workdir / "run.out", "wb")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "sciflow", "run", *args], cwd=workdir,
-                            stdout=out, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=session)
+def start_run(workdir: Path, *args: str, session: bool = True,
+              env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``sciflow run ARGS`` in ``workdir``, output in ``workdir/run.out``; ``env`` adds to
+    the environment."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    with open(workdir / "run.out", "wb") as out:  # the child keeps its own descriptor
+        return subprocess.Popen([sys.executable, "-m", "sciflow", "run", *args], cwd=workdir,
+                                stdout=out, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=session)
 
 
 def matching(tok: str) -> list[psutil.Process]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 
 import pytest
 
@@ -68,5 +69,49 @@ def _parents(process) -> list[int]:
 
     try:
         return [q.pid for q in process.parents()]
+    except psutil.Error:
+        return []
+
+
+def test_a_signal_while_the_cluster_starts_is_clean(tmp_path):
+    """SIGTERM while ``LocalCluster`` is still starting (its worker processes exist but have
+    not joined; a sitecustomize slows their start by 4 s so the signal surely lands there):
+    the one "interrupted" line, no traceback from Dask's atexit hook or its unfinished start,
+    no worker left behind."""
+    import psutil
+
+    slow = tmp_path / "slowstart"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(
+        "import sys, time\n"
+        "if any('multiprocessing.spawn' in a for a in getattr(sys, 'orig_argv', ())):\n"
+        "    time.sleep(4)\n")
+    tok = token()
+    _workflow(tmp_path, tok)
+    path = os.pathsep.join(p for p in (str(slow), os.environ.get("PYTHONPATH")) if p)
+    proc = start_run(tmp_path, "-c", "2", env={"PYTHONPATH": path})
+    try:
+        wait_for(lambda: [c for c in psutil.Process(proc.pid).children(recursive=True)
+                          if "multiprocessing.spawn" in " ".join(_cmdline(c))],
+                 timeout=60, every=0.02)
+        time.sleep(1)  # inside the 4 s the workers take to start
+        workers = [p for p in matching("multiprocessing.spawn") if proc.pid in _parents(p)]
+        proc.send_signal(signal.SIGTERM)
+        code = finish(proc, timeout=60)
+    finally:
+        for p in alive(sleepers(tok)):
+            p.kill()
+    out = (tmp_path / "run.out").read_text()
+    assert code == 128 + signal.SIGTERM, out
+    assert "interrupted by SIGTERM" in out, out
+    assert "Traceback" not in out and "Task exception" not in out, out
+    assert not alive(workers), "worker processes survived the interrupted run"
+
+
+def _cmdline(process) -> list[str]:
+    import psutil
+
+    try:
+        return process.cmdline()
     except psutil.Error:
         return []
