@@ -13,7 +13,6 @@ modules the script imported (the job's software, for provenance).
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import os
 import pickle
 import sys
@@ -206,11 +205,15 @@ def notebook_preamble(obj: Snakemake, notebook_path: str) -> str:
 # --------------------------------------------------------------------------- software
 @functools.lru_cache(maxsize=1)
 def _distributions() -> dict[str, list[str]]:
+    import importlib.metadata  # 30-60 ms with its email parser: only when versions are asked
+
     return importlib.metadata.packages_distributions()
 
 
 @functools.lru_cache(maxsize=4096)
 def _dist_version(dist: str) -> str | None:
+    import importlib.metadata
+
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
