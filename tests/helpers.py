@@ -48,3 +48,66 @@ def files_below(wd: Path, *, skip_suffixes: tuple[str, ...] = (),
 def sha256(path: str | Path) -> str:
     """sha256 of a file's bytes."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------- provenance model store
+MODEL_ORCID = "0000-0002-1825-0097"  # ORCID's documented example iD
+
+MODEL_SNAKEFILE = '''configfile: "config.yaml"
+include: "rules/extra.smk"
+
+rule all:
+    input: "results/sorted.txt", "results/scaled.nc", "results/script.txt"
+
+rule scale:
+    input: "data/in.nc"
+    output: "results/scaled.nc"
+    params: factor=config["scale"]["factor"], label="fixed"
+    run:
+        import xarray as xr
+        with xr.open_dataset(input[0]) as ds:
+            out = (ds.tas * params.factor).to_dataset(name="tas_scaled")
+            out.to_netcdf(output[0])
+        shell("echo scaled > {output}.log && rm {output}.log")
+
+rule listing:
+    input: "data/words.txt"
+    output: "results/sorted.txt"
+    shell: "sort {input} > {output}"
+'''
+
+MODEL_EXTRA = '''rule by_script:
+    input: "data/words.txt"
+    output: "results/script.txt"
+    script: "../scripts/count.py"
+'''
+
+MODEL_SCRIPT = '''with open(snakemake.input[0]) as fh:
+    n = len(fh.read().split())
+with open(snakemake.output[0], "w") as out:
+    out.write(f"{n}\\n")
+'''
+
+
+def model_store(root: Path) -> Path:
+    """A workflow run by the real engine (one process, provenance recorded) that exercises
+    every part of the provenance model: a config file and a parameter from a config key, an
+    included file, a ``script:`` rule, a ``run:`` rule calling ``shell()`` and writing NetCDF
+    (content fingerprint, HDF5/NetCDF libraries), a shell rule running a program (``sort``),
+    and a researcher's ORCID. Returns the working directory."""
+    import numpy as np
+    import xarray as xr
+
+    import sciflow.engine as engine
+
+    write_tree(root, {"Sciflowfile": MODEL_SNAKEFILE, "rules/extra.smk": MODEL_EXTRA,
+                      "scripts/count.py": MODEL_SCRIPT, "config.yaml": "scale:\n  factor: 2\n",
+                      "data/words.txt": "pear\napple\nfig\n"}, dedent=False)
+    tas = np.linspace(270.0, 280.0, 24).reshape(2, 3, 4)
+    xr.Dataset({"tas": (("time", "lat", "lon"), tas, {"units": "K"})},
+               coords={"lat": [10.0, 20.0, 30.0]}).to_netcdf(root / "data/in.nc")
+    opts = engine.RunOptions(directory=str(root), snakefile=str(root / "Sciflowfile"), cores=1,
+                             command_line=["sciflow", "run"], orcid=MODEL_ORCID)
+    summary = engine.run(opts)
+    assert summary.ok, summary
+    return root

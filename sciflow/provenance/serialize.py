@@ -374,7 +374,11 @@ def build_crate(p: "Provenance", run_id: str | None = None):
                 results.append(ent)
                 run_results.append(ent)
         ok = job["status"] == "succeeded"
-        props = {"@type": "CreateAction", "name": f"job {jid}: rule {rule}",
+        # A job that generated nothing (a target rule such as `all`, a failed job) is an
+        # ActivateAction, Process Run Crate's type for running a tool that created no entity
+        # (a CreateAction SHOULD have a result).
+        props = {"@type": "CreateAction" if results else "ActivateAction",
+                 "name": f"job {jid}: rule {rule}",
                  "startTime": _iso(job["start"]), "endTime": _iso(job["end"]),
                  "description": job["command"] or f"job {jid} of rule {rule}",
                  "agent": {"@id": person.id},
