@@ -110,6 +110,10 @@ BREAKS = [
      """DELETE { GRAPH ?g { ?p prov:wasDerivedFrom ?cv } } WHERE { GRAPH ?g {
           ?p a sf:Parameter ; sf:configKey "scale.factor" ; prov:wasDerivedFrom ?cv } }""",
      "config key is not linked"),
+    ("parameter derived from the value of the key it names",
+     """DELETE { GRAPH ?g { ?p sf:configKey ?k } } INSERT { GRAPH ?g { ?p sf:configKey "scale.other" } }
+        WHERE { GRAPH ?g { ?p a sf:Parameter ; sf:configKey ?k } }""",
+     "a parameter is derived from the config value of a key it does not name"),
     ("config value has its key",
      """DELETE { GRAPH ?g { ?cv sf:key ?k } } WHERE { GRAPH ?g { ?cv a sf:ConfigValue ; sf:key ?k } }""",
      "a config value names its dotted key"),
