@@ -261,11 +261,16 @@ def bench_trivial(root: Path, n: int, n_run: int, report: Report, timeout: float
 
 def bench_provenance_cost(root: Path, n: int, report: Report, timeout: float,
                           repeats: int = 3) -> None:
-    """Alternate runs with and without provenance (fresh directories each time) and compare
-    medians: one pair is meaningless on a shared machine. CPU includes the worker processes."""
+    """After one discarded warm-up of each, alternate runs with and without provenance (fresh
+    directories each time) and compare medians: one pair is meaningless on a shared machine.
+    CPU includes the worker processes."""
     import statistics
 
     runs: dict[str, list[Measurement]] = {"on": [], "off": []}
+    for mode, extra in (("on", []), ("off", ["--no-provenance"])):  # warm-up, discarded:
+        measure(SCIFLOW + ["run", "-c2", *extra],  # imports and disk caches for both modes
+                gen.trivial(n, fresh(root, f"prov-warm-{mode}")), timeout)
+        shutil.rmtree(root / f"prov-warm-{mode}", ignore_errors=True)
     for i in range(repeats):
         for mode, extra in (("on", []), ("off", ["--no-provenance"])):
             m = measure(SCIFLOW + ["run", "-c2", *extra],

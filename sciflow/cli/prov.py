@@ -116,13 +116,11 @@ def cmd_lineage(args) -> int:
 
     params = params_of_jobs(p, lin)
     if args.format == "json":
-        from sciflow.cli.tables import json_value
-
+        from sciflow.cli.tables import dumps
         from sciflow.provenance.lookup import short_id
 
         files = [{**r, "id": short_id(r["file"])} for r in lin.records()]
-        print(json.dumps({"target": rel, "files": files, "params": params.records()},
-                         indent=1, default=json_value))
+        print(dumps({"target": rel, "files": files, "params": params.records()}))
     elif args.format == "dot":
         print(lineage_dot(lin))
     else:

@@ -31,8 +31,13 @@ def _missing(value: Any) -> bool:
     return type(value).__name__ in ("NaTType", "NAType")
 
 
+_PLAIN = (str, int, bool)
+
+
 def json_value(value: Any) -> Any:
     """A cell as JSON: times in ISO 8601, missing values as null, numpy scalars as numbers."""
+    if type(value) in _PLAIN:  # most cells: nothing to convert
+        return value
     if _missing(value):
         return None
     if isinstance(value, (datetime, date)):
@@ -42,6 +47,28 @@ def json_value(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool, list, dict)):
         return value
     return str(value)
+
+
+_ENCODER = json.JSONEncoder(default=json_value, ensure_ascii=False)
+
+
+def dumps(doc: Any) -> str:
+    """JSON of ``doc`` with one line per item of its top-level lists (each item compact).
+
+    ``json.dumps(indent=...)`` runs the pure-Python encoder: 10,001 lineage rows took ~0.6 s
+    to print. Compact items use the C encoder (~30 ms) and the result still reads, greps and
+    diffs line by line."""
+    encode = _ENCODER.encode
+    if isinstance(doc, list):
+        return "[\n" + ",\n".join(" " + encode(item) for item in doc) + "\n]" if doc else "[]"
+    if isinstance(doc, dict):
+        parts = []
+        for key, value in doc.items():
+            inner = dumps(value) if isinstance(value, list) else encode(value)
+            parts.append(f" {encode(str(key))}: " + inner.replace("\n", "\n ") if "\n" in inner
+                         else f" {encode(str(key))}: {inner}")
+        return "{\n" + ",\n".join(parts) + "\n}" if parts else "{}"
+    return encode(doc)
 
 
 def cell(value: Any) -> str:
@@ -75,8 +102,7 @@ def emit(table: Any, fmt: str, out: Any = None) -> None:
         writer.writerow(columns)
         writer.writerows([cell(v) for v in row] for row in rows)
     elif fmt == "json":
-        records = [{c: json_value(v) for c, v in zip(columns, row)} for row in rows]
-        print(json.dumps(records, indent=1, default=json_value), file=out)
+        print(dumps([{c: json_value(v) for c, v in zip(columns, row)} for row in rows]), file=out)
     elif not rows:
         print("(no rows)", file=out)
     else:

@@ -276,12 +276,36 @@ _VALUE = ox.NamedNode(V.PROV + "value")
 _RULE = ox.NamedNode(V.SF + "ruleName")
 
 
+# Parameters of many jobs at once: jobs are numbered in VALUES so that the answer carries a
+# small integer instead of each job's IRI (decoding an IRI from the store costs more than
+# the join), and used entities, parameters and rule names are hash-joined (sub-queries).
+_PARAMS_HASH = """SELECT ?i ?rule ?name ?value WHERE {
+  VALUES (?job ?i) { JOBS }
+  { SELECT ?job ?e WHERE { ?job prov:used ?e } }
+  { SELECT ?e ?name ?value WHERE {
+      ?e a sf:Parameter ; sf:name ?name ; prov:value ?value FILTER(isLiteral(?value)) } }
+  OPTIONAL { SELECT ?job ?rule WHERE { ?job sf:ruleName ?rule } }
+}"""
+HASH_JOBS_MIN = 200  # below this, a few lookups per job are cheaper than scanning the store
+
+
 def params_of_jobs(p: "Provenance", jobs: list[str]) -> "Table":
     """The parameter values each job used (columns of params-of.rq: rule, name, value,
-    datatype, job), by direct pattern lookups: a SPARQL ``VALUES`` join over the 10,000 jobs of
-    a long lineage took seconds, these take milliseconds."""
+    datatype, job). Few jobs: direct pattern lookups; many (a long lineage) in a store small
+    enough for hash joins (``Provenance._hash_joins``): one query, ~0.15 s for 10,000 jobs
+    where lookups took 0.7 s (and a VALUES join with lookups, seconds)."""
     from sciflow.provenance.query import Table, to_python
 
+    jobs = list(dict.fromkeys(jobs))
+    if len(jobs) >= HASH_JOBS_MIN and p._hash_joins():
+        values = " ".join(f"(<{job}> {n})" for n, job in enumerate(jobs))
+        result = p.store.query(_PARAMS_HASH.replace("JOBS", values), use_default_graph_as_union=True,
+                               prefixes=V.PREFIXES)
+        rows = {(rule.value if rule is not None else None, name.value, to_python(value),
+                 value.datatype.value, jobs[int(i.value)]): None
+                for i, rule, name, value in result}
+        ordered = sorted(rows, key=lambda r: (r[0] or "", r[1], r[4]))
+        return Table(["rule", "name", "value", "datatype", "job"], ordered)
     store = p.store
     params: dict[str, tuple | None] = {}
     rows: dict[tuple, None] = {}
