@@ -93,12 +93,23 @@ def roles(named_list: Any) -> list[tuple[str, Any]]:
     return [(names.get(i, str(i)), item) for i, item in enumerate(items)]
 
 
+_LAZY = (str, int, float, datetime)  # immutable values: made into terms when written
+_TERMS = (ox.NamedNode, ox.Literal, ox.BlankNode)
+
+
 class Quads:
-    """The quads of one transaction, all in one named graph."""
+    """The quads of one transaction, all in one named graph.
+
+    Kept as compact ``(subject, predicate, object, is_iri)`` rows and made into pyoxigraph
+    quads only while the store reads them (iterating yields ``ox.Quad``s): a pyoxigraph
+    ``Quad`` copies its four terms' strings (~420 B each, measured), while a row shares the
+    subject and object strings with the recorder. For a job reading 20,000 files (~180,000
+    quads in one transaction) that is the difference between ~75 MB and ~20 MB held by
+    the driver until the transaction is written."""
 
     def __init__(self, graph: str, described: set[str] | None = None) -> None:
         self.graph = _N(graph)
-        self.items: list[ox.Quad] = []
+        self.items: list[tuple[Any, ox.NamedNode, Any, bool]] = []
         self.known = described if described is not None else set()  # already in the graph
         self.described: set[str] = set()  # described by this transaction
 
@@ -110,13 +121,26 @@ class Quads:
         return True
 
     def add(self, s: Any, p: ox.NamedNode, o: Any) -> None:
-        s = s if isinstance(s, ox.NamedNode) else _N(s)
-        if not isinstance(o, (ox.NamedNode, ox.Literal, ox.BlankNode)):
-            o = lit(o)
-        self.items.append(ox.Quad(s, p, o, self.graph))
+        if not isinstance(o, _TERMS) and (isinstance(o, bool) or not isinstance(o, _LAZY)):
+            o = lit(o)  # lists, dicts...: converted now, as they may change later
+        self.items.append((s, p, o, False))
 
     def iri(self, s: Any, p: ox.NamedNode, o: str) -> None:
-        self.add(s, p, _N(o))
+        self.items.append((s, p, o, True))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        graph = self.graph
+        for s, p, o, is_iri in self.items:
+            if not isinstance(s, ox.NamedNode):
+                s = _N(s)
+            if is_iri:
+                o = o if isinstance(o, ox.NamedNode) else _N(o)
+            elif not isinstance(o, _TERMS):
+                o = lit(o)
+            yield ox.Quad(s, p, o, graph)
 
 
 @dataclass(slots=True)

@@ -427,9 +427,9 @@ class ProvenanceRecorder(Listener):
         """One transaction: now, or queued to the writer thread (which keeps the order, so a
         node described by an earlier batch is committed before batches that only refer to it)."""
         if self._writer is not None:
-            self._writer.submit(q.items)
+            self._writer.submit(q)
         else:
-            self._store.extend(q.items)
+            self._store.extend(q)
         self._described |= q.described
 
     def _generate(self, q: Quads, run: RunInfo, job: Any, result: JobResult, a: str,

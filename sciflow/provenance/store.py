@@ -96,6 +96,40 @@ def _pid_alive(pid: int) -> bool:
 
 MAX_QUEUED_BATCHES = 256   # finished jobs' provenance waiting to be written, at most
 FLUSH_EVERY_QUADS = 50_000  # ~1,000 jobs' provenance between flushes of the write buffers
+BULK_QUADS = 10_000  # a transaction this large is written as ingested files (see extend)
+
+
+def release_native_memory() -> None:
+    """Give the memory RocksDB freed back to the OS (glibc's ``malloc_trim``).
+
+    Freed memtables and write batches stay in glibc's arenas otherwise, one per thread that
+    allocated them (the writer thread, RocksDB's flush threads), and the driver's RSS keeps
+    the high-water mark of each: measured on a 3,000-job store-only write, 184 MB before and
+    35 MB after a trim. A no-op where glibc is not the allocator."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+_TRIM: list = []
+
+
+def _malloc_trim():
+    if not _TRIM:
+        fn = None
+        try:
+            import ctypes
+            import ctypes.util
+
+            name = ctypes.util.find_library("c")
+            if name and "libc" in name:
+                fn = getattr(ctypes.CDLL(name), "malloc_trim", None)
+                if fn is not None:
+                    fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
+        except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+            fn = None
+        _TRIM.append(fn)
+    return _TRIM[0]
 
 
 class SharedStore:
@@ -172,13 +206,27 @@ class SharedStore:
         Every FLUSH_EVERY_QUADS the store's write buffers are flushed to disk: RocksDB keeps
         them in memory until then, and a long run grew the driver by ~60 KB per recorded job
         (1.4 GB at 20,000 jobs); flushed every ~1,000 jobs it stays near 100 MB, and writing
-        is faster too (measured 35 s against 82 s for 20,000 jobs of 57 quads)."""
+        is faster too (measured 35 s against 82 s for 20,000 jobs of 57 quads). After each flush
+        the freed buffers are handed back to the OS (``release_native_memory``).
+
+        A batch of BULK_QUADS or more (a job reading thousands of files, such as an ``all``
+        rule over 20,000 outputs: ~150,000 quads) goes through ``bulk_extend``: written as
+        sorted files and ingested in one step, which pyoxigraph (>= 0.5.9) commits atomically
+        as ``extend`` does, without RocksDB's indexed in-memory write batch (measured for
+        140,000 quads: +50 MB and 2.3 s against +124 MB and 13 s; that one transaction was the
+        driver's peak of a 20,000-job run)."""
         with self._mutex:
-            self._open().extend(quads)
-            self._unflushed += len(quads)
+            store = self._open()
+            if len(quads) >= BULK_QUADS:
+                store.bulk_extend(quads)
+                self._unflushed += FLUSH_EVERY_QUADS  # trim now: the batch's buffers are freed
+            else:
+                store.extend(quads)
+                self._unflushed += len(quads)
             if self._unflushed >= FLUSH_EVERY_QUADS:
-                self._store.flush()
+                store.flush()
                 self._unflushed = 0
+                release_native_memory()
             self.yield_if_wanted()
 
     def select(self, sparql: str) -> list[tuple]:
