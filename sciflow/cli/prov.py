@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from sciflow.errors import ProvenanceError, UsageError
@@ -99,15 +101,36 @@ def _emit(table, fmt: str) -> None:
     emit(table, fmt)
 
 
-def _open(args):
+def store_dir(args, path: str | None = None) -> str:
+    """Where the store is: ``-d`` (default the current directory); failing that, for an
+    HDF5/NetCDF file named on the command line, the working directory its stamp names
+    (``sciflow_workdir``): a stamped copy anywhere on this machine finds its record."""
+    directory = args.directory or "."
+    if path is None or (Path(directory) / ".sciflow" / "prov" / "CURRENT").exists():
+        return directory
+    from sciflow import scidata
+
+    if not (os.path.isfile(path) and scidata.is_scidata(path)):
+        return directory
+    try:
+        recorded = scidata.read_stamp(path).get("sciflow_workdir")
+    except (OSError, ValueError):  # unreadable: resolve() reports it with the store it has
+        return directory
+    if recorded and (Path(recorded) / ".sciflow" / "prov" / "CURRENT").exists():
+        print(f"{path}: its stamp names the provenance in {recorded}", file=sys.stderr)
+        return recorded
+    return directory
+
+
+def _open(args, path: str | None = None):
     from sciflow.provenance.query import Provenance
 
-    return Provenance(args.directory)
+    return Provenance(store_dir(args, path))
 
 
 # ---------------------------------------------------------------------- commands
 def cmd_lineage(args) -> int:
-    p = _open(args)
+    p = _open(args, args.path)
     lin, rel = _resolved_lineage(p, args.path)
     if lin.empty:
         raise ProvenanceError(f"no recorded job generated {rel}",
@@ -286,7 +309,7 @@ def cmd_verify(args) -> int:
     if any(is_short_id(x) for x in paths):  # sf: identifiers name recorded versions: their paths
         p = _open(args)
         paths = [path_of(p, x) for x in paths]
-    verdicts = verify(args.directory, paths)
+    verdicts = verify(store_dir(args, paths[0] if len(paths) == 1 else None), paths)
     _emit(as_frame(verdicts), args.format)
     bad = [v for v in verdicts if not v.ok]
     if args.format == "table":
@@ -321,7 +344,7 @@ def cmd_reproduce(args) -> int:
 
     from sciflow.provenance.reproduce import reproduce
 
-    r = reproduce(args.directory, args.path, directory=args.into, search=args.search,
+    r = reproduce(store_dir(args, args.path), args.path, directory=args.into, search=args.search,
                   cores=args.cores)
     if args.format == "json":
         print(json.dumps({"target": r.target, "run_id": r.run_id, "directory": str(r.directory),

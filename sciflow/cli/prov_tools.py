@@ -12,6 +12,7 @@ Registered by sciflow/cli/prov.py; kept apart so the two files change independen
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -35,17 +36,18 @@ def register_tools(add: Callable[..., Any]) -> None:
     p.add_argument("-o", "--output", default="lineage.html", metavar="FILE.html")
 
 
-def _open(args):
+def _open(args, path: str | None = None):
+    from sciflow.cli.prov import store_dir
     from sciflow.provenance.query import Provenance
 
-    return Provenance(args.directory)
+    return Provenance(store_dir(args, path))
 
 
 def cmd_view(args) -> int:
     from sciflow.cli.tables import json_value
     from sciflow.provenance.lookup import describe, resolve
 
-    p = _open(args)
+    p = _open(args, args.ref)
     print(json.dumps(describe(p, resolve(p, args.ref)), indent=1, default=json_value))
     return 0
 
@@ -69,6 +71,12 @@ def lineage_of(p, ref: str):
             raise ProvenanceError(f"{ref} ({iri}) is not a file version")
         row = next(r for r in table.records() if r["file"] == iri)
         return table, iri, row["path"]
+    if os.path.isfile(ref):  # the version the file is, wherever it lies (cli/prov.py)
+        from sciflow.provenance.resolve import resolve as resolve_file
+
+        found = resolve_file(p, ref)
+        if found.generated and found.entity:
+            return p.lineage_table(found.path, entity=found.entity), found.entity, found.path
     table = p.lineage_table(ref)
     target = next((r["file"] for r in table.records() if r["path"] == p.relpath(ref)), None)
     return table, target, p.relpath(ref)
@@ -84,7 +92,7 @@ def params_of_jobs(p, lineage):
 def cmd_render(args) -> int:
     from sciflow.provenance.render import graph_of, render_html
 
-    p = _open(args)
+    p = _open(args, args.path)
     table, target, rel = lineage_of(p, args.path)
     if table.empty:
         raise ProvenanceError(f"no recorded job generated {rel}")

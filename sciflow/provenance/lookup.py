@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -87,6 +88,12 @@ def resolve(p: "Provenance", ref: str) -> str:
         return ref
     if ref in p.run_ids():
         return V.run_iri(ref)
+    if os.path.isfile(ref):  # the version the file *is* (a copy, or an older version restored)
+        from sciflow.provenance.resolve import resolve as resolve_file
+
+        found = resolve_file(p, ref)
+        if found.generated and found.entity:
+            return found.entity
     table = p.select(_LATEST_AT, path=p.relpath(ref))
     if table.rows:
         return table.rows[0][0]

@@ -441,7 +441,9 @@ class ProvenanceRecorder(Listener):
             full = self._abs(run, path)
             stamped = False
             if self.stamp and scidata.is_scidata(full) and os.path.isfile(full):
-                stamped = scidata.stamp(full, {"sciflow_job": a, "sciflow_run": V.run_iri(run.run_id)})
+                stamped = scidata.stamp(full, {"sciflow_job": a, "sciflow_run": V.run_iri(run.run_id),
+                                                # where the record is: a copy finds its way back
+                                                "sciflow_workdir": str(run.workdir)})
                 if stamped and self._hashes is not None:
                     self._hashes.forget(full)  # content changed: hash after stamping
             digest = self._digest(run, path)

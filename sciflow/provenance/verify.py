@@ -19,6 +19,7 @@ sha256 of the file (through the hash cache, so unchanged files are not re-read).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass
 from typing import Iterable
 
@@ -88,7 +89,8 @@ def verify(workdir: str | os.PathLike, paths: Iterable[str] = ()) -> list[Verdic
             full = p.workdir / rel
             current = cache.digest(full).sha256 if full.exists() else None
             if rec is None:
-                out.append(Verdict(rel, "untracked" if current else "missing", None, current))
+                copy = _copy_of(p, full, rel, current) if current else None
+                out.append(copy or Verdict(rel, "untracked" if current else "missing", None, current))
                 continue
             detail = None
             if current is None:
@@ -104,6 +106,20 @@ def verify(workdir: str | os.PathLike, paths: Iterable[str] = ()) -> list[Verdic
         cache.close()
         fps.close()
     return out
+
+
+def _copy_of(p: Provenance, full, rel: str, current: str) -> Verdict | None:
+    """A file at a path nothing was recorded at may still be a recorded version, copied
+    (found by checksum, or by its stamp and content fingerprint: sciflow/provenance/resolve)."""
+    from sciflow.provenance.resolve import resolve
+
+    res = resolve(p, str(full))
+    if not (res.generated and res.entity and res.path and res.path != rel):
+        return None
+    run = re.search(r":gen:([^:]+):", res.entity)
+    return Verdict(rel, "ok" if res.status == "generated" else "same-content",
+                   current if res.status == "generated" else None, current,
+                   run.group(1) if run else None, f"a copy of {res.path} (found by {res.how})")
 
 
 def _text(value) -> str | None:

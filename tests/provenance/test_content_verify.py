@@ -98,3 +98,33 @@ def test_an_edited_file_keeping_its_stamp_is_not_the_generated_version(work):
                          capture_output=True, text=True)
     assert out.returncode != 0
     assert "not a version sciflow generated" in out.stderr and "summary.txt" not in out.stdout
+
+
+def test_a_stamped_copy_finds_its_store_from_anywhere(golden_dir, tmp_path):
+    """The stamp names the working directory that holds the record (``sciflow_workdir``):
+    lineage, verify, view and render of a copy work from a directory without a store and
+    without -d, and verify calls the copy what it is rather than "untracked"."""
+    with h5py.File(golden_dir / "results/cube.h5", "r") as fh:
+        assert fh.attrs["sciflow_workdir"] == str(golden_dir)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    copy = elsewhere / "copy.h5"
+    shutil.copy(golden_dir / "results/cube.h5", copy)
+
+    def sciflow(*args):
+        return subprocess.run([SCIFLOW, "prov", *args], cwd=elsewhere, capture_output=True,
+                              text=True)
+
+    out = sciflow("lineage", "copy.h5", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert f"its stamp names the provenance in {golden_dir}" in out.stderr
+    assert '"target": "results/cube.h5"' in out.stdout and "data/a.txt" in out.stdout
+    out = sciflow("verify", "copy.h5")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "a copy of results/cube.h5 (found by checksum)" in out.stdout
+    out = sciflow("view", "copy.h5")
+    assert out.returncode == 0, out.stderr
+    assert ":results/cube.h5:gen:r1:" in out.stdout
+    out = sciflow("render", "copy.h5", "-o", "lineage.html")
+    assert out.returncode == 0, out.stderr
+    assert "results/cube.h5" in (elsewhere / "lineage.html").read_text()

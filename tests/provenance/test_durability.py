@@ -76,7 +76,8 @@ def test_ordering_check_clean_on_real_runs_and_finds_planted(golden_dir, tmp_pat
 def test_hdf5_output_structure_and_stamp(golden_dir):
     p = sp.open(golden_dir)
     h5 = golden_dir / "results/cube.h5"
-    assert scidata.read_stamp(h5) == {"sciflow_job": V.job_iri("r1", 3), "sciflow_run": V.run_iri("r1")}
+    assert scidata.read_stamp(h5) == {"sciflow_job": V.job_iri("r1", 3), "sciflow_run": V.run_iri("r1"),
+                                      "sciflow_workdir": str(golden_dir)}
     ent = V.generated_file_iri(sha256(h5), "results/cube.h5", "r1", 3)  # hash of the stamped file
     rows = p.query(f"SELECT ?name ?shape ?dims ?dtype ?units WHERE {{ <{ent}> sf:format 'HDF5' ;"
                    f" sf:stamped true ; sf:variable ?v . ?v sf:name ?name ; sf:shape ?shape ;"
