@@ -111,3 +111,17 @@ def model_store(root: Path) -> Path:
     summary = engine.run(opts)
     assert summary.ok, summary
     return root
+
+
+def climate_store(root: Path, cores: int = 2) -> Path:
+    """A copy of ``workflows/climate`` at ``root``, run once by the real engine with provenance."""
+    import shutil
+
+    import sciflow.engine as engine
+
+    shutil.copytree(Path(__file__).resolve().parents[1] / "workflows" / "climate", root)
+    opts = engine.RunOptions(directory=str(root), snakefile=str(root / "Snakefile"), cores=cores,
+                             command_line=["sciflow", "run"])
+    summary = engine.run(opts)
+    assert summary.ok, summary
+    return root

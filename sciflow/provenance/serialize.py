@@ -393,6 +393,12 @@ def build_crate(p: "Provenance", run_id: str | None = None):
             "@type": "ControlAction", "name": f"orchestrate job {jid}",
             "instrument": {"@id": steps[rule].id}, "object": {"@id": action.id}})))
 
+    # the other files that shaped the run (config, included and script files), with checksums
+    for u in uses:
+        if u["kind"] == "source" and u["path"] and u["path"] != wf_path and u["path"] not in files:
+            ent = file_entity(u["path"])
+            if ent is not None:
+                ent["description"] = f"{u['role']} file of the workflow, as the run used it"
     ran = {job["rule"] for job in rows(_JOBS)}
     for name, tool in tools.items():
         if name in ran:  # the profile wants every tool in hasPart to be an action's instrument

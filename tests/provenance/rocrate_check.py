@@ -57,3 +57,17 @@ def validate_crate(path: str | Path, profile: str = "provenance-run-crate-0.5",
     if not result.passed() and not issues:
         issues = ["validation did not pass"]
     return issues
+
+
+def crate_issues(path: str | Path, profile: str = "provenance-run-crate-0.5",
+                 level: str = "RECOMMENDED") -> list[tuple[str, str, str]]:
+    """As ``validate_crate``, each issue as (check id, message, offending value or entity)."""
+    from rocrate_validator import services
+    from rocrate_validator.models import Severity, ValidationSettings
+
+    settings = ValidationSettings(rocrate_uri=str(Path(path).resolve()), profile_identifier=profile,
+                                  requirement_severity=Severity[level],
+                                  cache_path=seeded_cache(), offline=True)
+    result = services.validate(settings)
+    return [(i.check.identifier if i.check else "?", i.message,
+             str(i.violatingPropertyValue or i.violatingEntity)) for i in result.get_issues()]

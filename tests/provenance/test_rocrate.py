@@ -3,7 +3,10 @@ REQUIRED and RECOMMENDED level, of any run, with checksums and every rule of the
 import hashlib
 import json
 
-from rocrate_check import validate_crate
+import pytest
+from rocrate_check import crate_issues, validate_crate
+
+from helpers import climate_store
 
 import prov_golden as golden
 from sciflow.provenance.serialize import export
@@ -99,3 +102,49 @@ def test_crate_of_an_unknown_run_is_refused(golden_dir, tmp_path, capsys):
     code = main(["prov", "export", "--format", "ro-crate", "--run", "nope", "-o",
                  str(tmp_path / "c"), "-d", str(golden_dir)])
     assert code == 2 and "no run 'nope'" in capsys.readouterr().err
+
+
+# process-run-crate-0.5_5.1 wants the id of every SoftwareApplication, SoftwareSourceCode and
+# ComputationalWorkflow to start with "http". The main workflow must be all but the first and a
+# File of the crate (workflow-ro-crate-1.0_4.1, REQUIRED, looks for a relative id on disk and
+# fetches an http one): its id is the relative path, which the validator resolves to
+# file:///<crate>/Snakefile. Nothing else in the crate may fail.
+def _workflow_id_issues(issues, workflow="Snakefile"):
+    found = [i for i in issues if i[0] == "process-run-crate-0.5_5.1"]
+    assert all(v.startswith("file://") and v.endswith("/" + workflow) for _, _, v in found), found
+    return found
+
+
+@pytest.mark.slow
+def test_climate_crate_at_recommended(tmp_path, monkeypatch):
+    monkeypatch.delenv("SCIFLOW_ORGANIZATION", raising=False)
+    monkeypatch.delenv("SCIFLOW_ORGANIZATION_URL", raising=False)
+    work = climate_store(tmp_path / "climate")
+    crate = export(work, "ro-crate", tmp_path / "crate")
+    issues = crate_issues(crate, level="RECOMMENDED")
+    wf = _workflow_id_issues(issues)
+    # without an organisation given, the publisher is the recording host, which has no URL
+    assert sorted(i[0] for i in issues if i not in wf) == ["ro-crate-1.1_31.2"], issues
+    monkeypatch.setenv("SCIFLOW_ORGANIZATION", "Example Institute")
+    monkeypatch.setenv("SCIFLOW_ORGANIZATION_URL", "https://example.org")
+    crate = export(work, "ro-crate", tmp_path / "named")
+    issues = crate_issues(crate, level="RECOMMENDED")
+    assert [i for i in issues if i not in _workflow_id_issues(issues)] == [], issues
+    g = _graph(crate)
+    jobs = [e for e in g.values() if e.get("@id", "").startswith("#job-")]
+    assert len(jobs) == 16  # 4 synthesize, climatology, 4 anomaly, 4 year_stats, summary, report, all
+    for j in jobs:  # the job of rule all generated nothing: an ActivateAction, without result
+        if j["name"].endswith("rule all"):
+            assert j["@type"] == "ActivateAction" and "result" not in j
+        else:
+            assert j["@type"] == "CreateAction" and j["result"], j
+    steps = [g[g[s["@id"]]["workExample"]["@id"]]["name"] for s in g["Snakefile"]["step"]]
+    assert sorted(steps) == sorted(f"rule {r}" for r in ("all", "synthesize", "climatology", "anomaly",
+                                                         "year_stats", "summary", "report"))
+    files = [e for e in g.values() if e.get("@type") == "File" and (crate / e["@id"]).is_file()
+             and e["@id"] not in ("provenance.ttl", "README.md")]
+    # the NetCDF files, the CSVs, the report and the config file
+    assert len(files) == 4 + 1 + 4 + 4 + 2 + 1 and "config.yaml" in g
+    for e in files:
+        assert e["sha256"] == hashlib.sha256((crate / e["@id"]).read_bytes()).hexdigest(), e["@id"]
+        assert e["sha256"] == hashlib.sha256((work / e["@id"]).read_bytes()).hexdigest(), e["@id"]
