@@ -95,7 +95,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 MAX_QUEUED_BATCHES = 256   # finished jobs' provenance waiting to be written, at most
-FLUSH_EVERY_QUADS = 50_000  # ~1,000 jobs' provenance between flushes of the write buffers
+FLUSH_EVERY_QUADS = 10_000  # ~200 jobs' provenance between flushes of the write buffers
 BULK_QUADS = 10_000  # a transaction this large is written as ingested files (see extend)
 
 
@@ -207,7 +207,9 @@ class SharedStore:
         them in memory until then, and a long run grew the driver by ~60 KB per recorded job
         (1.4 GB at 20,000 jobs); flushed every ~1,000 jobs it stays near 100 MB, and writing
         is faster too (measured 35 s against 82 s for 20,000 jobs of 57 quads). After each flush
-        the freed buffers are handed back to the OS (``release_native_memory``).
+        the freed buffers are handed back to the OS (``release_native_memory``); flushing every
+        ~200 jobs (10,000 quads) cut the saw-tooth of the buffers from ~30 MB to ~6 MB at no
+        measurable cost in writing time.
 
         A batch of BULK_QUADS or more (a job reading thousands of files, such as an ``all``
         rule over 20,000 outputs: ~150,000 quads) goes through ``bulk_extend``: written as
