@@ -142,7 +142,8 @@ def cmd_lineage(args) -> int:
         from sciflow.cli.tables import dumps
         from sciflow.provenance.lookup import short_id
 
-        files = [{**r, "id": short_id(r["file"])} for r in lin.records()]
+        cols = lin.columns
+        files = [{**dict(zip(cols, row)), "id": short_id(row[0])} for row in lin.rows]
         print(dumps({"target": rel, "files": files, "params": params.records()}))
     elif args.format == "dot":
         print(lineage_dot(lin))

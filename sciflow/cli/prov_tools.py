@@ -86,7 +86,7 @@ def params_of_jobs(p, lineage):
     """The parameter values of the jobs in a lineage table (the columns of params-of.rq)."""
     from sciflow.provenance.lookup import params_of_jobs as of_jobs
 
-    return of_jobs(p, [r["job"] for r in lineage.records() if r["job"]])
+    return of_jobs(p, [job for job in lineage.column("job") if job])
 
 
 def cmd_render(args) -> int:

@@ -283,23 +283,24 @@ _VALUE = ox.NamedNode(V.PROV + "value")
 _RULE = ox.NamedNode(V.SF + "ruleName")
 
 
-# Parameters of many jobs at once: jobs are numbered in VALUES so that the answer carries a
-# small integer instead of each job's IRI (decoding an IRI from the store costs more than
-# the join), and used entities, parameters and rule names are hash-joined (sub-queries).
-_PARAMS_HASH = """SELECT ?i ?rule ?name ?value WHERE {
+# Parameters of many jobs at once: jobs are numbered in VALUES and the answer is one row per
+# parameter value with the numbers of the jobs that used it (GROUP_CONCAT), so that neither
+# job IRIs nor the same value are decoded from the store once per job; used entities,
+# parameters and rule names are hash-joined (sub-queries).
+_PARAMS_HASH = """SELECT ?rule ?name ?value (GROUP_CONCAT(STR(?i)) AS ?jobs) WHERE {
   VALUES (?job ?i) { JOBS }
   { SELECT ?job ?e WHERE { ?job prov:used ?e } }
   { SELECT ?e ?name ?value WHERE {
       ?e a sf:Parameter ; sf:name ?name ; prov:value ?value FILTER(isLiteral(?value)) } }
   OPTIONAL { SELECT ?job ?rule WHERE { ?job sf:ruleName ?rule } }
-}"""
+} GROUP BY ?e ?rule ?name ?value"""
 HASH_JOBS_MIN = 200  # below this, a few lookups per job are cheaper than scanning the store
 
 
 def params_of_jobs(p: "Provenance", jobs: list[str]) -> "Table":
     """The parameter values each job used (columns of params-of.rq: rule, name, value,
     datatype, job). Few jobs: direct pattern lookups; many (a long lineage) in a store small
-    enough for hash joins (``Provenance._hash_joins``): one query, ~0.15 s for 10,000 jobs
+    enough for hash joins (``Provenance._hash_joins``): one query, ~0.2 s for 10,000 jobs
     where lookups took 0.7 s (and a VALUES join with lookups, seconds)."""
     from sciflow.provenance.query import Table, to_python
 
@@ -308,9 +309,12 @@ def params_of_jobs(p: "Provenance", jobs: list[str]) -> "Table":
         values = " ".join(f"(<{job}> {n})" for n, job in enumerate(jobs))
         result = p.store.query(_PARAMS_HASH.replace("JOBS", values), use_default_graph_as_union=True,
                                prefixes=V.PREFIXES)
-        rows = {(rule.value if rule is not None else None, name.value, to_python(value),
-                 value.datatype.value, jobs[int(i.value)]): None
-                for i, rule, name, value in result}
+        rows = {}
+        for rule, name, value, numbers in result:
+            fact = (rule.value if rule is not None else None, name.value, to_python(value),
+                    value.datatype.value)
+            for n in numbers.value.split():
+                rows[(*fact, jobs[int(n)])] = None
         ordered = sorted(rows, key=lambda r: (r[0] or "", r[1], r[4]))
         return Table(["rule", "name", "value", "datatype", "job"], ordered)
     store = p.store
