@@ -208,3 +208,46 @@ def test_the_recorded_facts_the_rules_hold_for(recorded):
                f'?a prov:agent <https://orcid.org/{MODEL_ORCID}> ; prov:hadRole/rdfs:label "researcher" }}')
     assert ask('ASK { ?f sf:path "results/scaled.nc" ; sf:contentFingerprint ?c ; '
                'prov:atLocation/sf:path "results/scaled.nc" }')
+
+
+@pytest.fixture(scope="module")
+def rerun(tmp_path_factory):
+    """The model store with a second run that regenerated results/sorted.txt (same bytes)."""
+    import sciflow.engine as engine
+
+    work = model_store(tmp_path_factory.mktemp("model2") / "wf")
+    opts = engine.RunOptions(directory=str(work), snakefile=str(work / "Sciflowfile"), cores=1,
+                             command_line=["sciflow", "run"], forcerun=["listing"])
+    assert engine.run(opts).ok
+    return work
+
+
+REVISION_BREAKS = [
+    ("versions of a path form one chain of revisions",
+     """DELETE { GRAPH ?g { ?new prov:wasRevisionOf ?old } } WHERE { GRAPH ?g {
+          ?new sf:path "results/sorted.txt" ; prov:wasRevisionOf ?old } }""",
+     "two-latest-versions"),
+    ("a revision names a version (sf:File)",
+     """DELETE { GRAPH ?g { ?new prov:wasRevisionOf ?old } } INSERT { GRAPH ?g { ?new prov:wasRevisionOf ?p } }
+        WHERE { GRAPH ?g { ?new sf:path "results/sorted.txt" ; prov:wasRevisionOf ?old ;
+                           prov:specializationOf ?p } }""",
+     "wasRevisionOf"),
+    ("a replaced version is invalidated once",
+     """INSERT { GRAPH ?g { ?old prov:wasInvalidatedBy ?other } } WHERE { GRAPH ?g {
+          ?new sf:path "results/sorted.txt" ; prov:wasRevisionOf ?old } .
+          GRAPH ?g1 { ?other a sf:Job ; sf:ruleName "scale" } }""",
+     "two-invalidations"),
+]
+
+
+def test_the_rerun_store_passes(rerun, capsys):
+    code, out = _check(rerun, capsys)
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("rule,update,expected", REVISION_BREAKS, ids=[b[0] for b in REVISION_BREAKS])
+def test_breaking_a_version_rule_is_reported(rerun, tmp_path, capsys, rule, update, expected):
+    work = _broken(rerun, tmp_path, update)
+    code, out = _check(work, capsys)
+    assert code == 1, f"{rule}: prov check passed a broken store\n{out}"
+    assert expected in out, f"{rule}: {expected!r} not in\n{out}"
