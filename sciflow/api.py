@@ -321,12 +321,10 @@ class Workflow:
         function redefined in a later cell is the one the next run uses)."""
         if self.namespace is None or self.snakefile is None:
             return
-        import hashlib
-
+        from sciflow.hashing import sha256_file
         from sciflow.notebook.namespace import save_namespace
 
-        with open(self.snakefile, "rb") as fh:
-            sha = hashlib.sha256(fh.read()).hexdigest()
+        sha = sha256_file(self.snakefile)
         self.skipped_names = save_namespace(self.snakefile, sha, self.namespace)
 
     # ---- the same options the command line builds

@@ -29,6 +29,7 @@ import os
 import shutil
 from typing import TYPE_CHECKING, Any, Iterable
 
+from sciflow import layout
 from sciflow.errors import ConfinementError
 from sciflow.model import flag
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sciflow.jobs import Job
     from sciflow.model import SourceLoc, Workflow
 
-STATE_DIRS = (".sciflow", ".snakemake")
+STATE_DIRS = (layout.STATE_DIR, ".snakemake")
 EXTERNAL = "external"
 _HINT = ("Write outputs, logs and benchmarks below the working directory (e.g. results/...). "
          "To write outside it on purpose, mark the path external(\"/path\").")

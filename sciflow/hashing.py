@@ -43,6 +43,13 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def file_digest(path: str | os.PathLike, algorithm: str) -> str:
+    """Hex digest of a file by any ``hashlib`` algorithm (Snakemake's ``ensure(sha256=...)``
+    names its own; sciflow's checksums are ``sha256_file``/``HashCache``)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, algorithm).hexdigest()
+
+
 def sha256_text(text: str) -> str:
     """sha256 of a text's UTF-8 bytes (a rule's code, a command)."""
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()

@@ -25,7 +25,8 @@ from sciflow.compat.workflow_object import SnakemakeWorkflowAttributes, caller_l
 from sciflow.confine import external
 from sciflow.errors import ConfigError, RuleError, WorkflowError
 from sciflow.model import (ACTIONS, Action, Args, IOFile, NamedList, Rule, RuleOutput, SourceLoc, Unpack,
-                           Workflow, WorkflowBuilder, _apply_directive, flag)
+                           Workflow, WorkflowBuilder, _apply_directive, flag, name_slots,
+                           namedlist_of)
 
 
 # ------------------------------------------------------------------------------ flags
@@ -273,11 +274,8 @@ def _plain_path(value: str, rule_name: str | None = None) -> str:
 def _plain_paths(items: Any, rule_name: str | None = None) -> Any:
     if not isinstance(items, NamedList):
         return items
-    plain = NamedList.__new__(type(items))
-    list.extend(plain, (_plain_path(v, rule_name) if isinstance(v, str) else v
-                        for v in list.__iter__(items)))
-    plain._names = dict(items._names)
-    return plain
+    return namedlist_of([_plain_path(v, rule_name) if isinstance(v, str) else v
+                         for v in list.__iter__(items)], dict(name_slots(items)), type(items))
 
 
 class WorkflowContext(SnakemakeWorkflowAttributes):

@@ -143,7 +143,7 @@ _cwd_lock = threading.RLock()
 def in_directory(path: str | os.PathLike) -> Iterator[None]:
     """Run user code (workflow top level, input functions, handlers) inside ``path``: the one
     way the driver enters a working directory (the current directory is per process, so
-    entering it is serialised)."""
+    entering it is serialised). Workers use ``enter_directory``."""
     with _cwd_lock:
         old = os.getcwd()
         os.chdir(path)
@@ -151,3 +151,13 @@ def in_directory(path: str | os.PathLike) -> Iterator[None]:
             yield
         finally:
             os.chdir(old)
+
+
+def enter_directory(path: str | os.PathLike) -> None:
+    """Move this process into ``path`` and stay there: how a worker enters the working
+    directory (``run:`` code uses relative paths; restoring the old directory would pull the
+    floor from under a ``run:`` job still running in another thread of the worker). Serialised
+    with ``in_directory`` by the same lock."""
+    with _cwd_lock:
+        if os.getcwd() != os.fspath(path):
+            os.chdir(path)

@@ -236,9 +236,25 @@ class NamedList(list):
 
 
 def _rebuild_namedlist(items: list, names: dict) -> NamedList:
-    nl = NamedList()
+    return namedlist_of(items, names)
+
+
+NameSlots = dict[str, tuple[int, "int | None"]]
+"""A NamedList's names: name -> (start, end) of its items; end None for a single item."""
+
+
+def name_slots(nl: NamedList) -> NameSlots:
+    """The names of ``nl`` (shared, not copied: read them, or copy before changing). A function,
+    not a method, so that no name a workflow gives an item (``input.slots``) is shadowed."""
+    return nl._names
+
+
+def namedlist_of(items: Iterable[Any], slots: NameSlots, cls: type[NamedList] = NamedList) -> Any:
+    """A ``cls`` of ``items`` named by ``slots`` (shared: never mutated in place), without
+    ``__init__``'s flattening: the DAG builds one or more per job, from its rule's names."""
+    nl = cls.__new__(cls)
     list.extend(nl, items)
-    nl._names = names
+    nl._names = slots
     return nl
 
 
@@ -694,7 +710,7 @@ def _check_output_duplicates(rule: Rule, loc: SourceLoc) -> None:
     """The same output pattern twice in one rule is an error in Snakemake ("Duplicate output
     file pattern in rule r. First two duplicate for entries 0 and 1.")."""
     seen: dict[str, str] = {}
-    labels = {start: name for name, (start, end) in rule.output._names.items() if end is None}
+    labels = {start: name for name, (start, end) in name_slots(rule.output).items() if end is None}
     index = -1
     for i, value in enumerate(rule.output):
         label = labels.get(i)

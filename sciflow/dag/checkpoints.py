@@ -18,9 +18,8 @@ import os
 from typing import TYPE_CHECKING, Any, Callable
 
 from sciflow import wildcards as wc
-from sciflow.dag.factory import namedlist_of
 from sciflow.errors import IncompleteCheckpointError, WildcardError
-from sciflow.model import NamedList, Rule, Workflow
+from sciflow.model import NamedList, Rule, Workflow, name_slots, namedlist_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from sciflow.dag.factory import JobFactory
@@ -78,7 +77,7 @@ def install_resolver(workflow: Workflow, rule_info: Callable[[str], "RuleInfo | 
             if asking is not None:
                 asking.append(outputs[0])
             return CheckpointJob(rule, namedlist_of([CheckpointOutput(o) for o in outputs],
-                                                  dict(rule.output._names)))
+                                                  dict(name_slots(rule.output))))
         raise IncompleteCheckpointError(name, [outputs[0]])
 
     workflow.checkpoints.resolver = resolve

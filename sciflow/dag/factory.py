@@ -18,7 +18,8 @@ from sciflow import wildcards as wc
 from sciflow.dag.index import RuleInfo, rule_label
 from sciflow.errors import IncompleteCheckpointError, RuleError, SciflowError, WildcardError
 from sciflow.jobs import Job
-from sciflow.model import FlaggedFunction, IOFile, NamedList, Rule, Unpack, Wildcards, Workflow
+from sciflow.model import (FlaggedFunction, IOFile, NamedList, Rule, Unpack, Wildcards, Workflow,
+                           name_slots, namedlist_of)
 from sciflow.resources_config import InputSizes
 
 __all__ = ["JobFactory", "call_with_aux", "whole_number", "namedlist_of"]
@@ -88,11 +89,11 @@ def _concrete(item: Any, wildcards: Wildcards, values: dict[str, str]) -> str:
 
 def _grouped(nl: NamedList) -> list[tuple[str | None, Any, bool]]:
     """(name, value, is_list) per directive item as written (named lists kept together)."""
-    if not nl._names:
+    if not name_slots(nl):
         return [(None, v, False) for v in list.__iter__(nl)]
     covered: set[int] = set()
     entries: list[tuple[int, int, str | None, Any, bool]] = []
-    for name, (start, end) in nl._names.items():
+    for name, (start, end) in name_slots(nl).items():
         if end is None:
             entries.append((start, 0, name, list.__getitem__(nl, start), False))
             covered.add(start)
@@ -110,12 +111,6 @@ def _grouped(nl: NamedList) -> list[tuple[str | None, Any, bool]]:
 # mutated in place), and a fresh empty dict per job cost 64 bytes twice.
 _NO_NAMES: dict[str, tuple[int, int | None]] = {}
 
-
-def namedlist_of(items: list[Any], names: dict[str, tuple[int, int | None]]) -> NamedList:
-    nl = NamedList.__new__(NamedList)
-    list.extend(nl, items)
-    nl._names = names
-    return nl
 
 
 class PendingCheckpoint:
@@ -162,7 +157,7 @@ class JobFactory:
         try:
             log = namedlist_of([_concrete(p, wildcards, values) if not callable(p)
                               else call_with_aux(p, wildcards) for p in rule.log],
-                             rule.log._names) if len(rule.log) else namedlist_of([], _NO_NAMES)
+                             name_slots(rule.log)) if len(rule.log) else namedlist_of([], _NO_NAMES)
             benchmark = (_concrete(rule.benchmark, wildcards, values)
                          if rule.benchmark else None)
         except WildcardError as exc:
@@ -231,7 +226,7 @@ class JobFactory:
         try:
             if info.input_is_static:
                 return namedlist_of([_concrete(p, wildcards, values) for p in rule.input],
-                                  rule.input._names)
+                                  name_slots(rule.input))
             items: list[Any] = []
             names: dict[str, tuple[int, int | None]] = {}
             for name, value, is_list in _grouped(rule.input):
@@ -451,7 +446,7 @@ def resolve_deferred_params(job: Any) -> None:
                                 f"{_fmt_wc(job.wildcards)})",
                                 job.rule.loc_of("params")) from exc
         items.append(value)
-    job.params = namedlist_of(items, params._names)
+    job.params = namedlist_of(items, name_slots(params))
 
 
 def _inputs_pending(exc: BaseException, input: Any) -> bool:

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from sciflow import wildcards as wc
 from sciflow.errors import WildcardError
 from sciflow.jobs import Job
-from sciflow.model import Rule, Unpack, Wildcards, Workflow
+from sciflow.model import Rule, Unpack, Wildcards, Workflow, name_slots, namedlist_of
 
 __all__ = ["RuleInfo", "RuleIndex", "rule_label", "tie_rules", "check_periodic"]
 
@@ -56,7 +56,7 @@ class RuleInfo:
         self.has_wildcards = bool(self.wc_names)
         # shared by every job's Wildcards/output NamedList (never mutated after creation)
         self.wc_table = {n: (i, None) for i, n in enumerate(self.wc_names)}
-        self.out_names = dict(rule.output._names)
+        self.out_names = dict(name_slots(rule.output))
         self.input_is_static = not any(callable(v) or isinstance(v, (Unpack, list, tuple))
                                        for v in rule.input)
         self.cache: dict[str, Job] = {}  # product path -> job
@@ -100,10 +100,7 @@ class RuleInfo:
         return self.make_wildcards(best)
 
     def make_wildcards(self, values: dict[str, str]) -> Wildcards:
-        w = Wildcards.__new__(Wildcards)
-        list.extend(w, [values[n] for n in self.wc_names])
-        w._names = self.wc_table
-        return w
+        return namedlist_of([values[n] for n in self.wc_names], self.wc_table, Wildcards)
 
 
 def tie_rules(infos: Iterable["RuleInfo"]) -> None:

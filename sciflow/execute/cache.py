@@ -28,6 +28,7 @@ import shutil
 import tempfile
 from typing import Any, Iterable
 
+from sciflow import hashing
 from sciflow.errors import DeploymentError, RuleError
 
 CACHE_ENV = "SNAKEMAKE_OUTPUT_CACHE"
@@ -61,18 +62,18 @@ def cache_dir(rules: Iterable[Any]) -> str:
 
 
 def _file_sha256(path: str) -> str:
+    """A file's sha256 (``sciflow.hashing``: computed once per file version), or a directory's:
+    its files' relative paths and checksums (this key format is the cache's own, kept so that
+    existing cache entries are still found)."""
+    if not os.path.isdir(path):
+        return hashing.checksum(path) or hashing.sha256_file(path)  # (raises if it is missing)
     h = hashlib.sha256()
-    if os.path.isdir(path):
-        for top, dirs, files in os.walk(path):
-            dirs.sort()
-            for name in sorted(files):
-                full = os.path.join(top, name)
-                h.update(os.path.relpath(full, path).encode() + b"\0")
-                h.update(_file_sha256(full).encode())
-        return h.hexdigest()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    for top, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(top, name)
+            h.update(os.path.relpath(full, path).encode() + b"\0")
+            h.update(_file_sha256(full).encode())
     return h.hexdigest()
 
 

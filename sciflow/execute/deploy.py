@@ -157,7 +157,7 @@ def _action_kind(rule: Any) -> str | None:
 
 # --------------------------------------------------------------------------- before the run
 NOTEBOOK_MODULES = ("nbclient", "nbformat", "ipykernel")
-NOTEBOOK_HINT = "Install the extra: pip install 'sciflow[notebook]'."
+NOTEBOOK_HINT = "Install the extra: pip install 'sciflow[jupyter]'."
 
 
 def _importable(name: str) -> bool:

@@ -21,14 +21,13 @@ How a job is placed inside: the command's argv gets a prefix (``conda run -p ENV
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import shlex
 import shutil
 import subprocess
 from typing import Any, Iterable
 
-from sciflow import layout
+from sciflow import hashing, layout
 from sciflow.errors import DeploymentError, JobFailedError
 from sciflow.model import SourceLoc
 
@@ -63,8 +62,7 @@ def conda_prefix_dir(workdir: str, conda_prefix: str | None = None) -> str:
 def env_hash(env_file: str) -> str:
     """The hash naming an environment: its file's content, so an edited file gets a new
     environment and the same file in two workflows shares one."""
-    with open(env_file, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()[:16]
+    return hashing.sha256_file(env_file)[:16]
 
 
 def env_path(env_file: str, workdir: str, conda_prefix: str | None = None) -> str:

@@ -16,6 +16,7 @@ import traceback
 import types
 from typing import Any, Callable
 
+from sciflow import layout
 from sciflow.errors import JobFailedError
 from sciflow.execute.base import JobSpec
 from sciflow.execute.procguard import HOST
@@ -24,7 +25,6 @@ MAX_LOADED = 4  # workflows kept per worker process (distinct files/configs)
 
 _WORKFLOWS: dict[tuple, Any] = {}
 _LOAD_LOCK = threading.Lock()
-_CWD_LOCK = threading.Lock()
 
 
 def workflow_function(spec: JobSpec) -> Callable[..., Any]:
@@ -39,7 +39,7 @@ def workflow_function(spec: JobSpec) -> Callable[..., Any]:
         workflow = _WORKFLOWS.get(key)
         if workflow is None:
             from sciflow.parse import load_workflow
-            enter_workdir(spec.workdir)
+            layout.enter_directory(spec.workdir)
             workflow = load_workflow(spec.workflow_path, config_overrides=spec.config)
             if len(_WORKFLOWS) >= MAX_LOADED:
                 _WORKFLOWS.pop(next(iter(_WORKFLOWS)))
@@ -51,15 +51,6 @@ def workflow_function(spec: JobSpec) -> Callable[..., Any]:
     if func is None:
         raise JobFailedError(f"the run: function of rule {spec.rule!r} was not defined")
     return func
-
-
-def enter_workdir(path: str) -> None:
-    """``run:`` code uses relative paths, and the working directory is per process: move the
-    worker there and stay (restoring it would pull the floor from under a ``run:`` job still
-    running in another thread of this worker)."""
-    with _CWD_LOCK:
-        if os.getcwd() != path:
-            os.chdir(path)
 
 
 def with_bench_iteration(func: Callable[..., Any], iteration: int | None) -> Callable[..., Any]:

@@ -29,7 +29,6 @@ worker) and ``monitor`` (benchmark and memory sampling).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import stat
@@ -38,7 +37,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sciflow import layout
+from sciflow import hashing, layout
 from sciflow.confine import safe_remove
 from sciflow.errors import ConfinementError
 from sciflow.errors import (JobError, JobFailedError, JobTimeoutError, MissingDependencyError,
@@ -51,8 +50,7 @@ from sciflow.execute.hpc import batch_job_id
 from sciflow.execute.monitor import Monitor, empty_record, write_benchmark
 from sciflow.execute.processes import environment_wrapper, guarded_notebook_client, run_command
 from sciflow.execute.procguard import HOST
-from sciflow.execute.runblock import (enter_workdir, user_traceback, with_bench_iteration,
-                                      workflow_function)
+from sciflow.execute.runblock import user_traceback, with_bench_iteration, workflow_function
 from sciflow.execute.script import (MODULES_ENV, call_recording_software, job_resources,
                                     make_snakemake, script_source, versions)
 from sciflow.execute import cache, shadow
@@ -290,7 +288,7 @@ class _Attempt:
         monitor = Monitor(os.getpid(), full=True) if self.spec.benchmark else None
         if not self.spec.timeout_s:
             self.record.running_inside()
-        enter_workdir(self.cwd)
+        layout.enter_directory(self.cwd)
         with open(self.capture_log, "ab", buffering=0) as raw, job_output(raw):
             try:
                 if self.spec.timeout_s:  # a limit needs a process to kill
@@ -407,9 +405,8 @@ class _Attempt:
             if non_empty and os.path.isfile(path) and os.path.getsize(path) == 0:
                 empty.append(out)
             if algorithm and expected is not None and os.path.isfile(path):
-                with open(path, "rb") as fh:
-                    if hashlib.file_digest(fh, algorithm).hexdigest() != expected:
-                        differ.append(out)
+                if hashing.file_digest(path, algorithm) != expected:
+                    differ.append(out)
         where = dict(rule=self.spec.rule, wildcards=self.spec.wildcards)
         if empty:
             raise JobFailedError(

@@ -150,7 +150,7 @@ class Shadow:
         except FileNotFoundError:
             here = ""
         if here == self.dir or here.startswith(self.dir + os.sep):
-            os.chdir(self.workdir)  # a run: block moved this worker process in here
+            layout.enter_directory(self.workdir)  # a run: block moved this worker in here
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sciflow import layout
 from sciflow.errors import ProvenanceError
 
 MAX_LINEAGE_GRAPHS = 40     # final outputs drawn with their lineage (the rest: path + checksum)
@@ -212,7 +213,7 @@ def load(workdir: str | Path = ".", run_id: str | None = None) -> ReportData:
     prov = sp.open(workdir)
     runs = prov.runs()
     if runs.empty:
-        raise ProvenanceError(f"no runs recorded in {Path(workdir) / '.sciflow'}",
+        raise ProvenanceError(f"no runs recorded in {layout.state_dir(workdir)}",
                               hint="Run the workflow first: sciflow run")
     if run_id is None:
         row = runs.sort_values("started").iloc[-1]
@@ -290,7 +291,7 @@ def _outputs(prov: Any, rid: str) -> list[OutputFile]:
         f = str(r.f)
         role = _str(r.role)
         if r.used is True or r.member is True or role.startswith("log:") or \
-                str(r.path).startswith(".sciflow/"):
+                str(r.path).startswith(layout.STATE_DIR + "/"):
             excluded.add(f)
             continue
         out = found.get(f)
@@ -341,13 +342,9 @@ def _items(prov: Any, rid: str) -> list[ReportItem]:
 def _value(v: Any) -> Any:
     if v is None or (isinstance(v, float) and v != v):
         return None
-    try:
-        import pandas as pd
-        if v is pd.NaT:
-            return None
-    except ImportError:  # pragma: no cover
-        pass
-    return v
+    import pandas as pd  # a dependency: the store's answers are DataFrames
+
+    return None if v is pd.NaT else v
 
 
 def _str(v: Any) -> str:

@@ -10,6 +10,8 @@ import re
 from datetime import datetime
 from typing import Iterable
 
+import graphviz
+
 from sciflow.report.data import JobRow, Lineage
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7",
@@ -23,11 +25,8 @@ def rule_colours(rules: Iterable[str]) -> dict[str, str]:
 
 def _dot_svg(nodes: dict[str, dict[str, str]], edges: Iterable[tuple[str, str]],
              rankdir: str = "TB") -> str | None:
-    """SVG text laid out by ``dot``, or None if graphviz cannot run here."""
-    try:
-        import graphviz
-    except ImportError:
-        return None
+    """SVG text laid out by ``dot``, or None if the ``dot`` program cannot run here (the
+    ``graphviz`` Python package is a dependency; the program is a system package)."""
     g = graphviz.Digraph(graph_attr={"rankdir": rankdir, "bgcolor": "transparent"},
                          node_attr={"fontname": "Helvetica", "fontsize": "10"},
                          edge_attr={"color": "#888888"})
@@ -41,7 +40,8 @@ def _dot_svg(nodes: dict[str, dict[str, str]], edges: Iterable[tuple[str, str]],
             g.edge(names[a], names[b])
     try:
         svg = g.pipe(format="svg").decode("utf-8")
-    except Exception:  # no `dot` executable, or it failed: the caller shows a list instead
+    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError):
+        # no `dot` executable, or it failed: the caller shows a list of the edges instead
         return None
     svg = svg[svg.find("<svg"):]
     prefix = f"g{next(_ids)}_"  # several inline SVGs in one page: keep their ids unique
