@@ -12,9 +12,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# Hypothesis keeps its example database in ./.hypothesis by default: the checkout, when the
+# suite runs from it. Tests write only below tmp_path (see pytest_sessionfinish).
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "sciflow-hypothesis"))
 
 EXECUTORS = ["local", "external", pytest.param("slurm", marks=pytest.mark.slurm)]
 
@@ -76,3 +84,46 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"sciflow services: dask external cluster; SLURM {'skipped: ' + reason if reason else 'available'}"
             + (f"; graphviz {'found' if shutil.which('dot') else 'missing'}")
             + (f"; uid {os.geteuid()}")]
+
+
+# ----------------------------------------------------------------------------- the checkout
+CHECKOUT = Path(__file__).resolve().parent.parent
+_RUNNER_FILES = ("__pycache__", ".pytest_cache")  # pytest's and Python's own, not a test's
+_SOURCES = (".py", ".md", ".lark", ".toml", ".ipynb", ".smk")
+_BEFORE = pytest.StashKey[set]()
+
+
+def _checkout_files() -> set[str]:
+    """Files git does not track in the checkout (untracked or ignored, as git lists them),
+    and every file below the tools' state directories there (a workflow run in the current
+    directory writes ``.sciflow/`` and ``.snakemake/``, which .gitignore hides)."""
+    res = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=normal"],
+                         cwd=CHECKOUT, capture_output=True, text=True)
+    found = {line[3:] for line in res.stdout.splitlines() if line[:2] == "!!"
+             or line[:2] == "??" and not line.endswith(_SOURCES)}  # not a file being written
+    for state in (".sciflow", ".snakemake"):
+        found.update(p.relative_to(CHECKOUT).as_posix() for p in (CHECKOUT / state).rglob("*"))
+    return {f for f in found if not any(part in f for part in _RUNNER_FILES)}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller sees every worker's writes
+        session.config.stash[_BEFORE] = _checkout_files()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A test that writes into the checkout (a run in the current directory instead of its
+    tmp_path) fails the session, naming what it wrote."""
+    before = session.config.stash.get(_BEFORE, None)
+    if before is None:
+        return
+    written = sorted(_checkout_files() - before)
+    if written:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = ("tests wrote into the checkout (use tmp_path or the workflow's directory): "
+                   + ", ".join(written[:20]) + (" ..." if len(written) > 20 else ""))
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(message, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+

@@ -24,12 +24,13 @@ from typing import Any
 
 import yaml
 
+import oracle
+
 CASES_DIR = Path(__file__).parent / "workflows"
 EXAMPLES_DIR = Path(__file__).parent.parent / "workflows"  # the real example workflows
 # Bookkeeping directories and files of either tool, never part of a case's outputs.
 IGNORED_DIRS = {".snakemake", ".sciflow", "__pycache__"}
 IGNORED_FILES = {".snakemake_timestamp"}
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
 @dataclass
@@ -46,7 +47,8 @@ class Case:
         return self.path / "expected"
 
     def snakemake_args(self) -> list[str]:
-        args = [str(SNAKEMAKE), "-s", "Snakefile", "-c", str(self.cores), *self.targets]
+        """Snakemake's command line for the case (without the program)."""
+        args = ["-s", "Snakefile", "-c", str(self.cores), *self.targets]
         if self.config:
             args += ["--config", *(f"{k}={v}" for k, v in self.config.items())]
         return args
@@ -149,8 +151,7 @@ def compare_outputs(case: Case, workdir: Path, reference: Path | None = None) ->
 
 
 def run_snakemake(case: Case, workdir: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(case.snakemake_args() + list(extra), cwd=workdir, capture_output=True,
-                          text=True, timeout=300)
+    return oracle.snakemake(workdir, *case.snakemake_args(), *extra, check=False)
 
 
 def make_expected(name: str, scratch: Path) -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 SCIFLOW = BIN / "sciflow"
-SNAKEMAKE = BIN / "snakemake"
 STATE_DIRS = (".snakemake", ".sciflow")
 
 

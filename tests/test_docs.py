@@ -104,3 +104,30 @@ def test_architecture_lists_every_entry_of_the_sciflow_layout():
     rows = [line for line in doc.splitlines() if line.startswith("| `")]
     missing = [e for e in entries if not any(f"`{e}" in row.split("|")[1] for row in rows)]
     assert not missing, f"add rows for these .sciflow/ entries to docs/ARCHITECTURE.md: {missing}"
+
+
+def test_a_run_writes_only_the_declared_sciflow_entries(tmp_path):
+    """What a real run leaves in ``.sciflow/`` is what sciflow/layout.py declares (and the test
+    above checks docs/ARCHITECTURE.md against): a new file or folder must be added there."""
+    import re
+
+    from helpers import write_tree
+    from sciflow import layout
+    from sciflow.engine import RunOptions, run
+
+    write_tree(tmp_path, {"s.py": "open(snakemake.output[0], 'w').write('b')\n"}, snakefile='''
+        rule all:
+            input: "b.txt"
+        rule a:
+            output: "a.txt"
+            shell: "echo a > {output}"
+        rule b:
+            input: "a.txt"
+            output: "b.txt"
+            script: "s.py"
+    ''')
+    assert run(RunOptions(directory=str(tmp_path), cores=1)).ok
+    declared = set(re.findall(r"^      ([\w.-]+?)/?(?:<\w+>\S*)?\s", layout.__doc__ or "", flags=re.M))
+    written = {p.name for p in layout.state_dir(tmp_path).iterdir()}
+    assert {"meta.sqlite", "prov", "logs", "sources"} <= written
+    assert written <= declared, f"undeclared in sciflow/layout.py: {sorted(written - declared)}"

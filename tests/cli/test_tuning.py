@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from oracle import SNAKEMAKE
 from sciflow.events import JobResult
 from sciflow.execute.base import Executor, JobSpec
 from sciflow.latency import LatencyWait
 from sciflow.model import NamedList
 
 SCIFLOW = Path(sys.executable).parent / "sciflow"
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 RESOURCES = '''
 rule all:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+import oracle
+from oracle import SNAKEMAKE
 from sciflow.cli import main
 
 SCIFLOW = Path(sys.executable).parent / "sciflow"
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 SNAKEFILE = '''
 rule all:
@@ -55,11 +56,7 @@ def view(cwd: Path, *args: str) -> str:
     return out.getvalue()
 
 
-def snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    res = subprocess.run([str(SNAKEMAKE), *args], cwd=cwd, capture_output=True, text=True,
-                         timeout=300)
-    assert res.returncode == 0, res.stderr
-    return res
+snakemake = oracle.snakemake
 
 
 def table(text: str) -> list[list[str]]:

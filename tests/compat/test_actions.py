@@ -11,20 +11,19 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from helpers import files_below
+from oracle import SNAKEMAKE, snakemake
 
 from sciflow.engine import RunOptions, run
 from sciflow.errors import DeploymentError, RuleError
 from sciflow.execute import envs, wrapper
 from sciflow.execute.deploy import ActionSettings
 
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 HAS_CONDA = envs.conda_frontend() is not None
 HAS_APPTAINER = envs.container_runtime() is not None
 
@@ -129,9 +128,7 @@ def test_same_files_as_snakemake(tmp_path):
              "iter.py": "open(snakemake.output[0], 'a').write(f'{snakemake.bench_iteration}\\n')\n"}
     sm = workflow(tmp_path / "sm", SHADOW_CMD + DIFF_SNAKEFILE, files)
     sf = workflow(tmp_path / "sf", SHADOW_CMD + DIFF_SNAKEFILE, files)
-    res = subprocess.run([str(SNAKEMAKE), "-c2", "--wrapper-prefix", f"file://{wrappers}/"],
-                         cwd=sm, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-3000:]
+    snakemake(sm, "-c2", "--wrapper-prefix", f"file://{wrappers}/")
     summary = sciflow_run(sf, wrapper_prefix=str(wrappers), cores=2)
     assert summary.ok
     want, got = tree(sm), tree(sf)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from oracle import job_stats
+from oracle import dry_run_counts, snakemake
 from sciflow.dag import build_dag
 from sciflow.parse import load_workflow
 
@@ -105,16 +105,9 @@ def materialise(root: Path) -> Path:
     return root
 
 
-def snakemake_jobs(folder: Path) -> dict[str, int]:
-    res = subprocess.run([str(BIN / "snakemake"), "-n", "--quiet", "rules", "-c", "1"],
-                         cwd=folder, capture_output=True, text=True, timeout=180)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return job_stats(res.stdout + res.stderr)
-
-
 def test_same_jobs_per_rule_as_snakemake(tmp_path, monkeypatch):
     ours, theirs = materialise(tmp_path / "sciflow"), materialise(tmp_path / "snakemake")
-    expected = snakemake_jobs(theirs)
+    expected = dry_run_counts(theirs, "--quiet", "rules", timeout=180)
     monkeypatch.chdir(ours)
     wf = load_workflow(os.path.join("workflow", "Snakefile"))
     dag = build_dag(wf)
@@ -131,9 +124,7 @@ def test_same_files_as_snakemake(tmp_path):
     res = subprocess.run([str(BIN / "sciflow"), "run", "-c", "2"], cwd=ours,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
-    res = subprocess.run([str(BIN / "snakemake"), "-c", "2", "-q"], cwd=theirs,
-                         capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
+    snakemake(theirs, "-c", "2", "-q")
     files = sorted(str(p.relative_to(theirs)) for p in (theirs / "results").rglob("*")
                    if p.is_file())
     assert len(files) == 10

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+import oracle
 from oracle import job_stats
 
 SCIFLOW = Path(sys.executable).parent / "sciflow"
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
 def tree(root: Path, snakefile: str, files: dict[str, str] | None = None) -> Path:
@@ -34,9 +34,7 @@ def sciflow(cwd: Path, *args: str, ok: bool = True) -> subprocess.CompletedProce
 
 
 def snakemake(cwd: Path, *args: str) -> str:
-    res = subprocess.run([str(SNAKEMAKE), *args], cwd=cwd, capture_output=True, text=True,
-                         timeout=300)
-    assert res.returncode == 0, res.stdout + res.stderr
+    res = oracle.snakemake(cwd, *args)
     return res.stdout + res.stderr
 
 

@@ -11,11 +11,11 @@ import textwrap
 
 import pytest
 
+from oracle import SNAKEMAKE
 from sciflow.errors import RuleError, WorkflowError
 from sciflow.parse import load_workflow
 
 SCIFLOW = pathlib.Path(sys.executable).with_name("sciflow")
-SNAKEMAKE = pathlib.Path(sys.executable).with_name("snakemake")
 
 SNAKEFILE = """
     pathvars:

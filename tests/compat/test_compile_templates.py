@@ -10,11 +10,11 @@ import sys
 import pytest
 
 from helpers import write_tree
+from oracle import SNAKEMAKE
 from sciflow.errors import ConfigError
 from sciflow.parse import load_workflow
 
 SCIFLOW = pathlib.Path(sys.executable).with_name("sciflow")
-SNAKEMAKE = pathlib.Path(sys.executable).with_name("snakemake")
 
 FILES = {
     "Snakefile": """

@@ -9,37 +9,22 @@ from __future__ import annotations
 
 import os
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
 from helpers import files_below
 
 import helpers
-from oracle import job_stats
+from oracle import dry_run_counts, snakemake
 
 from sciflow.engine import RunOptions, run
 from sciflow.errors import RuleError, SciflowError
 
-SNAKEMAKE = pathlib.Path(sys.executable).with_name("snakemake")
 
 
 def write_tree(root: pathlib.Path, snakefile: str, files: dict[str, str] | None = None
                ) -> pathlib.Path:
     return helpers.write_tree(root, files or {}, snakefile=snakefile, dedent=False)
-
-
-def snakemake(cwd: pathlib.Path, *args: str, dry: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SNAKEMAKE), *(["-n"] if dry else []), "--cores", "4", *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=180)
-
-
-def snakemake_counts(cwd: pathlib.Path, *args: str) -> dict[str, int]:
-    res = snakemake(cwd, *args)
-    text = res.stdout + res.stderr
-    assert res.returncode == 0, text
-    return job_stats(text)
 
 
 def sciflow_counts(cwd: pathlib.Path, **options) -> dict[str, int]:
@@ -55,8 +40,7 @@ def both_run(tmp_path: pathlib.Path, snakefile: str, files: dict[str, str] | Non
     """Run the workflow with Snakemake and with sciflow in two copies; their files."""
     theirs = write_tree(tmp_path / "snakemake", snakefile, files)
     ours = write_tree(tmp_path / "sciflow", snakefile, files)
-    res = snakemake(theirs, dry=False)
-    assert res.returncode == 0, res.stdout + res.stderr
+    snakemake(theirs, "--cores", "4")
     summary = run(RunOptions(directory=str(ours), cores=cores, provenance=False))
     assert summary.ok
     return tree(theirs), tree(ours)
@@ -266,7 +250,7 @@ def test_dry_run_jobs_per_rule_match_snakemake(name, tmp_path):
         if callable(files):
             files(wd)
         dirs.append(wd)
-    expected = snakemake_counts(dirs[0], *their_args)
+    expected = dry_run_counts(dirs[0], *their_args, cores=4)
     assert sciflow_counts(dirs[1], **our_options) == expected
 
 
@@ -360,7 +344,7 @@ def test_duplicate_output_pattern_is_an_error_as_in_snakemake(tmp_path):
             shell: "touch {output}"
     '''
     theirs = write_tree(tmp_path / "snakemake", text)
-    res = snakemake(theirs)
+    res = snakemake(theirs, "-n", "--cores", "4", check=False)
     assert res.returncode != 0 and "Duplicate output file pattern" in res.stdout + res.stderr
     ours = write_tree(tmp_path / "sciflow", text)
     with pytest.raises(RuleError) as info:

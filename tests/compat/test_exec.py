@@ -13,26 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from helpers import files_below
+from oracle import needs_snakemake as oracle_installed, snakemake as run_snakemake
 
 from sciflow.engine import RunOptions, run
 from sciflow.errors import RunFailedError
 
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-_NO_ORACLE = pytest.mark.skipif(not SNAKEMAKE.exists(), reason="Snakemake (the oracle) is not "
-                                "installed in this venv")
-
-
 def needs_snakemake(test):
     """A differential test (Snakemake runs the same Snakefile): slow, so behind the marker;
     ``test_one_run_gives_snakemake_s_files`` covers the same ground in the default suite."""
-    return pytest.mark.slow(_NO_ORACLE(test))
+    return pytest.mark.slow(oracle_installed(test))
 
 
 def write(wd: Path, snakefile: str, files: dict[str, str] | None = None) -> Path:
@@ -49,8 +44,7 @@ def twins(tmp: Path, snakefile: str, files: dict[str, str] | None = None) -> tup
 
 
 def snakemake(wd: Path, *targets: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SNAKEMAKE), "-c1", "--nolock", *targets], cwd=wd,
-                          capture_output=True, text=True, timeout=300)
+    return run_snakemake(wd, "-c1", "--nolock", *targets, check=False)
 
 
 def sciflow(wd: Path, *targets: str) -> None:

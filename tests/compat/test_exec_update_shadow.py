@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import os
 
-import pytest
+from oracle import needs_snakemake
+from tests.compat.test_exec import same_outputs
 
-from tests.compat.test_exec import SNAKEMAKE, same_outputs
-
-pytestmark = pytest.mark.skipif(not SNAKEMAKE.exists(), reason="Snakemake (the oracle) is "
-                                "not installed in this venv")
+pytestmark = needs_snakemake
 
 UPDATE = '''
     shell("touch -t 201604010000 state.txt self.txt; touch in.txt")

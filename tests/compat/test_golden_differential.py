@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from oracle import job_stats
-from golden import CASES_DIR, EXAMPLES_DIR, SNAKEMAKE, Case, case_names, compare_outputs, copy_case, load_case, run_snakemake
+from oracle import SNAKEMAKE, job_stats
+from golden import CASES_DIR, EXAMPLES_DIR, Case, case_names, compare_outputs, copy_case, load_case, run_snakemake
 
 pytestmark = pytest.mark.snakemake
 SCIFLOW = Path(sys.executable).parent / "sciflow"

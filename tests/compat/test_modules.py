@@ -8,26 +8,14 @@ from __future__ import annotations
 
 import os
 import pathlib
-import subprocess
 import sys
 
 import pytest
 
 from helpers import write_tree
-from oracle import job_stats
+from oracle import dry_run_counts
 
 from sciflow.errors import SciflowError, WorkflowError
-
-SNAKEMAKE = pathlib.Path(sys.executable).with_name("snakemake")
-
-
-def snakemake_counts(cwd: pathlib.Path, *args: str) -> dict[str, int]:
-    res = subprocess.run([str(SNAKEMAKE), "-n", "--cores", "1", *args], cwd=cwd,
-                         capture_output=True, text=True, timeout=120)
-    text = res.stdout + res.stderr
-    assert res.returncode == 0, text
-    return job_stats(text)
-
 
 def sciflow_counts(cwd: pathlib.Path, *, snakefile="Snakefile", directory=None, targets=(),
                    configfiles=(), set_scatter=None) -> dict[str, int]:
@@ -252,7 +240,7 @@ CASES = {
 def test_jobs_per_rule_match_snakemake(name, tmp_path):
     files, args = CASES[name]
     ours, theirs = write_tree(tmp_path / "ours", files), write_tree(tmp_path / "theirs", files)
-    expected = snakemake_counts(theirs, *args)
+    expected = dry_run_counts(theirs, *args)
     scatter = dict(a.split("=") for a in args[1:]) if args else {}
     assert sciflow_counts(ours, set_scatter={k: int(v) for k, v in scatter.items()}) == expected
 
@@ -280,7 +268,7 @@ def test_configfile_relative_to_invocation_dir(tmp_path, with_configfile_directi
     if with_configfile_directive_file:
         files["wd/config.yaml"] = "samples: [q]\nother: 1\n"
     ours, theirs = write_tree(tmp_path / "ours", files), write_tree(tmp_path / "theirs", files)
-    expected = snakemake_counts(theirs, "-d", "wd", "-s", "wd/Snakefile", "--configfile", "c.yaml")
+    expected = dry_run_counts(theirs, "-d", "wd", "-s", "wd/Snakefile", "--configfile", "c.yaml")
     assert expected == {"one": 3, "all": 1}
     assert sciflow_counts(ours, snakefile="wd/Snakefile", directory="wd",
                           configfiles=["c.yaml"]) == expected
@@ -489,7 +477,7 @@ def test_pepfile_and_pepschema_match_snakemake(tmp_path):
     pytest.importorskip("peppy")
     pytest.importorskip("eido")
     ours, theirs = write_tree(tmp_path / "ours", PEP), write_tree(tmp_path / "theirs", PEP)
-    expected = snakemake_counts(theirs)
+    expected = dry_run_counts(theirs)
     assert expected == {"one": 3, "all": 1}
     assert sciflow_counts(ours) == expected
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from oracle import SNAKEMAKE
 from sciflow.compat.snakemake.remote import PROVIDERS
 from sciflow.dag import build_dag
 from sciflow.directives import STORAGE_HINT
@@ -101,7 +102,7 @@ def test_snakemake7_auto_provider_is_the_same_error(tmp_path):
 def test_cli_as_snakemake_imports_then_stops_on_use(tmp_path):
     """Differential: Snakemake 9 plans a workflow that only imports a provider, and stops on
     making one; so does sciflow (with its own message)."""
-    for tool, argv in (("snakemake", [str(BIN / "snakemake"), "-n", "-c", "1", "--quiet"]),
+    for tool, argv in (("snakemake", [str(SNAKEMAKE), "-n", "-c", "1", "--quiet"]),
                        ("sciflow", [str(BIN / "sciflow"), "run", "-n"])):
         folder = tmp_path / tool
         folder.mkdir()

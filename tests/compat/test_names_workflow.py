@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from oracle import SNAKEMAKE
 from sciflow.compat.workflow_object import RunView, current_run, run_settings
 from sciflow.engine import RunOptions
 from sciflow.parse import load_workflow
@@ -71,7 +72,7 @@ def test_workflow_attributes_as_snakemake(tmp_path):
     """Same Snakefile, same command line (``-d``, ``--configfile`` relative to where the
     command is typed, ``-c 3``, a dry run): the same answers."""
     reports = {}
-    for tool, argv in (("snakemake", [str(BIN / "snakemake"), "-q", "--wrapper-prefix",
+    for tool, argv in (("snakemake", [str(SNAKEMAKE), "-q", "--wrapper-prefix",
                                       "file:///w/"]),
                        ("sciflow", [str(BIN / "sciflow"), "run", "--wrapper-prefix",
                                     "file:///w/"])):
@@ -121,7 +122,7 @@ def test_run_block_is_not_the_main_process(tmp_path):
     """Differential: a ``run:`` block runs where the workflow is loaded again (Snakemake: a
     job process; sciflow: a Dask worker) — ``is_main_process`` is False there, in both."""
     out = {}
-    for tool, argv in (("snakemake", [str(BIN / "snakemake"), "-c", "1", "-q"]),
+    for tool, argv in (("snakemake", [str(SNAKEMAKE), "-c", "1", "-q"]),
                        ("sciflow", [str(BIN / "sciflow"), "run", "-c", "1", "-q"])):
         folder = tmp_path / tool
         folder.mkdir()

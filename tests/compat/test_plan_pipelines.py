@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import pathlib
 import re
-import subprocess
-import sys
 
 import helpers
-from oracle import job_stats
+from oracle import dry_run_counts, snakemake
 
 from sciflow.engine import RunOptions, run
-
-SNAKEMAKE = pathlib.Path(sys.executable).with_name("snakemake")
 
 
 def write_tree(root: pathlib.Path, snakefile: str, files: dict[str, str] | None = None
@@ -22,15 +18,12 @@ def write_tree(root: pathlib.Path, snakefile: str, files: dict[str, str] | None 
     return helpers.write_tree(root, files or {}, snakefile=snakefile, dedent=False)
 
 
-def snakemake_counts(cwd: pathlib.Path, *args: str) -> dict[str, int]:
-    res = subprocess.run([str(SNAKEMAKE), "-n", "--cores", "4", *args], cwd=cwd,
-                         capture_output=True, text=True, timeout=180)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return job_stats(res.stdout + res.stderr)
-
-
-def sciflow_plan(cwd: pathlib.Path, **options):
-    return run(RunOptions(directory=str(cwd), dry_run=True, **options)).plan
+def plan_as_snakemake(ours: pathlib.Path, theirs: pathlib.Path | None = None):
+    """sciflow's dry-run plan of ``ours``, checked to run as many jobs per rule as Snakemake's
+    dry run of ``theirs`` (the same folder by default)."""
+    plan = run(RunOptions(directory=str(ours), dry_run=True)).plan
+    assert dict(plan.counts_by_rule()) == dry_run_counts(theirs or ours, cores=4)
+    return plan
 
 
 # rna-seq-kallisto-sleuth: rule all asks for "results/spia/x/" (a directory, trailing slash)
@@ -51,8 +44,7 @@ TRAILING_SLASH = '''
 
 def test_directory_with_trailing_slash_binds_the_wildcard_without_it(tmp_path):
     root = write_tree(tmp_path, TRAILING_SLASH)
-    plan = sciflow_plan(root)
-    assert dict(plan.counts_by_rule()) == snakemake_counts(root)
+    plan = plan_as_snakemake(root)
     made = sorted(str(j.input[0]) for j in plan.jobs if j.rule.name == "mk")
     assert made == ["in.x.txt", "in.y.txt"]
     assert sorted(str(o) for j in plan.jobs if j.rule.name == "mk" for o in j.output) == \
@@ -88,8 +80,7 @@ SCATTER_ESCAPED = '''
 
 def test_scatter_pattern_with_escaped_wildcard_becomes_the_rules_wildcard(tmp_path):
     root = write_tree(tmp_path, SCATTER_ESCAPED)
-    plan = sciflow_plan(root)
-    assert dict(plan.counts_by_rule()) == snakemake_counts(root)
+    plan = plan_as_snakemake(root)
     outputs = sorted(str(o) for j in plan.jobs if j.rule.name == "scatter_it"
                      and j.wildcards["sample"] == "a" for o in j.output)
     assert outputs == [f"parts/a.{i}-of-3.txt" for i in (1, 2, 3)]
@@ -130,14 +121,11 @@ PARAMS_READ_INPUT = '''
 def test_params_function_reading_inputs_waits_until_they_exist(tmp_path):
     ours = write_tree(tmp_path / "sciflow", PARAMS_READ_INPUT)
     theirs = write_tree(tmp_path / "smk", PARAMS_READ_INPUT)
-    plan = sciflow_plan(ours)
-    assert dict(plan.counts_by_rule()) == snakemake_counts(theirs)
+    plan = plan_as_snakemake(ours, theirs)
     use = next(j for j in plan.jobs if j.rule.name == "use")
     assert list(use.params) == ["<TBD>", "p"]  # as Snakemake's dry run shows unknown values
     assert run(RunOptions(directory=str(ours), cores=2, provenance=False)).ok
-    res = subprocess.run([str(SNAKEMAKE), "-c2"], cwd=theirs, capture_output=True, text=True,
-                         timeout=300)
-    assert res.returncode == 0, res.stderr
+    snakemake(theirs, "-c2")
     assert (ours / "out/x.txt").read_text() == (theirs / "out/x.txt").read_text() == "7,9 p\n"
 
 
@@ -160,12 +148,9 @@ NAMED_INDEX = '''
 def test_items_named_index_and_sort_are_the_items_not_list_methods(tmp_path):
     ours = write_tree(tmp_path / "sciflow", NAMED_INDEX)
     theirs = write_tree(tmp_path / "smk", NAMED_INDEX)
-    plan = sciflow_plan(ours)
-    assert dict(plan.counts_by_rule()) == snakemake_counts(theirs)
+    plan_as_snakemake(ours, theirs)
     assert run(RunOptions(directory=str(ours), cores=1, provenance=False)).ok
-    res = subprocess.run([str(SNAKEMAKE), "-c1"], cwd=theirs, capture_output=True, text=True,
-                         timeout=300)
-    assert res.returncode == 0, res.stderr
+    snakemake(theirs, "-c1")
     assert (ours / "use.txt").read_text() == (theirs / "use.txt").read_text() == "i\ns\n"
 
 
@@ -196,7 +181,6 @@ WILDCARDS_ATTRIBUTE = '''
 
 def test_input_function_may_set_attributes_on_its_wildcards(tmp_path):
     root = write_tree(tmp_path, WILDCARDS_ATTRIBUTE)
-    plan = sciflow_plan(root)
-    assert dict(plan.counts_by_rule()) == snakemake_counts(root)
+    plan = plan_as_snakemake(root)
     made = sorted(str(o) for j in plan.jobs if j.rule.name == "cand" for o in j.output)
     assert made == ["cand/g1.x.txt", "cand/g2.y.txt"]

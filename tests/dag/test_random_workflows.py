@@ -10,9 +10,8 @@ import subprocess
 
 import pytest
 
-from oracle import job_stats
+from oracle import job_stats, needs_snakemake, snakemake
 
-from .test_snakemake_diff import SNAKEMAKE
 
 pytestmark = [pytest.mark.slow, pytest.mark.snakemake]
 
@@ -66,7 +65,7 @@ def kinds_of(text: str) -> set[str]:
     return {kind for kind, words in KINDS if any(w in text for w in words)}
 
 
-@pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake (the oracle) is not installed")
+@needs_snakemake
 @pytest.mark.parametrize("seed", range(300, 330))
 def test_random_workflow_agrees_with_snakemake(seed, tmp_path):
     from sciflow.dag import build_dag
@@ -82,8 +81,8 @@ def test_random_workflow_agrees_with_snakemake(seed, tmp_path):
             (d / f).parent.mkdir(parents=True, exist_ok=True)
             (d / f).write_text("x")
     try:
-        proc = subprocess.run([str(SNAKEMAKE), "-n", "-F", "--quiet", "rules", "--cores", "1"],
-                              cwd=tmp_path / "theirs", capture_output=True, text=True, timeout=60)
+        proc = snakemake(tmp_path / "theirs", "-n", "-F", "--quiet", "rules", "--cores", "1",
+                         check=False, timeout=60)
     except subprocess.TimeoutExpired:
         pytest.skip("Snakemake explores this workflow for more than a minute")
     old = os.getcwd()

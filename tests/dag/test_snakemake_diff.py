@@ -11,17 +11,14 @@ from __future__ import annotations
 import collections
 import os
 import pathlib
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from oracle import job_stats
+from oracle import dry_run_counts, needs_snakemake, snakemake
 
 pytestmark = pytest.mark.snakemake
 
-SNAKEMAKE = pathlib.Path(sys.executable).with_name("snakemake")
 
 CASES: dict[str, dict] = {
     "chain_expand_constraints": dict(
@@ -245,13 +242,8 @@ def _materialise(case: dict, where: pathlib.Path) -> None:
 
 
 def snakemake_counts(folder: pathlib.Path, targets=(), forceall=False) -> dict[str, int]:
-    cmd = [str(SNAKEMAKE), "-n", "--quiet", "rules", "--cores", "1", *targets]
-    if forceall:
-        cmd.append("-F")
-    proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=120)
-    text = proc.stdout + proc.stderr
-    assert proc.returncode == 0, text
-    return job_stats(text)
+    return dry_run_counts(folder, "--quiet", "rules", *targets, *(["-F"] if forceall else []),
+                          timeout=120)
 
 
 
@@ -272,7 +264,7 @@ def sciflow_counts(folder: pathlib.Path, targets=(), plan=False) -> dict[str, in
         os.chdir(old)
 
 
-@pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake (the oracle) is not installed")
+@needs_snakemake
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_job_counts_match_snakemake(name, tmp_path):
     case = CASES[name]
@@ -328,7 +320,7 @@ FAILING: dict[str, dict] = {
 }
 
 
-@pytest.mark.skipif(not SNAKEMAKE.exists(), reason="snakemake (the oracle) is not installed")
+@needs_snakemake
 @pytest.mark.parametrize("name", sorted(FAILING))
 def test_both_refuse_the_workflow(name, tmp_path):
     from sciflow.dag import build_dag
@@ -339,8 +331,8 @@ def test_both_refuse_the_workflow(name, tmp_path):
     ours_dir, theirs_dir = tmp_path / "sciflow", tmp_path / "snakemake"
     _materialise(case, ours_dir)
     _materialise(case, theirs_dir)
-    proc = subprocess.run([str(SNAKEMAKE), "-n", "--cores", "1", *case.get("targets", ())],
-                          cwd=theirs_dir, capture_output=True, text=True, timeout=120)
+    proc = snakemake(theirs_dir, "-n", "--cores", "1", *case.get("targets", ()), check=False,
+                     timeout=120)
     assert proc.returncode != 0, proc.stdout + proc.stderr
     old = os.getcwd()
     os.chdir(ours_dir)

@@ -4,10 +4,10 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from oracle import SNAKEMAKE, dry_run_counts, snakemake
 from sciflow.errors import LockError, RunFailedError, UsageError
 from sciflow.lock import RunLock, unlock
 
@@ -205,29 +205,13 @@ def test_lock_refuses_a_second_run_on_the_same_outputs(tmp_path):
     assert _run(tmp_path, unlock=True).unlocked == 0
 
 
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-
-
 def _sm(d, *args):
-    res = subprocess.run([str(SNAKEMAKE), "-c1", *args], cwd=d, capture_output=True, text=True,
-                         timeout=300)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res.stdout + res.stderr
+    snakemake(d, "-c1", *args)
 
 
 def _sm_counts(d, *args):
-    """Jobs per rule from Snakemake's dry-run "Job stats" table."""
     from collections import Counter
-    text = _sm(d, "-n", *args)
-    counts = Counter()
-    if "Job stats:" not in text:
-        return counts
-    for line in text.split("Job stats:", 1)[1].splitlines()[3:]:
-        parts = line.split()
-        if len(parts) != 2 or parts[0] == "total":
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
+    return Counter(dry_run_counts(d, *args))
 
 
 def _sf_counts(d, **kw):
@@ -381,6 +365,6 @@ def test_notebook_rules_without_the_notebook_extra_fail_before_any_job_runs(tmp_
     monkeypatch.setitem(sys.modules, "nbclient", None)
     with pytest.raises(DeploymentError) as info:
         _run(tmp_path)
-    assert "nbclient" in info.value.message and "sciflow[notebook]" in info.value.hint
+    assert "nbclient" in info.value.message and "sciflow[jupyter]" in info.value.hint
     assert "rule 'nb'" in info.value.message and info.value.loc.line == 4
     assert not (tmp_path / "a.txt").exists()

@@ -1,8 +1,11 @@
-"""Helpers for the process tests: a real ``sciflow run`` subprocess, and psutil look-ups of
-the job processes it starts (found by a unique token in their command line)."""
+"""Helpers for the reliability tests: real ``sciflow run`` subprocesses (started, waited for,
+killed), psutil look-ups of the job processes they start (found by a unique token in their
+command line), and the lock files a run leaves."""
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -10,6 +13,10 @@ import uuid
 from pathlib import Path
 
 import psutil
+
+from sciflow import layout
+
+SCIFLOW = str(Path(sys.executable).parent / "sciflow")
 
 
 def token(seconds: int = 300) -> str:
@@ -52,14 +59,15 @@ def _cmd(p: psutil.Process) -> list[str]:
         return []
 
 
-def wait_for(predicate, timeout: float = 60.0, every: float = 0.1):
+def wait_for(predicate, timeout: float = 90.0, what: str | None = None, every: float = 0.1):
+    """``predicate()``'s first true value, polled every ``every`` s for ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
 
 
 def worker_of(proc: psutil.Process) -> psutil.Process:
@@ -88,3 +96,51 @@ def finish(proc: subprocess.Popen, timeout: float = 90) -> int:
         if proc.poll() is None:
             os.killpg(proc.pid, 9)
             proc.wait()
+
+
+def sciflow(cwd, *args, timeout=180) -> subprocess.CompletedProcess:
+    """``sciflow ARGS`` in ``cwd``, run to its end, output captured as text."""
+    return subprocess.run([SCIFLOW, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def start(cwd, *args) -> subprocess.Popen:
+    """``sciflow ARGS`` in its own process group (so the test can kill it and its workers),
+    output in ``proc.stdout``."""
+    return subprocess.Popen([SCIFLOW, *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def lock_files(wd) -> list[Path]:
+    return sorted(layout.lock_dir(wd).glob("*.json"))
+
+
+def read_json(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def kill_run(proc, *pid_files) -> None:
+    """SIGKILL the run's process group and the job processes named in ``pid_files`` (jobs
+    run in their own sessions)."""
+    for group in [proc.pid] + [_pid(f) for f in pid_files]:
+        if group:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    if proc.stdout:
+        proc.stdout.close()
+
+
+def _pid(path):
+    try:
+        return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None

@@ -6,7 +6,7 @@ import pyoxigraph as ox
 
 from sciflow.provenance import vocab as V
 
-from ._runs import kill_run, lock_files, read_json, sciflow, start, wait_for
+from .proctools import kill_run, lock_files, read_json, sciflow, start, wait_for
 
 SNAKEFILE = '''
 rule make:

@@ -11,7 +11,7 @@ import pytest
 
 from sciflow.metadata import MetadataStore, OutputRecord
 
-from ._runs import sciflow
+from .proctools import sciflow
 
 SNAKEFILE = 'rule all:\n    output: "a.txt"\n    shell: "echo a > {output}"\n'
 

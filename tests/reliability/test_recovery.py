@@ -10,7 +10,7 @@ import psutil
 
 from sciflow.metadata import MetadataStore
 
-from ._runs import kill_run, sciflow, start, wait_for
+from .proctools import kill_run, sciflow, start, wait_for
 
 SLOW = '''
 rule all:
