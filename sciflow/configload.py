@@ -41,7 +41,7 @@ def load_yaml(text: str, source: str, loc: SourceLoc | None = None) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_expansion(node, max(EXPANSION_FACTOR * len(text), EXPANSION_FLOOR), source, loc)
+        check_expansion(node, max(EXPANSION_FACTOR * len(text), EXPANSION_FLOOR), source, loc)
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -98,7 +98,7 @@ def _render_yte(data: dict, text: str, path: str, loc: SourceLoc | None, what: s
                           f"{type(exc).__name__}: {exc}", loc) from None
 
 
-def _check_expansion(root: yaml.Node, limit: int, source: str, loc: SourceLoc | None) -> None:
+def check_expansion(root: yaml.Node, limit: int, source: str, loc: SourceLoc | None) -> None:
     """Refuse a node graph whose tree expansion exceeds ``limit`` or that holds a cycle.
 
     Iterative post-order walk; ``size`` memoises each node (aliases are the same node

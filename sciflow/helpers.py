@@ -25,7 +25,7 @@ from sciflow.compat.workflow_object import SnakemakeWorkflowAttributes, caller_l
 from sciflow.confine import external
 from sciflow.errors import ConfigError, RuleError, WorkflowError
 from sciflow.model import (ACTIONS, Action, Args, IOFile, NamedList, Rule, RuleOutput, SourceLoc, Unpack,
-                           Workflow, WorkflowBuilder, _apply_directive, flag, name_slots,
+                           Workflow, WorkflowBuilder, apply_directive, flag, name_slots,
                            namedlist_of)
 
 
@@ -429,7 +429,7 @@ def build_namespace(load: LoadContext) -> dict[str, Any]:
             if key in _FILE_DIRECTIVES:
                 pos = tuple(_paths_to_str(v) for v in pos)
                 named = {k: _paths_to_str(v) for k, v in named.items()}
-            _apply_directive(rule, key, (pos, named), rule.locs.get(key, loc))
+            apply_directive(rule, key, (pos, named), rule.locs.get(key, loc))
         if directives and wf.path_modifier is not None:  # inside a module: new paths move
             wf.path_modifier(rule)  # too (paths moved already are left alone)
         check_same_wildcards(rule)

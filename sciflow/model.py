@@ -518,7 +518,7 @@ class WorkflowBuilder:
         rule = Rule(name=name, loc=loc, checkpoint=checkpoint, action=action, locs=locs)
         rule.pathvar_scope = wf.pathvar_scope()
         for key, args in directives.items():
-            _apply_directive(rule, key, args, locs.get(key, loc))
+            apply_directive(rule, key, args, locs.get(key, loc))
         if rule.raw_paths:
             from sciflow.pathvars import substitute
 
@@ -540,7 +540,7 @@ def _single(args: Args, key: str, loc: SourceLoc) -> Any:
     return pos[0]
 
 
-def _apply_directive(rule: Rule, key: str, args: Args, loc: SourceLoc) -> None:
+def apply_directive(rule: Rule, key: str, args: Args, loc: SourceLoc) -> None:
     if key.startswith(DUPLICATE_PREFIX):  # the second of a directive given twice
         return
     _apply_one(rule, key, args, loc)

@@ -31,7 +31,7 @@ from typing import Any, Callable, Mapping
 
 from sciflow.errors import IncompleteCheckpointError, RuleError, WorkflowError
 from sciflow.model import (Args, FlaggedFunction, IOFile, NamedList, Rule, SourceLoc, Unpack,
-                           Workflow, _apply_directive)
+                           Workflow, apply_directive)
 
 MODULE_DIRECTIVES = ("name", "snakefile", "config", "prefix", "replace_prefix",
                      "skip_validation", "meta_wrapper", "pathvars")
@@ -334,7 +334,7 @@ def _copy_rule(sub: Workflow, orig: Rule, name: str, locs: Mapping[str, SourceLo
         locs={**orig.locs, **locs})
     for key, (pos, named) in directives.items():
         pos = tuple(os.fspath(v) if isinstance(v, os.PathLike) else v for v in pos)
-        _apply_directive(rule, key, (pos, named), locs.get(key, loc))
+        apply_directive(rule, key, (pos, named), locs.get(key, loc))
     check_same_wildcards(rule)
     return rule
 

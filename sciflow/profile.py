@@ -172,11 +172,11 @@ def read_profile(path: Path) -> list[Entry]:
     if not isinstance(root, yaml.MappingNode):
         raise ProfileError("a profile must be a mapping of option names to values, e.g. "
                            "'cores: 4'", SourceLoc(where, root.start_mark.line + 1, 1))
-    from sciflow.configload import EXPANSION_FACTOR, EXPANSION_FLOOR, _check_expansion
+    from sciflow.configload import EXPANSION_FACTOR, EXPANSION_FLOOR, check_expansion
 
     # one rule for every YAML sciflow reads (sciflow.configload): alias bombs are refused
     try:
-        _check_expansion(root, max(EXPANSION_FACTOR * len(text), EXPANSION_FLOOR), where,
+        check_expansion(root, max(EXPANSION_FACTOR * len(text), EXPANSION_FLOOR), where,
                          SourceLoc(where, 1, 1))
     except ConfigError as exc:  # a profile is command-line options: a usage error (exit 2)
         raise ProfileError(exc.message, exc.loc, exc.hint) from None

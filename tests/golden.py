@@ -154,6 +154,13 @@ def run_snakemake(case: Case, workdir: Path, *extra: str) -> subprocess.Complete
     return oracle.snakemake(workdir, *case.snakemake_args(), *extra, check=False)
 
 
+def snakemake_counts(case: Case, workdir: Path) -> dict[str, int]:
+    """Jobs per rule of Snakemake's dry run of ``case`` in ``workdir`` ({} when nothing to do)."""
+    res = run_snakemake(case, workdir, "-n")
+    assert res.returncode == 0, res.stdout + res.stderr
+    return oracle.job_stats(res.stdout + res.stderr)
+
+
 def make_expected(name: str, scratch: Path) -> None:
     """Run Snakemake on the case in ``scratch`` and store what it produced as ``expected/``."""
     case = load_case(name)

@@ -1,7 +1,8 @@
 """Helpers shared by the test packages (importable as ``helpers``: tests/ is on sys.path).
 
 One place for what several test modules need: the installed command lines, the files a run
-left behind, and checksums. (The Snakemake oracle is ``oracle.py``; golden cases ``golden.py``.)
+left behind, a stand-in DAG for hand-built jobs, and checksums. (The Snakemake oracle is
+``oracle.py``; golden cases ``golden.py``.)
 """
 from __future__ import annotations
 
@@ -42,6 +43,39 @@ def files_below(wd: Path, *, skip_suffixes: tuple[str, ...] = (),
             continue
         found[rel.as_posix()] = path.read_bytes() if binary else path.read_text()
     return found
+
+
+class FileDAG:
+    """A stand-in for ``sciflow.dag.DAG`` for planner and scheduler tests that build their jobs
+    by hand: the jobs are linked by their file paths, ``jobs`` in dependency order."""
+
+    def __init__(self, workflow, jobs, targets):
+        self.workflow = workflow
+        producer = {str(o): j for j in jobs for o in j.output}
+        self._deps = {j: list(dict.fromkeys(producer[str(f)] for f in j.input if str(f) in producer))
+                      for j in jobs}
+        self._rdeps = {j: [] for j in jobs}
+        for j, ds in self._deps.items():
+            for d in ds:
+                self._rdeps[d].append(j)
+        order, seen = [], set()
+
+        def visit(j):
+            if j not in seen:
+                seen.add(j)
+                for d in self._deps[j]:
+                    visit(d)
+                order.append(j)
+        for j in jobs:
+            visit(j)
+        self.jobs = order
+        self.targets = list(targets)
+
+    def dependencies(self, job):
+        return self._deps[job]
+
+    def dependents(self, job):
+        return self._rdeps[job]
 
 
 def sha256(path: str | Path) -> str:

@@ -50,9 +50,10 @@ def stage_table(readme: str) -> list[str]:
 
 
 def uncovered_modules(root: Path, rows: list[str]) -> list[str]:
-    """Modules of the package the table does not name: by path, or by name in the row that
-    names their package (``sciflow/execute/`` (``runner``, ...)); a package named without such a
-    list covers all its modules."""
+    """Modules of the package the table does not name: by path, or by name in the list that
+    follows their package in a row (``sciflow/execute/`` (``runner``, ...); a sub-package of
+    shims may be listed as a whole, ``snakemake/``). A package named without a list names none
+    of its modules."""
     import re
     missing = []
     for path in sorted((root / "sciflow").rglob("*.py")):
@@ -68,8 +69,11 @@ def uncovered_modules(root: Path, rows: list[str]) -> list[str]:
                 if pkg in ("./", "sciflow/") or f"`{pkg}`" not in row:
                     continue
                 listed = re.search(re.escape(f"`{pkg}`") + r" \(([^)]*)\)", row)
-                inner = path.relative_to(root / pkg).with_suffix("").as_posix()
-                if not listed or re.search(rf"`{re.escape(inner)}(\.py)?`", listed.group(1)):
+                inner = path.relative_to(root / pkg).with_suffix("")
+                names = [inner.as_posix()] + [p.as_posix() + "/" for p in inner.parents
+                                              if p.as_posix() != "."]
+                if listed and any(re.search(rf"`{re.escape(n)}(\.py)?`", listed.group(1))
+                                  for n in names):
                     named = True
         if not named:
             missing.append(rel)
@@ -91,6 +95,11 @@ def test_stage_table_check_sees_a_missing_module(tmp_path):
     (tmp_path / "sciflow" / "execute" / "newthing.py").write_text("")
     (tmp_path / "sciflow" / "engine.py").write_text("")
     assert uncovered_modules(tmp_path, rows) == ["sciflow/execute/newthing.py"]
+    (tmp_path / "sciflow" / "newpkg").mkdir()
+    (tmp_path / "sciflow" / "newpkg" / "part.py").write_text("")
+    rows.append("| new | `sciflow/newpkg/` | a package named without its modules |")
+    assert uncovered_modules(tmp_path, rows) == ["sciflow/execute/newthing.py",
+                                                 "sciflow/newpkg/part.py"]
 
 
 def test_architecture_lists_every_entry_of_the_sciflow_layout():

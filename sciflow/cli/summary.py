@@ -22,6 +22,7 @@ from collections import deque
 from typing import Any, Iterator
 
 from sciflow import layout
+from sciflow.errors import ProvenanceError
 from sciflow.jobs import Job, ReasonKind
 from sciflow.metadata import MetadataStore, fingerprint
 
@@ -103,7 +104,7 @@ def recorded_commands(workdir: str) -> dict[str, str]:
         from sciflow.provenance.query import open as open_provenance
 
         table = open_provenance(workdir).query(_COMMANDS)
-    except Exception:  # no provenance stage, or a store from another version: fall back
+    except ProvenanceError:  # a store that cannot be opened or read now: no commands shown
         return {}
     latest: dict[str, tuple[Any, str]] = {}
     for path, cmd, t in table.itertuples(index=False):

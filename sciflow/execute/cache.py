@@ -100,8 +100,8 @@ class ProvenanceHasher:
         kind = getattr(action.kind, "value", action.kind) if action else ""
         h.update(f"{kind}\0{action.source if action else ''}\0".encode())
         if kind in ("script", "notebook"):
-            from sciflow.execute.spec import _resolve_script
-            script = _resolve_script(action.source, self.workflow, job, self.workdir)
+            from sciflow.execute.spec import resolve_script
+            script = resolve_script(action.source, self.workflow, job, self.workdir)
             if os.path.isfile(script):
                 h.update(_file_sha256(script).encode())
         h.update(json.dumps([list(job.params), sorted(job.params.items())], sort_keys=True,
@@ -120,8 +120,8 @@ class ProvenanceHasher:
             h.update(value.encode())
         if not omit_software:
             if rule.conda:
-                from sciflow.execute.spec import _resolve_conda
-                env = _resolve_conda(rule.conda, self.workflow, job, self.workdir)
+                from sciflow.execute.spec import resolve_conda
+                env = resolve_conda(rule.conda, self.workflow, job, self.workdir)
                 h.update(_file_sha256(env).encode() if env and os.path.isfile(env)
                          else str(env).encode())
             if rule.container:

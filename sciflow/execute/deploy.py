@@ -171,7 +171,7 @@ def preflight(jobs: Iterable[Any], workflow: Any, settings: ActionSettings,
               dag: Any = None) -> None:
     """Check (and prepare) everything the planned jobs need, before any runs: wrappers found,
     conda environments created, apptainer / ``module`` present when asked for."""
-    from sciflow.execute.spec import _resolve_conda
+    from sciflow.execute.spec import resolve_conda
 
     jobs = list(jobs)
     rules = list({job.rule.name: job.rule for job in jobs}.values())
@@ -216,7 +216,7 @@ def preflight(jobs: Iterable[Any], workflow: Any, settings: ActionSettings,
             found = settings.wrapper(job, workflow)
             env = found.environment
         if settings.use_conda:
-            own = _resolve_conda(rule.conda, workflow, job, settings.workdir)
+            own = resolve_conda(rule.conda, workflow, job, settings.workdir)
             env = own or env
             if env and env not in seen:
                 seen.add(env)

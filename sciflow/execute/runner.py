@@ -54,7 +54,7 @@ from sciflow.execute.runblock import user_traceback, with_bench_iteration, workf
 from sciflow.execute.script import (MODULES_ENV, call_recording_software, job_resources,
                                     make_snakemake, script_source, versions)
 from sciflow.execute import cache, shadow
-from sciflow.execute.shell import _commands_run
+from sciflow.execute.shell import commands_run
 from sciflow.execute.spec import TEMP_PREFIX, temp_path
 from sciflow.execute.stdout import job_output
 from sciflow.model import NamedList, Wildcards
@@ -527,8 +527,8 @@ def _call_run_block(func: Callable[..., Any], args: tuple) -> tuple[dict[str, st
     """Call a ``run:`` function: (the software it used, the commands its ``shell()`` ran,
     in order; recorded by provenance as ``sf:shellCommand``)."""
     commands: list[str] = []
-    token = _commands_run.set(commands)
+    token = commands_run.set(commands)
     try:
         return call_recording_software(func, args), commands
     finally:
-        _commands_run.reset(token)
+        commands_run.reset(token)

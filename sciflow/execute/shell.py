@@ -99,11 +99,11 @@ def _unknown_name_error(cmd: str, namespace: Mapping[str, Any], exc: Exception,
 
 # --------------------------------------------------------------------------- shell() for run:
 # Where ``shell()`` sends a command's output while a job runs (set by the runner on workers).
-_output_target: contextvars.ContextVar[IO[bytes] | None] = contextvars.ContextVar(
+output_target: contextvars.ContextVar[IO[bytes] | None] = contextvars.ContextVar(
     "sciflow_shell_output", default=None)
 # The commands a job's ``shell()`` calls ran, in order (set by the runner: provenance records
 # them as ``sf:shellCommand``).
-_commands_run: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+commands_run: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "sciflow_shell_commands", default=None)
 
 
@@ -154,8 +154,8 @@ class Shell:
         namespace.update(kwargs)
         rule = namespace.get("rule")
         command = format_shell(cmd, namespace, rule=rule if isinstance(rule, str) else None)
-        target = _output_target.get()
-        ran = _commands_run.get()
+        target = output_target.get()
+        ran = commands_run.get()
         if ran is not None:
             ran.append(command)
         stdout: Any = subprocess.PIPE if (read or iterable) else target

@@ -118,7 +118,7 @@ def _refuse_unsupported(job: Job, flags: frozenset[str], value: Any) -> None:
                      "consuming commands into one rule (e.g. 'a | b' in one shell command).")
 
 
-def _resolve_script(source: str, workflow: Workflow, job: Job, workdir: str) -> str:
+def resolve_script(source: str, workflow: Workflow, job: Job, workdir: str) -> str:
     """A ``script:`` path is relative to the directory of the file that declared the rule."""
     if os.path.isabs(source):
         return source
@@ -133,13 +133,13 @@ def _resolve_script(source: str, workflow: Workflow, job: Job, workdir: str) -> 
     return os.path.normpath(candidates[0])
 
 
-def _resolve_conda(env: Any, workflow: Workflow, job: Job, workdir: str) -> str | None:
+def resolve_conda(env: Any, workflow: Workflow, job: Job, workdir: str) -> str | None:
     """An environment file is relative to the rule's file, as a script; names stay names."""
     if not env:
         return None
     env = str(env)
     if env.endswith((".yaml", ".yml")):
-        return _resolve_script(env, workflow, job, workdir)
+        return resolve_script(env, workflow, job, workdir)
     return env
 
 
@@ -205,7 +205,7 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
         if "{" in source:
             source = format_shell(source, namespace(job, workflow), rule.action.loc or rule.loc,
                                   rule.name)
-        script = _resolve_script(source, workflow, job, workdir)
+        script = resolve_script(source, workflow, job, workdir)
         command = script
     elif action == "run":  # the run: code (template_engine: rules are compiled to run: code)
         command = rule.action.source
@@ -221,7 +221,7 @@ def make_spec(job: Job, workflow: Workflow, workdir: str, attempt: int = 1, *,
         attempt=attempt,
         timeout_s=runtime_seconds(job.resources.get("runtime")),
         env={name: os.environ[name] for name in workflow.envvars if name in os.environ},
-        conda=_resolve_conda(rule.conda, workflow, job, workdir), container=rule.container,
+        conda=resolve_conda(rule.conda, workflow, job, workdir), container=rule.container,
         exec_command=exec_command,
         use_conda=use_conda, use_apptainer=use_apptainer, temp_outputs=atomic_outputs,
     )

@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import Any, Iterator
 
-from sciflow.execute.shell import _output_target
+from sciflow.execute.shell import output_target
 
 
 class RoutedStream(io.TextIOBase):
@@ -70,8 +70,8 @@ def job_output(raw: io.RawIOBase) -> Iterator[None]:
     """Everything a ``run:`` block writes, by ``print()`` or through ``shell()``, goes to
     ``raw`` (the job's log) while the block runs in this context."""
     with capture_python_output(raw):
-        token = _output_target.set(raw)  # type: ignore[arg-type]
+        token = output_target.set(raw)  # type: ignore[arg-type]
         try:
             yield
         finally:
-            _output_target.reset(token)
+            output_target.reset(token)

@@ -56,7 +56,7 @@ def test_dag_displays(case_dir):
 
 
 def test_plan_matches_snakemake_and_run_matches_expected(case_dir):
-    from compat.test_golden_differential import snakemake_counts
+    from golden import snakemake_counts
 
     case = load_case("include")
     wf = Workflow(case_dir)

@@ -12,18 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from oracle import SNAKEMAKE, job_stats
-from golden import CASES_DIR, EXAMPLES_DIR, Case, case_names, compare_outputs, copy_case, load_case, run_snakemake
+from oracle import SNAKEMAKE
+from golden import (CASES_DIR, EXAMPLES_DIR, Case, case_names, compare_outputs, copy_case,
+                    load_case, run_snakemake, snakemake_counts as plan_of_snakemake)
 
 pytestmark = pytest.mark.snakemake
 SCIFLOW = Path(sys.executable).parent / "sciflow"
 
 
 def snakemake_counts(case: Case, workdir: Path) -> Counter:
-    """Jobs per rule from ``snakemake -n``'s "Job stats" table (empty when nothing to do)."""
-    res = run_snakemake(case, workdir, "-n")
-    assert res.returncode == 0, res.stdout + res.stderr
-    return Counter(job_stats(res.stdout + res.stderr))
+    return Counter(plan_of_snakemake(case, workdir))
 
 
 def sciflow_args(case: Case, *extra: str) -> list[str]:

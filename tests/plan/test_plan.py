@@ -11,7 +11,7 @@ from sciflow.metadata import MetadataStore, fingerprint, records_for
 from sciflow.model import Action, IOFile, NamedList, SourceLoc, Wildcards, Workflow, WorkflowBuilder
 from sciflow.plan import PlanOptions, make_plan
 
-from filedag import FileDAG
+from helpers import FileDAG
 
 
 class Chain:
