@@ -242,7 +242,8 @@ def _materialise(case: dict, where: pathlib.Path) -> None:
 
 
 def snakemake_counts(folder: pathlib.Path, targets=(), forceall=False) -> dict[str, int]:
-    return dry_run_counts(folder, "--quiet", "rules", *targets, *(["-F"] if forceall else []),
+    # targets first: ``--quiet`` takes a list and would swallow the names after it
+    return dry_run_counts(folder, *targets, "--quiet", "rules", *(["-F"] if forceall else []),
                           timeout=120)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from helpers import sha256
 from sciflow.execute.runner import run_job
 from sciflow.execute.spec import TEMP_PREFIX, make_spec, runtime_seconds
 from sciflow.model import IOFile
@@ -310,7 +311,6 @@ def test_run_block_from_a_real_snakefile(tmp_path, atomic):
 
 @both_modes
 def test_digest_outputs_hashes_each_output_where_it_was_written(jobs, atomic):
-    import hashlib
     job = jobs("shell", "printf 'one' > {output[0]}; printf 'two' > {output[1]}",
                output=["out/a.txt", "out/b.txt"])
     spec = make_spec(job, jobs.workflow, str(jobs.root), atomic_outputs=atomic)
@@ -321,6 +321,6 @@ def test_digest_outputs_hashes_each_output_where_it_was_written(jobs, atomic):
     for out, (size, mtime_ns, inode, sha) in res.digests.items():
         st = (jobs.root / out).stat()  # the version now in place, after any os.replace
         assert (size, mtime_ns, inode) == (st.st_size, st.st_mtime_ns, st.st_ino)
-        assert sha == hashlib.sha256((jobs.root / out).read_bytes()).hexdigest()
+        assert sha == sha256(jobs.root / out)
     spec_off = make_spec(job, jobs.workflow, str(jobs.root), atomic_outputs=atomic)
     assert run_job(spec_off).digests is None  # not asked: nothing read back

@@ -1,12 +1,12 @@
 """load_workflow: the model built from real files, the namespace, config and includes."""
 from __future__ import annotations
 
-import hashlib
 import inspect
 from pathlib import Path
 
 import pytest
 
+from helpers import sha256
 from sciflow.errors import ConfigError, UsageError, WildcardError
 from sciflow.model import IOFile, SourceLoc, Unpack
 from sciflow.layout import find_workflow_file
@@ -46,7 +46,7 @@ def test_basic_directives_and_locations(corpus):
     assert wf.rules["all"].docstring == "Everything the workflow makes."
     assert wf.default_target_rule.name == "all"
     assert "summary" in wf.localrules
-    assert wf.source_sha256 == hashlib.sha256((corpus / "basic.smk").read_bytes()).hexdigest()
+    assert wf.source_sha256 == sha256(corpus / "basic.smk")
     assert wf.globals["SAMPLES"] == ["a", "b", "c"]
 
 

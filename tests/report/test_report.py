@@ -1,9 +1,10 @@
 """``sciflow report``: the HTML report is read back from the provenance store of a real run."""
-import hashlib
 import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+
+from helpers import sha256
 
 SCIFLOW = Path(sys.executable).parent / "sciflow"
 
@@ -44,7 +45,7 @@ def test_report_lists_the_run_its_jobs_and_output_checksums(tmp_path):
     run_id = run.stderr.split("sciflow run ", 1)[1].split(":", 1)[0]
     assert f"sciflow run {run_id}" in text
     for name in ("a", "b"):
-        sha = hashlib.sha256((tmp_path / "out" / f"{name}.txt").read_bytes()).hexdigest()
+        sha = sha256(tmp_path / "out" / f"{name}.txt")
         assert sha in text and f"out/{name}.txt" in text and f"s={name}" in text
     assert text.count("succeeded") >= 4  # the run and its three jobs
     assert "svg" in parser.tags  # the rule graph (graphviz is installed by make test)
