@@ -122,12 +122,13 @@ with open(snakemake.output[0], "w") as out:
 '''
 
 
-def model_store(root: Path) -> Path:
+def model_store(root: Path, **options) -> Path:
     """A workflow run by the real engine (one process, provenance recorded) that exercises
     every part of the provenance model: a config file and a parameter from a config key, an
     included file, a ``script:`` rule, a ``run:`` rule calling ``shell()`` and writing NetCDF
     (content fingerprint, HDF5/NetCDF libraries), a shell rule running a program (``sort``),
-    and a researcher's ORCID. Returns the working directory."""
+    and a researcher's ORCID. ``options`` go to ``RunOptions`` (``config=`` …). Returns the
+    working directory."""
     import numpy as np
     import xarray as xr
 
@@ -140,7 +141,7 @@ def model_store(root: Path) -> Path:
     xr.Dataset({"tas": (("time", "lat", "lon"), tas, {"units": "K"})},
                coords={"lat": [10.0, 20.0, 30.0]}).to_netcdf(root / "data/in.nc")
     opts = engine.RunOptions(directory=str(root), snakefile=str(root / "Sciflowfile"), cores=1,
-                             command_line=["sciflow", "run"], orcid=MODEL_ORCID)
+                             command_line=["sciflow", "run"], orcid=MODEL_ORCID, **options)
     summary = engine.run(opts)
     assert summary.ok, summary
     return root

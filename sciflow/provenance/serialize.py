@@ -165,12 +165,13 @@ _USES = """SELECT ?job ?ent ?role ?kind ?path ?name ?value WHERE { GRAPH $g {
 _GENS = """SELECT ?job ?ent ?role ?path ?sha WHERE { GRAPH $g {
   ?ent prov:qualifiedGeneration ?q . ?q prov:activity ?job ; prov:hadRole/rdfs:label ?role .
   ?job a sf:Job . %s OPTIONAL { ?ent sf:sha256 ?sha } } }""" % _PATH.format(v="ent", p="path")
-_RUN = """SELECT ?start ?end ?login ?person ?wf ?wfsha ?host ?cmd WHERE { GRAPH $g {
+_RUN = """SELECT ?start ?end ?login ?person ?wf ?wfsha ?host ?cmd ?config WHERE { GRAPH $g {
   ?run a sf:Run ; prov:startedAtTime ?start .
   OPTIONAL { ?run prov:wasAssociatedWith ?person . ?person a prov:Person .
              FILTER(STRSTARTS(STR(?person), "https://orcid.org/")) }
   OPTIONAL { ?run prov:endedAtTime ?end } OPTIONAL { ?run sf:host ?host }
   OPTIONAL { ?run sf:commandLine ?cmd }
+  OPTIONAL { ?run prov:used ?cfg . ?cfg a sf:Config ; prov:value ?config }
   OPTIONAL { ?run prov:wasAssociatedWith ?u . ?u foaf:accountName ?login }
   OPTIONAL { ?run prov:used ?wfe . ?wfe a sf:WorkflowFile ; sf:sha256 ?wfsha . %s } } }""" \
     % _PATH.format(v="wfe", p="wf")
@@ -239,12 +240,23 @@ def build_crate(p: "Provenance", run_id: str | None = None):
         root.append_to("conformsTo", prof)
     login = run["login"] or "unknown"
     host = run["host"] or "unknown"
-    org_name = os.environ.get("SCIFLOW_ORGANIZATION") or host
+    config = run["config"]
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except ValueError:
+            config = None
+    config = config if isinstance(config, dict) else {}
+    # the publisher: $SCIFLOW_ORGANIZATION(_URL), else the run's config keys organization and
+    # organization_url (recorded with the run, as its orcid is), else the recording host
+    org_name = os.environ.get("SCIFLOW_ORGANIZATION") or str(config.get("organization") or "") or host
+    org_url = os.environ.get("SCIFLOW_ORGANIZATION_URL") or str(config.get("organization_url") or "")
     org_props = {"@type": "Organization", "name": org_name,
-                 "description": "the organisation the crate is published by (SCIFLOW_ORGANIZATION"
-                                f"; without it, the machine the run was recorded on: {host})"}
-    if os.environ.get("SCIFLOW_ORGANIZATION_URL"):
-        org_props["url"] = os.environ["SCIFLOW_ORGANIZATION_URL"]
+                 "description": "the organisation the crate is published by (SCIFLOW_ORGANIZATION "
+                                "or the config key organization; without them, the machine the "
+                                f"run was recorded on: {host})"}
+    if org_url:
+        org_props["url"] = org_url
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", org_name).strip("-") or "unknown"
     org = crate.add(ContextEntity(crate, f"#organization-{slug}", properties=org_props))
     user = re.sub(r"[^A-Za-z0-9._-]+", "-", login)

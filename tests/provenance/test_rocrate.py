@@ -6,7 +6,7 @@ import json
 import pytest
 from rocrate_check import crate_issues, validate_crate
 
-from helpers import climate_store
+from helpers import MODEL_ORCID, climate_store, model_store
 
 import prov_golden as golden
 from sciflow.provenance.serialize import export
@@ -148,3 +148,22 @@ def test_climate_crate_at_recommended(tmp_path, monkeypatch):
     for e in files:
         assert e["sha256"] == hashlib.sha256((crate / e["@id"]).read_bytes()).hexdigest(), e["@id"]
         assert e["sha256"] == hashlib.sha256((work / e["@id"]).read_bytes()).hexdigest(), e["@id"]
+
+
+def test_crate_publisher_from_the_run_config(tmp_path, monkeypatch):
+    """The organisation can come with the run (config keys organization, organization_url, as
+    the ORCID can): then only the main workflow's id fails at RECOMMENDED, on a workflow with a
+    config file, an included file, a script, shell() in run: and NetCDF."""
+    monkeypatch.delenv("SCIFLOW_ORGANIZATION", raising=False)
+    monkeypatch.delenv("SCIFLOW_ORGANIZATION_URL", raising=False)
+    work = model_store(tmp_path / "wf", config={"organization": "Example Institute",
+                                                "organization_url": "https://example.org"})
+    crate = export(work, "ro-crate", tmp_path / "crate")
+    issues = crate_issues(crate, level="RECOMMENDED")
+    assert [i for i in issues if i not in _workflow_id_issues(issues, "Sciflowfile")] == [], issues
+    g = _graph(crate)
+    org = g[g["./"]["publisher"]["@id"]]
+    assert org["name"] == "Example Institute" and org["url"] == "https://example.org"
+    assert g["./"]["author"]["@id"] == f"https://orcid.org/{MODEL_ORCID}"
+    for path in ("rules/extra.smk", "scripts/count.py", "config.yaml"):  # the files that shaped it
+        assert g[path]["sha256"] == hashlib.sha256((work / path).read_bytes()).hexdigest(), path
