@@ -29,7 +29,8 @@ import gen  # noqa: E402
 
 BIN = Path(sys.executable).parent
 COMMANDS = {"snakemake": [str(BIN / "snakemake"), "-c2", "-q"],
-            "sciflow": [str(BIN / "sciflow"), "run", "-c2"]}
+            "sciflow": [str(BIN / "sciflow"), "run", "-c2"],
+            "sciflow-noprov": [str(BIN / "sciflow"), "run", "-c2", "--no-provenance"]}
 
 
 @dataclass
@@ -87,7 +88,8 @@ def run_load(cmd: list[str], cwd: Path, jobs: int, timeout: float) -> Load:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", default="20000", help="comma-separated sizes (default 20000)")
-    ap.add_argument("--tools", default="sciflow,snakemake")
+    ap.add_argument("--tools", default="sciflow,snakemake",
+                    help="of " + ", ".join(COMMANDS) + " (sciflow-noprov: --no-provenance)")
     ap.add_argument("--timeout", type=float, default=1800,
                     help="per run, seconds; a run stopped there reports how far it got "
                          "(Snakemake 9 schedules ~30 jobs/min once 20,000 are pending here)")

@@ -42,4 +42,4 @@ def test_recording_memory_grows_a_few_kb_per_job(tmp_path):
 @pytest.mark.slow
 def test_recording_memory_flat_at_ten_thousand_jobs(tmp_path):
     slope = slope_kb_per_job(tmp_path, 2000, 10000)
-    assert slope < 12, f"driver peak grows {slope:.1f} KB per recorded job"
+    assert slope < 15, f"driver peak grows {slope:.1f} KB per recorded job"
