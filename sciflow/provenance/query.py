@@ -122,7 +122,7 @@ _RUN_PREFIX = "urn:sciflow:run:"
 _parse_file_iri = V.parse_file_iri  # (sha256, path) from a file-version IRI
 
 
-def _run_of_job(iri: str) -> str | None:
+def run_of_job(iri: str) -> str | None:
     if iri.startswith(_RUN_PREFIX) and ":job:" in iri:
         return unquote(iri[len(_RUN_PREFIX):].rsplit(":job:", 1)[0])
     return None
@@ -303,7 +303,7 @@ class Provenance:
                     node = [file, rel, sha, None, None, None, True]
                 else:
                     j = job.value
-                    node = [file, rel, sha, j, rule.value, _run_of_job(j), False]
+                    node = [file, rel, sha, j, rule.value, run_of_job(j), False]
                 nodes[file] = node
                 parents[file] = []
             if parent is not None:

@@ -30,7 +30,7 @@ from typing import Any, Iterable
 
 from sciflow.errors import ProvenanceError, UsageError
 from sciflow.provenance import sources
-from sciflow.provenance.resolve import PATH_OF, _rows, _sparql, resolve
+from sciflow.provenance.resolve import PATH_OF, resolve, select_rows, sparql_term
 
 SKIP_DIRS = {".sciflow", ".snakemake", ".git", "__pycache__"}
 
@@ -78,12 +78,12 @@ def reproduce(workdir: str | os.PathLike, path: str | os.PathLike, *,
               cores: int = 1, python: str | None = None) -> Reproduction:
     """Rebuild the recorded version of ``path`` in ``directory`` (a new temporary folder
     when None) and compare it with its record (module docstring)."""
-    from sciflow.provenance.query import Provenance, _run_of_job
+    from sciflow.provenance.query import Provenance, run_of_job
 
     p = Provenance(workdir)
     entity, rel = _which_version(p, path)
     facts = _facts(p, [entity])[entity]
-    run_id = _run_of_job(facts["job"] or "")
+    run_id = run_of_job(facts["job"] or "")
     if not run_id:
         raise ProvenanceError(f"{rel}: no recorded job generated this version; nothing to reproduce")
     manifest = sources.load_manifest(p.workdir, run_id)
@@ -127,7 +127,7 @@ def _which_version(p: Any, path: str | os.PathLike) -> tuple[str, str]:
                               hint="Reproduce names a file sciflow generated (or its path, "
                                    "when the file is gone).")
     rel = p.relpath(path)
-    rows = _rows(p, _LATEST_GENERATED.replace("$path", _sparql(rel)))
+    rows = select_rows(p, _LATEST_GENERATED.replace("$path", sparql_term(rel)))
     if not rows:
         raise ProvenanceError(f"no recorded job generated {rel}")
     return rows[0]["e"], rel
@@ -136,8 +136,8 @@ def _which_version(p: Any, path: str | os.PathLike) -> tuple[str, str]:
 def _facts(p: Any, entities: list[str]) -> dict[str, dict]:
     if not entities:
         return {}
-    values = " ".join(_sparql(e, iri=True) for e in entities)
-    rows = _rows(p, _FACTS % (values, PATH_OF.format(e="?e", p="?path")))
+    values = " ".join(sparql_term(e, iri=True) for e in entities)
+    rows = select_rows(p, _FACTS % (values, PATH_OF.format(e="?e", p="?path")))
     return {r["e"]: r for r in rows}
 
 

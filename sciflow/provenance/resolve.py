@@ -67,13 +67,13 @@ class Resolution:
         return self.status in ("generated", "same-content")
 
 
-def _sparql(value: str, iri: bool = False) -> str:
+def sparql_term(value: str, iri: bool = False) -> str:
     import pyoxigraph as ox
 
     return str(ox.NamedNode(value) if iri else ox.Literal(value))
 
 
-def _rows(p: Any, sparql: str) -> list[dict]:
+def select_rows(p: Any, sparql: str) -> list[dict]:
     """SELECT rows as dicts of plain values, without pandas (fast CLI start)."""
     from sciflow.provenance import vocab as V
 
@@ -120,7 +120,7 @@ def resolve(p: Any, path: str | os.PathLike) -> Resolution:
     if sha is None:
         res.status = "missing"
         return res
-    rows = _rows(p, _BY_SHA.replace("$sha", _sparql(sha)))
+    rows = select_rows(p, _BY_SHA.replace("$sha", sparql_term(sha)))
     rows.sort(key=lambda r: (not (inside and r["path"] == rel), r["job"] is None))
     if rows and (rows[0]["job"] or not scidata.is_scidata(full)):
         return _found(res, rows[0])  # the bytes of a recorded version: no stamp to read
@@ -139,7 +139,7 @@ def _found(res: Resolution, row: dict) -> Resolution:
 def _by_stamp(p: Any, full: Path, res: Resolution) -> Resolution:
     from sciflow.provenance.fingerprint import fingerprint
 
-    made = _rows(p, _OF_JOB.replace("$job", _sparql(res.stamp_job, iri=True)))
+    made = select_rows(p, _OF_JOB.replace("$job", sparql_term(res.stamp_job, iri=True)))
     made = [r for r in made if scidata.is_scidata(r["path"] or "")]
     if not made:
         res.notes.append(f"its stamp names {res.stamp_job}, which the store does not know")
@@ -164,7 +164,7 @@ def _by_stamp(p: Any, full: Path, res: Resolution) -> Resolution:
             res.change = "attributes" if best["dfp"] == fp.data else "data"
     res.status = "edited"
     # Edited by hand and then read by a later run: that raw version is recorded.
-    raw = [r for r in _rows(p, _BY_SHA.replace("$sha", _sparql(res.sha256))) if r["job"] is None]
+    raw = [r for r in select_rows(p, _BY_SHA.replace("$sha", sparql_term(res.sha256))) if r["job"] is None]
     if raw:
         res.entity, res.how = raw[0]["e"], "checksum"
     job = res.stamp_job.rsplit(":job:", 1)

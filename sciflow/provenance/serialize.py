@@ -15,7 +15,6 @@ Formerly ``export.py`` and ``rocrate_export.py``, which imported each other.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import mimetypes
 import os
@@ -27,7 +26,7 @@ from urllib.parse import quote
 import pyoxigraph as ox
 
 from sciflow.errors import ProvenanceError, UsageError
-from sciflow.hashing import checksum
+from sciflow.hashing import checksum, sha256_file, sha256_text
 from sciflow.provenance import vocab as V
 from sciflow.resources import vocab_dir
 
@@ -201,7 +200,7 @@ def _media_type(path: str) -> str:
 
 def _rule_id(name: str, source: Any) -> tuple[str, str]:
     """(absolute id, version) of a rule: both from the sha256 of its name and code."""
-    code = hashlib.sha256(f"{name}\0{source or ''}".encode()).hexdigest()
+    code = sha256_text(f"{name}\0{source or ''}")
     return f"{RULE_ID_BASE}{code[:16]}/{name}", code[:12]
 
 
@@ -464,7 +463,7 @@ def write_crate(p: "Provenance", out: str | os.PathLike, run_id: str | None = No
     crate.add_file(ttl, dest_path="provenance.ttl", properties={
         "name": "W3C PROV-O provenance of the run", "encodingFormat": "text/turtle",
         "about": {"@id": f"#run-{run_id}"},
-        "sha256": hashlib.sha256(ttl.read_bytes()).hexdigest()})
+        "sha256": sha256_file(ttl)})
     readme = out / "README.md"
     readme.write_text(_README.format(run_id=run_id), encoding="utf-8")
     crate.add_file(readme, dest_path="README.md", properties={
