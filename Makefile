@@ -26,7 +26,7 @@ services:
 
 ## make test: everything above, then the default (fast) test suite, on 2 pytest-xdist workers
 test: install services
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --durations=25
 
 ## make test-all: also the slow tests
 test-all: install services
