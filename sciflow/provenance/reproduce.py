@@ -30,7 +30,8 @@ from typing import Any, Iterable
 
 from sciflow.errors import ProvenanceError, UsageError
 from sciflow.provenance import sources
-from sciflow.provenance.resolve import PATH_OF, resolve, select_rows, sparql_term
+from sciflow.provenance.query import sparql_term
+from sciflow.provenance.resolve import PATH_OF, resolve, select_rows
 
 SKIP_DIRS = {".sciflow", ".snakemake", ".git", "__pycache__"}
 
@@ -136,7 +137,7 @@ def _which_version(p: Any, path: str | os.PathLike) -> tuple[str, str]:
 def _facts(p: Any, entities: list[str]) -> dict[str, dict]:
     if not entities:
         return {}
-    values = " ".join(sparql_term(e, iri=True) for e in entities)
+    values = " ".join(sparql_term(e, "iri") for e in entities)
     rows = select_rows(p, _FACTS % (values, PATH_OF.format(e="?e", p="?path")))
     return {r["e"]: r for r in rows}
 

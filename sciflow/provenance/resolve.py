@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sciflow import scidata
+from sciflow.provenance.query import sparql_term
 
 # Patterns shared with verify.py: the path of a file version is ``sf:path`` on the entity, or
 # (stores written before prov:Location nodes) the literal object of ``prov:atLocation``.
@@ -65,12 +66,6 @@ class Resolution:
     @property
     def generated(self) -> bool:
         return self.status in ("generated", "same-content")
-
-
-def sparql_term(value: str, iri: bool = False) -> str:
-    import pyoxigraph as ox
-
-    return str(ox.NamedNode(value) if iri else ox.Literal(value))
 
 
 def select_rows(p: Any, sparql: str) -> list[dict]:
@@ -139,7 +134,7 @@ def _found(res: Resolution, row: dict) -> Resolution:
 def _by_stamp(p: Any, full: Path, res: Resolution) -> Resolution:
     from sciflow.provenance.fingerprint import fingerprint
 
-    made = select_rows(p, _OF_JOB.replace("$job", sparql_term(res.stamp_job, iri=True)))
+    made = select_rows(p, _OF_JOB.replace("$job", sparql_term(res.stamp_job, "iri")))
     made = [r for r in made if scidata.is_scidata(r["path"] or "")]
     if not made:
         res.notes.append(f"its stamp names {res.stamp_job}, which the store does not know")
