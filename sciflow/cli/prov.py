@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from sciflow.errors import ProvenanceError, UsageError
@@ -105,8 +104,10 @@ def store_dir(args, path: str | None = None) -> str:
     """Where the store is: ``-d`` (default the current directory); failing that, for an
     HDF5/NetCDF file named on the command line, the working directory its stamp names
     (``sciflow_workdir``): a stamped copy anywhere on this machine finds its record."""
+    from sciflow.provenance.store import has_store
+
     directory = args.directory or "."
-    if path is None or (Path(directory) / ".sciflow" / "prov" / "CURRENT").exists():
+    if path is None or has_store(directory):
         return directory
     from sciflow import scidata
 
@@ -116,7 +117,7 @@ def store_dir(args, path: str | None = None) -> str:
         recorded = scidata.read_stamp(path).get("sciflow_workdir")
     except (OSError, ValueError):  # unreadable: resolve() reports it with the store it has
         return directory
-    if recorded and (Path(recorded) / ".sciflow" / "prov" / "CURRENT").exists():
+    if recorded and has_store(recorded):
         print(f"{path}: its stamp names the provenance in {recorded}", file=sys.stderr)
         return recorded
     return directory

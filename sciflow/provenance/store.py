@@ -49,10 +49,15 @@ def open_writable(workdir: str | os.PathLike) -> ox.Store:
                                    "to finish, or run with --no-provenance.") from exc
 
 
+def has_store(workdir: str | os.PathLike) -> bool:
+    """Something was recorded in ``workdir`` (its RocksDB store exists)."""
+    return (store_path(workdir) / "CURRENT").exists()
+
+
 def open_readonly(workdir: str | os.PathLike) -> ox.Store:
     """A read-only snapshot of the store; error if nothing was ever recorded."""
     path = store_path(workdir)
-    if not (path / "CURRENT").exists():
+    if not has_store(workdir):
         raise ProvenanceError(f"no provenance recorded in {Path(workdir).resolve()} "
                               f"(no store at {path})",
                               hint="Run the workflow with `sciflow run` first (without "
