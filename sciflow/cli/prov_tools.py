@@ -12,7 +12,6 @@ Registered by sciflow/cli/prov.py; kept apart so the two files change independen
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -62,21 +61,16 @@ def cmd_find(args) -> int:
 
 def lineage_of(p, ref: str):
     """(lineage table, target IRI, path) of a path, or of the version an sf: id or IRI names."""
-    from sciflow.provenance.lookup import is_short_id, resolve
+    from sciflow.provenance.lookup import is_short_id, resolve, version_on_disk
 
-    if is_short_id(ref) or ref.startswith("urn:"):
-        iri = resolve(p, ref)
+    named = is_short_id(ref) or ref.startswith("urn:")
+    iri = resolve(p, ref) if named else version_on_disk(p, ref)  # a file: the version it is
+    if iri:
         table = p.lineage_table("", entity=iri)
         if table.empty:
             raise ProvenanceError(f"{ref} ({iri}) is not a file version")
         row = next(r for r in table.records() if r["file"] == iri)
         return table, iri, row["path"]
-    if os.path.isfile(ref):  # the version the file is, wherever it lies (cli/prov.py)
-        from sciflow.provenance.resolve import resolve as resolve_file
-
-        found = resolve_file(p, ref)
-        if found.generated and found.entity:
-            return p.lineage_table(found.path, entity=found.entity), found.entity, found.path
     table = p.lineage_table(ref)
     target = next((r["file"] for r in table.records() if r["path"] == p.relpath(ref)), None)
     return table, target, p.relpath(ref)

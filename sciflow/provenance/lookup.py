@@ -88,17 +88,25 @@ def resolve(p: "Provenance", ref: str) -> str:
         return ref
     if ref in p.run_ids():
         return V.run_iri(ref)
-    if os.path.isfile(ref):  # the version the file *is* (a copy, or an older version restored)
-        from sciflow.provenance.resolve import resolve as resolve_file
-
-        found = resolve_file(p, ref)
-        if found.generated and found.entity:
-            return found.entity
+    found = version_on_disk(p, ref)
+    if found:
+        return found
     table = p.select(_LATEST_AT, path=p.relpath(ref))
     if table.rows:
         return table.rows[0][0]
     raise ProvenanceError(f"no record of {ref}",
                           hint="Give a path sciflow recorded, a run id, an IRI or an sf: identifier.")
+
+
+def version_on_disk(p: "Provenance", path: str) -> str | None:
+    """The generated version a file on disk *is* (a copy elsewhere, an older version put
+    back), by checksum or stamp (sciflow/provenance/resolve.py); None when it is none."""
+    if not os.path.isfile(path):
+        return None
+    from sciflow.provenance.resolve import resolve as resolve_file
+
+    found = resolve_file(p, path)
+    return found.entity if found.generated and found.entity else None
 
 
 def path_of(p: "Provenance", ref: str) -> str:
