@@ -65,8 +65,7 @@ def dumps(doc: Any) -> str:
         parts = []
         for key, value in doc.items():
             inner = dumps(value) if isinstance(value, list) else encode(value)
-            parts.append(f" {encode(str(key))}: " + inner.replace("\n", "\n ") if "\n" in inner
-                         else f" {encode(str(key))}: {inner}")
+            parts.append(f" {encode(str(key))}: " + inner.replace("\n", "\n "))  # nested lines indented
         return "{\n" + ",\n".join(parts) + "\n}" if parts else "{}"
     return encode(doc)
 
