@@ -19,7 +19,6 @@ sha256 of the file (through the hash cache, so unchanged files are not re-read).
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import asdict, dataclass
 from typing import Iterable
 
@@ -27,6 +26,7 @@ import pandas as pd
 
 from sciflow.hashing import HashCache
 from sciflow import scidata
+from sciflow.provenance import vocab as V
 from sciflow.provenance.fingerprint import ContentFingerprint, FingerprintCache
 from sciflow.provenance.query import Provenance
 from sciflow.provenance.resolve import PATH_OF
@@ -116,10 +116,9 @@ def _copy_of(p: Provenance, full, rel: str, current: str) -> Verdict | None:
     res = resolve(p, str(full))
     if not (res.generated and res.entity and res.path and res.path != rel):
         return None
-    run = re.search(r":gen:([^:]+):", res.entity)
     return Verdict(rel, "ok" if res.status == "generated" else "same-content",
                    current if res.status == "generated" else None, current,
-                   run.group(1) if run else None, f"a copy of {res.path} (found by {res.how})")
+                   V.run_of_file_iri(res.entity), f"a copy of {res.path} (found by {res.how})")
 
 
 def _text(value) -> str | None:

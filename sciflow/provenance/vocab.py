@@ -67,6 +67,13 @@ def parse_file_iri(iri: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def run_of_file_iri(iri: str) -> str | None:
+    """The run that generated a file version (``generated_file_iri``), else None (raw data)."""
+    _, sep, generation = iri.partition(":gen:")
+    run, sep2, _job = generation.rpartition(":")
+    return unquote(run) if sep and sep2 else None
+
+
 FILE_PREFIX = "urn:sciflow:file:"
 
 
