@@ -39,6 +39,11 @@ WORKFLOW_FILES = ("Sciflowfile", "Snakefile", "workflow/Snakefile")
 STATE_DIR = ".sciflow"
 """The name of sciflow's state directory inside a working directory."""
 
+TOOL_STATE_DIRS = (STATE_DIR, ".snakemake")
+"""Directories of a workflow manager's own state (ours, and Snakemake's beside it in a shared
+working directory): never workflow data, so never mirrored into a shadow directory nor searched
+for raw inputs."""
+
 
 def state_dir(workdir: str | os.PathLike) -> Path:
     return Path(workdir) / STATE_DIR

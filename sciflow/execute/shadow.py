@@ -28,7 +28,7 @@ from sciflow.errors import RuleError
 from sciflow.execute.spec import temp_path
 
 MODES = ("minimal", "copy-minimal", "shallow", "full")
-SKIP = (".sciflow", ".snakemake")  # never mirrored: sciflow's own state
+SKIP = layout.TOOL_STATE_DIRS  # never mirrored: the tools' own state
 
 
 def check_mode(value: object, rule: str = "", loc=None) -> str | None:

@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from sciflow import layout
 from sciflow.errors import ProvenanceError, UsageError
 from sciflow.provenance import sources
 from sciflow.provenance.query import sparql_term
 from sciflow.provenance.resolve import PATH_OF, resolve, select_rows
 
-SKIP_DIRS = {".sciflow", ".snakemake", ".git", "__pycache__"}
+SKIP_DIRS = {*layout.TOOL_STATE_DIRS, ".git", "__pycache__"}
 
 _LATEST_GENERATED = """
 SELECT ?e ?t WHERE { ?e sf:sha256 ?sha ; prov:qualifiedGeneration/prov:atTime ?t . %s

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sciflow import scidata
+from sciflow import layout, scidata
 from sciflow.provenance.query import sparql_term
 
 # Patterns shared with verify.py: the path of a file version is ``sf:path`` on the entity, or
@@ -93,7 +93,7 @@ def file_sha256(p: Any, full: Path) -> str | None:
     from sciflow.hashing import HashCache
     from sciflow.provenance.store import hash_db_path
 
-    cache = HashCache(hash_db_path(p.workdir) if (p.workdir / ".sciflow").is_dir() else None)
+    cache = HashCache(hash_db_path(p.workdir) if layout.state_dir(p.workdir).is_dir() else None)
     try:
         return cache.digest(full).sha256 if full.is_file() else None
     except OSError:
