@@ -8,6 +8,7 @@
     sciflow prov check                      # SHACL shapes + PROV-CONSTRAINTS ordering
     sciflow prov reproduce PATH [-o NEWDIR] [--search DIR ...]   # rebuild it, compare
     sciflow prov export --format turtle|trig|nquads|jsonld|provn|provjson|ro-crate -o OUT [--run ID]
+                        [--workflow-url URL | --no-workflow-url]
     sciflow prov view ID|PATH|RUN           # one entity, activity or agent as JSON
     sciflow prov find key=value ...         # path= sha256= rule= param= user= run= after= before=
     sciflow prov render PATH -o lineage.html
@@ -85,6 +86,13 @@ def register(subparsers: Any) -> None:
                    help="output file (a folder for ro-crate)")
     p.add_argument("--run", default=None, metavar="RUN_ID",
                    help="only this run (ro-crate: default the latest run)")
+    p.add_argument("--workflow-url", default=None, metavar="URL",
+                   help="ro-crate: the address the run's workflow file is published at (it "
+                        "must serve the recorded bytes), the main workflow's id; default "
+                        "$SCIFLOW_WORKFLOW_URL, the config key workflow_url, or the raw "
+                        "GitHub/GitLab URL at HEAD when the file is committed unchanged and pushed")
+    p.add_argument("--no-workflow-url", dest="workflow_url", action="store_const", const="",
+                   help="ro-crate: keep the main workflow a file of the crate (no published address)")
 
     from sciflow.cli.prov_tools import register_tools  # view, find, render
 
@@ -371,7 +379,8 @@ def cmd_export(args) -> int:
     from sciflow.provenance.serialize import export
 
     try:
-        out = export(args.directory, args.format, args.output, run_id=args.run)
+        out = export(args.directory, args.format, args.output, run_id=args.run,
+                     workflow_url=args.workflow_url)
     except OSError as exc:  # the output path: missing folder, no permission, a directory...
         where = exc.filename or args.output
         raise ProvenanceError(f"cannot write the export to {where}: "

@@ -19,6 +19,7 @@ import json
 import mimetypes
 import os
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -28,6 +29,7 @@ import pyoxigraph as ox
 from sciflow.errors import ProvenanceError, UsageError
 from sciflow.hashing import checksum, sha256_file, sha256_text
 from sciflow.provenance import vocab as V
+from sciflow.provenance.sources import archived
 from sciflow.resources import vocab_dir
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -204,8 +206,32 @@ def _rule_id(name: str, source: Any) -> tuple[str, str]:
     return f"{RULE_ID_BASE}{code[:16]}/{name}", code[:12]
 
 
-def build_crate(p: "Provenance", run_id: str | None = None):
-    """The ``rocrate.ROCrate`` of one run (the latest by default) and that run's id."""
+def _workflow_url(given: str | None, config: dict[str, Any], workflow: Path | None,
+                  sha256: str | None) -> str | None:
+    """The published address of the run's workflow file, which becomes the main workflow's
+    ``@id`` (Process Run Crate wants an http id there): ``given`` (``--workflow-url``), else
+    ``$SCIFLOW_WORKFLOW_URL``, else the run's config key ``workflow_url``, else the git
+    permalink of the committed, pushed file (permalink.py). ``""`` given: none, no lookup.
+    The address must serve the bytes the run recorded (sha256): sciflow cannot fetch it to
+    check, except through git, whose permalink names exactly the committed bytes."""
+    from sciflow.provenance.permalink import git_permalink
+
+    if given is None:
+        given = os.environ.get("SCIFLOW_WORKFLOW_URL") or str(config.get("workflow_url") or "") or None
+    if given is None:
+        return git_permalink(workflow, sha256) if workflow is not None else None
+    if given and not re.match(r"^https?://[^/\s]+", given):
+        raise UsageError(f"the workflow URL {given!r} is no http(s) URL",
+                         hint="Give the address the workflow file is published at, e.g. "
+                              "https://raw.githubusercontent.com/OWNER/REPO/COMMIT/Snakefile.")
+    return given or None
+
+
+def build_crate(p: "Provenance", run_id: str | None = None, workflow_url: str | None = None):
+    """The ``rocrate.ROCrate`` of one run (the latest by default) and that run's id.
+
+    ``workflow_url``: the main workflow's published address (see ``_workflow_url``); ``""``
+    keeps the workflow a file of the crate without looking for one."""
     from rocrate.model.contextentity import ContextEntity
     from rocrate.rocrate import ROCrate
 
@@ -300,18 +326,43 @@ def build_crate(p: "Provenance", run_id: str | None = None):
         return files[path]
 
     wf_path = run["wf"] or "Sciflowfile"
-    wf_source = p.workdir / wf_path if (p.workdir / wf_path).is_file() else None
+    wf_disk = p.workdir / wf_path
+    # the run's workflow bytes: the file while it is the recorded version, else the copy the
+    # recorder archived when the run started (sources.py); without either, the file as it is
+    wf_bytes = None
+    if run["wfsha"] and wf_disk.is_file() and checksum(wf_disk) == run["wfsha"]:
+        wf_bytes = wf_disk
+    elif run["wfsha"] and archived(p.workdir, run["wfsha"]).is_file():
+        wf_bytes = archived(p.workdir, run["wfsha"])
+    wf_source = wf_bytes or (wf_disk if wf_disk.is_file() else None)
+    url = _workflow_url(workflow_url, config, wf_disk, run["wfsha"])
     wf_props = {"@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow", "HowTo"],
-                "name": wf_path, "encodingFormat": "text/x-python", "url": wf_path,
+                "name": wf_path, "encodingFormat": "text/x-python", "url": url or wf_path,
                 "version": (run["wfsha"] or "unknown")[:12],
                 "conformsTo": {"@id": BIOSCHEMAS_WORKFLOW},
                 "description": "the workflow file as it was when the run started "
                                "(version: the first 12 hex digits of its sha256)"}
     if run["wfsha"]:
         wf_props["sha256"] = run["wfsha"]
-    workflow = crate.add_workflow(source=wf_source, dest_path=wf_path, main=True,
-                                  lang="snakemake", properties=wf_props)
-    files[wf_path] = workflow
+    if url:
+        # a web-based data entity (RO-Crate 1.1): its size and when it was taken to be these
+        # bytes; the copy in the crate names it as its download link (``url``)
+        wf_props["sdDatePublished"] = _iso(datetime.now(timezone.utc))
+        wf_props["description"] = (f"the workflow file {wf_path} as it was when the run started, "
+                                   "at its published address (version: the first 12 hex digits "
+                                   "of its sha256)")
+        if wf_bytes:
+            wf_props["contentSize"] = str(wf_bytes.stat().st_size)
+        workflow = crate.add_workflow(source=url, main=True, lang="snakemake", properties=wf_props)
+        if wf_bytes:
+            files[wf_path] = crate.add_file(wf_bytes, dest_path=wf_path, properties={
+                "name": wf_path, "encodingFormat": "text/x-python", "url": url,
+                "contentSize": str(wf_bytes.stat().st_size), "sha256": run["wfsha"],
+                "description": f"a copy of the main workflow {url} (the same bytes)"})
+    else:
+        workflow = crate.add_workflow(source=wf_source, dest_path=wf_path, main=True,
+                                      lang="snakemake", properties=wf_props)
+    files.setdefault(wf_path, workflow)
     crate.add(ContextEntity(crate, BIOSCHEMAS_WORKFLOW, properties={
         "@type": "CreativeWork", "name": "Bioschemas ComputationalWorkflow profile",
         "version": "1.0-RELEASE"}))
@@ -452,10 +503,11 @@ def _single_values(crate) -> None:
                 entity._jsonld[key] = value[0]
 
 
-def write_crate(p: "Provenance", out: str | os.PathLike, run_id: str | None = None) -> Path:
+def write_crate(p: "Provenance", out: str | os.PathLike, run_id: str | None = None,
+                workflow_url: str | None = None) -> Path:
     """Writes the crate folder ``out``: ro-crate-metadata.json, the files, and the run's
-    PROV-O as ``provenance.ttl`` and ``provenance.trig``."""
-    crate, run_id = build_crate(p, run_id)
+    PROV-O as ``provenance.ttl``. ``workflow_url``: as for ``build_crate``."""
+    crate, run_id = build_crate(p, run_id, workflow_url)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ttl = out / "provenance.ttl"
@@ -482,8 +534,10 @@ def _sciflow_version() -> str:
 
 # ---------------------------------------------------------------------- entry point
 def export(workdir: str | os.PathLike, fmt: str, out: str | os.PathLike,
-           run_id: str | None = None) -> Path:
-    """Writes the provenance of ``workdir`` as ``fmt`` to ``out`` (a folder for ro-crate)."""
+           run_id: str | None = None, workflow_url: str | None = None) -> Path:
+    """Writes the provenance of ``workdir`` as ``fmt`` to ``out`` (a folder for ro-crate;
+    ``workflow_url``: the address the run's workflow file is published at, see
+    ``_workflow_url``)."""
     from sciflow.provenance.query import Provenance
 
     if fmt not in FORMATS:
@@ -495,7 +549,7 @@ def export(workdir: str | os.PathLike, fmt: str, out: str | os.PathLike,
     writers = {"turtle": to_turtle, "trig": to_trig, "nquads": to_nquads, "jsonld": to_jsonld,
                "provn": to_provn, "provjson": to_provjson}
     if fmt == "ro-crate":
-        write_crate(p, out, run_id)
+        write_crate(p, out, run_id, workflow_url)
         return out
     data = writers[fmt](p, run_id)
     if isinstance(data, bytes):

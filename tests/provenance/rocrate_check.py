@@ -43,15 +43,17 @@ def seeded_cache() -> Path:
 
 
 def validate_crate(path: str | Path, profile: str = "provenance-run-crate-0.5",
-                   level: str = "REQUIRED") -> list[str]:
+                   level: str = "REQUIRED", offline: bool = True) -> list[str]:
     """The issues roc-validator finds at ``level`` (REQUIRED or RECOMMENDED, which includes
-    REQUIRED) and above; empty: the crate passes."""
+    REQUIRED) and above; empty: the crate passes. ``offline=False`` lets the validator fetch
+    the crate's web-based data entities (a test serves them on 127.0.0.1); the context is
+    still answered from the seeded cache (its entry never expires)."""
     from rocrate_validator import services
     from rocrate_validator.models import Severity, ValidationSettings
 
     settings = ValidationSettings(rocrate_uri=str(Path(path).resolve()), profile_identifier=profile,
                                   requirement_severity=Severity[level],
-                                  cache_path=seeded_cache(), offline=True)
+                                  cache_path=seeded_cache(), offline=offline)
     result = services.validate(settings)
     issues = [f"{i.check.identifier if i.check else '?'}: {i.message}" for i in result.get_issues()]
     if not result.passed() and not issues:

@@ -41,9 +41,10 @@ def test_broken_crate_fails_validation(tmp_path):
     assert any("OrganizeAction must reference the ControlAction" in i for i in issues)
 
 
-# The one RECOMMENDED check a crate of a local run cannot meet: the profile wants the main
-# workflow's @id to be an absolute http URI, but a crate's data entities (the workflow file is
-# one) have ids relative to the crate. The check reports it once per type of the workflow.
+# The one RECOMMENDED check a crate of a local, unpublished workflow cannot meet: the profile
+# wants the main workflow's @id to be an absolute http URI, but a data entity of the crate (the
+# workflow file) has an id relative to it. The check reports it once per type of the workflow.
+# With a published address (--workflow-url, a git permalink) it passes: test_rocrate_url.py.
 WORKFLOW_ID_CHECK = "process-run-crate-0.5_5.1: The SoftwareApplication id SHOULD be an absolute URI"
 
 
