@@ -31,7 +31,7 @@ from sciflow.provenance import vocab as V
 from sciflow.hashing import FileDigest, HashCache, sha256_text
 from sciflow.provenance.fingerprint import FingerprintCache
 from sciflow.provenance.quads import P, RDF_TYPE, RDFS_LABEL, Quads, Version, lit, param_items, roles, sf
-from sciflow.provenance.store import BackgroundWriter, SharedStore, hash_db_path
+from sciflow.provenance.store import BackgroundWriter, SharedStore, compact_after_run, hash_db_path
 
 _LATEST = """
 PREFIX prov: <http://www.w3.org/ns/prov#>
@@ -157,6 +157,7 @@ class ProvenanceRecorder(Listener):
         try:
             self.drain()
             self._store.flush()
+            compact_after_run(self._store, run.started, run.ended)
         finally:
             self.close()
 

@@ -1,0 +1,94 @@
+"""Compaction of the store at the end of a big run (store.compact_after_run): the recorder calls
+it from run_finished; a store written in many flushes ends in fewer RocksDB files with the same
+quads, and a run too short for the store's size leaves it alone."""
+import os
+from datetime import datetime, timedelta, timezone
+
+import pyoxigraph as ox
+
+from sciflow.provenance import store as st
+from sciflow.provenance.store import SharedStore, compact_after_run, store_path
+
+
+def _ssts(workdir) -> int:
+    return sum(1 for name in os.listdir(store_path(workdir)) if name.endswith(".sst"))
+
+
+def _fragmented(workdir, flushes: int = 6) -> int:
+    """A store written in ``flushes`` transactions, each flushed to its own files; its quads."""
+    shared = SharedStore(workdir)
+    g = ox.NamedNode("urn:test:g")
+    n = 0
+    for batch in range(flushes):
+        quads = [ox.Quad(ox.NamedNode(f"urn:test:s{batch}:{i}"), ox.NamedNode("urn:test:p"),
+                         ox.Literal(str(i)), g) for i in range(200)]
+        shared.extend(quads)
+        shared.flush()
+        n += len(quads)
+    shared.close()
+    return n
+
+
+def test_a_fragmented_store_is_compacted_with_its_quads(tmp_path, monkeypatch):
+    n = _fragmented(tmp_path)
+    before = _ssts(tmp_path)
+    monkeypatch.setattr(st, "COMPACT_MIN_BYTES", 0)
+    shared = SharedStore(tmp_path)
+    started = datetime.now(timezone.utc) - timedelta(hours=1)
+    assert compact_after_run(shared, started, None)
+    shared.close()
+    assert _ssts(tmp_path) < before
+    assert len(ox.Store.read_only(str(store_path(tmp_path)))) == n
+
+
+def test_a_run_too_short_for_the_store_leaves_it(tmp_path, monkeypatch):
+    _fragmented(tmp_path)
+    before = _ssts(tmp_path)
+    monkeypatch.setattr(st, "COMPACT_MIN_BYTES", 0)
+    monkeypatch.setattr(st, "COMPACT_BYTES_PER_S", 1)  # estimated: hours for this store
+    shared = SharedStore(tmp_path)
+    now = datetime.now(timezone.utc)
+    assert not compact_after_run(shared, now - timedelta(seconds=10), now)
+    shared.close()
+    assert _ssts(tmp_path) == before
+    # and a small store is never worth it with the shipped thresholds
+    monkeypatch.undo()
+    assert not compact_after_run(SharedStore(tmp_path), now - timedelta(hours=1), now)
+
+
+def test_the_recorder_compacts_at_the_end_of_a_run(tmp_path, monkeypatch):
+    from sciflow.events import JobResult, RunInfo
+    from sciflow.jobs import Job
+    from sciflow.model import Action, NamedList, SourceLoc, Wildcards, Workflow, WorkflowBuilder
+    from sciflow.provenance.record import ProvenanceRecorder
+
+    monkeypatch.setattr(st, "FLUSH_EVERY_QUADS", 50)  # many flushes: many small files
+    (tmp_path / "Sciflowfile").write_text("rule step: ...\n")
+    wf = Workflow(path="Sciflowfile")
+    rule = WorkflowBuilder(wf).add_rule(
+        "step", SourceLoc("Sciflowfile", 1, 1), input=(("f{i}.txt",), {}), output=(("f{j}.txt",), {}),
+        action=Action("shell", "cp {input} {output}", SourceLoc("Sciflowfile", 2, 5)))
+    (tmp_path / "f0.txt").write_text("raw\n")
+    jobs = [Job(i, rule, Wildcards({"i": str(i - 1)}), NamedList([f"f{i - 1}.txt"]),
+                NamedList([f"f{i}.txt"]), params=NamedList((), {"k": i})) for i in range(1, 41)]
+
+    def record(run_id: str, started: datetime) -> None:
+        run = RunInfo(run_id, str(tmp_path), "Sciflowfile", started, workflow=wf,
+                      command_line=["test"], user="u", host="h")
+        rec = ProvenanceRecorder(tmp_path, background=False)
+        rec.run_started(run, jobs)
+        for job in jobs:
+            rec.job_started(run, job)
+            t = datetime.now(timezone.utc)
+            (tmp_path / job.output[0]).write_text(f"{run_id} {job.jobid}\n")
+            rec.job_finished(run, job, JobResult(job.jobid, True, t, datetime.now(timezone.utc)))
+        rec.run_finished(run, True)
+
+    record("r1", datetime.now(timezone.utc))  # shipped thresholds: a small store stays as it is
+    fragmented = _ssts(tmp_path)
+    monkeypatch.setattr(st, "COMPACT_MIN_BYTES", 0)
+    record("r2", datetime.now(timezone.utc) - timedelta(hours=1))  # a long run: compacted
+    assert _ssts(tmp_path) < fragmented
+    import sciflow.provenance as sp
+
+    assert len(sp.open(tmp_path).lineage_table("f40.txt")) == 41
