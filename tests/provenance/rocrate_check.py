@@ -8,7 +8,11 @@ its offline mode, so the crate itself is validated unmodified, every check inclu
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import tempfile
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -73,3 +77,30 @@ def crate_issues(path: str | Path, profile: str = "provenance-run-crate-0.5",
     result = services.validate(settings)
     return [(i.check.identifier if i.check else "?", i.message,
              str(i.violatingPropertyValue or i.violatingEntity)) for i in result.get_issues()]
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder; remembers each request line instead of logging it to stderr."""
+
+    requests: list[str] = []
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        _Handler.requests.append(self.requestline)
+
+
+@contextlib.contextmanager
+def serve(folder: str | Path):
+    """A real HTTP server on 127.0.0.1 serving ``folder`` while the block runs: where a test
+    publishes a workflow file so the validator's availability checks fetch it offline. Yields
+    (base URL, the list of request lines it received)."""
+    handler = functools.partial(_Handler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Handler.requests.clear()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", _Handler.requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -6,16 +6,15 @@ validator's availability checks (workflow-ro-crate-1.0_4.1 "Main Workflow file m
 ro-crate-1.1_28.1 and the contentSize check of web-based data entities) really fetch it. The
 git permalink is found in a real git repository with a fake GitHub remote.
 """
-import functools
 import hashlib
-import http.server
 import json
 import shutil
 import subprocess
-import threading
 
 import pytest
-from rocrate_check import validate_crate
+from rocrate_check import serve, validate_crate
+
+from helpers import model_store
 
 import prov_golden as golden
 from sciflow.errors import UsageError
@@ -25,26 +24,11 @@ from sciflow.provenance.serialize import export
 
 @pytest.fixture
 def served(tmp_path):
-    """(folder, base URL) of an HTTP server on 127.0.0.1 serving ``folder``."""
+    """(folder, base URL, request lines received) of a real HTTP server on 127.0.0.1."""
     folder = tmp_path / "www"
     folder.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    requests: list[str] = []
-
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        _QuietHandler.requests.append(self.requestline)
+    with serve(folder) as (base, requests):
+        yield folder, base, requests
 
 
 def _graph(crate):
@@ -59,16 +43,15 @@ def organisation(monkeypatch):
 
 
 def test_published_workflow_passes_recommended_with_zero_issues(tmp_path, served, organisation):
-    folder, base = served
+    folder, base, requests = served
     work = tmp_path / "w"
     golden.run_golden(work, "r1", only={0, 1})
     golden.run_golden(work, "r2")
     shutil.copy(work / "Sciflowfile", folder / "Sciflowfile")
     url = f"{base}/Sciflowfile"
-    _QuietHandler.requests.clear()
     crate = export(work, "ro-crate", tmp_path / "crate", workflow_url=url)
     assert validate_crate(crate, level="RECOMMENDED", offline=False) == []
-    assert any("/Sciflowfile" in r for r in _QuietHandler.requests)  # the validator fetched it
+    assert any("/Sciflowfile" in r for r in requests)  # the validator fetched it
     first = export(work, "ro-crate", tmp_path / "first", run_id="r1", workflow_url=url)
     assert validate_crate(first, level="RECOMMENDED", offline=False) == []
     g = _graph(crate)
@@ -92,7 +75,7 @@ def test_workflow_url_from_the_environment_and_the_command_line(tmp_path, served
                                                                  monkeypatch, capsys):
     from sciflow.cli import main
 
-    folder, base = served
+    folder, base, _ = served
     work = tmp_path / "w"
     golden.run_golden(work, "r1")
     shutil.copy(work / "Sciflowfile", folder / "Sciflowfile")
@@ -112,10 +95,31 @@ def test_workflow_url_from_the_environment_and_the_command_line(tmp_path, served
         export(work, "ro-crate", tmp_path / "bad2", workflow_url="file:///tmp/Sciflowfile")
 
 
+def test_workflow_url_from_the_run_config(tmp_path, served, monkeypatch):
+    """The address and the organisation can come with the run (config keys workflow_url,
+    organization, organization_url): zero issues at RECOMMENDED on a workflow with a config
+    file, an included file, a script, shell() in run: and NetCDF, all with their checksums."""
+    for name in ("SCIFLOW_ORGANIZATION", "SCIFLOW_ORGANIZATION_URL", "SCIFLOW_WORKFLOW_URL"):
+        monkeypatch.delenv(name, raising=False)
+    folder, base, _ = served
+    url = f"{base}/v1/Sciflowfile"
+    work = model_store(tmp_path / "wf", config={"organization": "Example Institute",
+                                                "organization_url": "https://example.org",
+                                                "workflow_url": url})
+    (folder / "v1").mkdir()
+    shutil.copy(work / "Sciflowfile", folder / "v1/Sciflowfile")
+    crate = export(work, "ro-crate", tmp_path / "crate")
+    assert validate_crate(crate, level="RECOMMENDED", offline=False) == []
+    g = _graph(crate)
+    assert g["./"]["mainEntity"] == {"@id": url}
+    for path in ("Sciflowfile", "rules/extra.smk", "scripts/count.py", "config.yaml"):
+        assert g[path]["sha256"] == hashlib.sha256((work / path).read_bytes()).hexdigest(), path
+
+
 def test_a_wrong_address_fails_the_required_check(tmp_path, served, organisation):
     """The validator really fetches the address: one that serves nothing fails REQUIRED, so
     the zero-issue result above is no artefact of an unchecked id."""
-    _, base = served
+    _, base, _ = served
     work = tmp_path / "w"
     golden.run_golden(work, "r1")
     crate = export(work, "ro-crate", tmp_path / "crate", workflow_url=f"{base}/nothing/Sciflowfile")
