@@ -388,4 +388,9 @@ def cmd_export(args) -> int:
                               hint="Choose an output path in a writable, existing folder "
                               "(-o PATH).") from None
     print(f"wrote {out}", file=sys.stderr)
+    if args.format == "ro-crate":  # say which address the crate gives the workflow, if any
+        graph = json.loads((out / "ro-crate-metadata.json").read_text(encoding="utf-8"))["@graph"]
+        main = next((e.get("mainEntity", {}).get("@id") for e in graph if e.get("@id") == "./"), None)
+        if main and main.startswith(("http://", "https://")):
+            print(f"main workflow: {main}", file=sys.stderr)
     return 0

@@ -9,7 +9,8 @@
   parameter values…) is an attribute. The ``prov`` package reads the PROV-N back with the
   same number of records (tests/provenance/test_serialize.py round-trips it).
 - ``ro-crate``: a Workflow Run RO-Crate of one run (``--run``, default the latest), Provenance
-  Run Crate 0.5 — see ``write_crate``.
+  Run Crate 0.5 — see ``write_crate``; the main workflow's id is its published address when it
+  has one (``_workflow_url``, permalink.py), else its path in the crate.
 
 Formerly ``export.py`` and ``rocrate_export.py``, which imported each other.
 """
@@ -542,6 +543,9 @@ def export(workdir: str | os.PathLike, fmt: str, out: str | os.PathLike,
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}", hint=f"Use one of: {', '.join(FORMATS)}.")
+    if workflow_url and fmt != "ro-crate":
+        raise UsageError("a workflow URL is for the ro-crate export only",
+                         hint="Drop --workflow-url, or use --format ro-crate.")
     p = Provenance(workdir)
     if run_id is not None and run_id not in p.run_ids():
         raise UsageError(f"no run {run_id!r} recorded", hint="See `sciflow prov runs`.")

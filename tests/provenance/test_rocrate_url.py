@@ -93,6 +93,8 @@ def test_workflow_url_from_the_environment_and_the_command_line(tmp_path, served
     assert "no http(s) URL" in capsys.readouterr().err
     with pytest.raises(UsageError):
         export(work, "ro-crate", tmp_path / "bad2", workflow_url="file:///tmp/Sciflowfile")
+    with pytest.raises(UsageError, match="ro-crate export only"):
+        export(work, "turtle", tmp_path / "x.ttl", workflow_url=f"{base}/Sciflowfile")
 
 
 def test_workflow_url_from_the_run_config(tmp_path, served, monkeypatch):
@@ -132,7 +134,8 @@ def _git(cwd, *args):
                     "-c", "init.defaultBranch=main", *args], check=True, capture_output=True)
 
 
-def test_git_permalink_of_a_committed_pushed_workflow(tmp_path, organisation):
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_permalink_of_a_committed_pushed_workflow(tmp_path, organisation, capsys):
     work = tmp_path / "w"
     work.mkdir()
     _git(work, "init", "-q")
@@ -145,8 +148,13 @@ def test_git_permalink_of_a_committed_pushed_workflow(tmp_path, organisation):
     # committed but not pushed: the permalink would not resolve, so the workflow stays local
     assert _graph(export(work, "ro-crate", tmp_path / "unpushed"))["./"]["mainEntity"] == {"@id": "Sciflowfile"}
     _git(work, "update-ref", "refs/remotes/origin/main", commit)  # what a push records
-    crate = export(work, "ro-crate", tmp_path / "pushed")
+    from sciflow.cli import main
+
+    assert main(["prov", "export", "--format", "ro-crate", "-o", str(tmp_path / "pushed"),
+                 "-d", str(work)]) == 0
+    crate = tmp_path / "pushed"
     url = f"https://raw.githubusercontent.com/example/golden/{commit}/Sciflowfile"
+    assert f"main workflow: {url}" in capsys.readouterr().err
     g = _graph(crate)
     assert g["./"]["mainEntity"] == {"@id": url}
     assert g[url]["sha256"] == hashlib.sha256((work / "Sciflowfile").read_bytes()).hexdigest()
