@@ -140,19 +140,16 @@ def _open(args, path: str | None = None):
 # ---------------------------------------------------------------------- commands
 def cmd_lineage(args) -> int:
     p = _open(args, args.path)
-    lin, rel = _resolved_lineage(p, args.path)
+    lin, params, rel = _resolved_lineage(p, args.path)  # params: of the version shown
     if lin.empty:
         raise ProvenanceError(f"no recorded job generated {rel}",
                               hint="`sciflow prov verify " + rel + "` tells whether sciflow knows it at all.")
-    from sciflow.cli.prov_tools import params_of_jobs  # of the version shown, not the latest
-
-    params = params_of_jobs(p, lin)
     if args.format == "json":
         from sciflow.cli.tables import dumps
         from sciflow.provenance.lookup import short_id
 
-        cols = lin.columns
-        files = [{**dict(zip(cols, row)), "id": short_id(row[0])} for row in lin.rows]
+        cols = [*lin.columns, "id"]
+        files = [dict(zip(cols, (*row, short_id(row[0])))) for row in lin.rows]
         print(dumps({"target": rel, "files": files, "params": params.records()}))
     elif args.format == "dot":
         print(lineage_dot(lin))
@@ -162,25 +159,25 @@ def cmd_lineage(args) -> int:
 
 
 def _resolved_lineage(p, path: str):
-    """The lineage of the version the file *is* (by checksum or stamp: a copy anywhere
-    resolves), not merely the latest generated at its path; an edited file is not passed off
-    as the version its stamp names (sciflow/provenance/resolve.py)."""
+    """The lineage (and its jobs' parameters) of the version the file *is* (by checksum or
+    stamp: a copy anywhere resolves), not merely the latest generated at its path; an edited
+    file is not passed off as the version its stamp names (sciflow/provenance/resolve.py)."""
     from sciflow.provenance.lookup import is_short_id
     from sciflow.provenance.resolve import resolve
 
     if is_short_id(path) or path.startswith("urn:"):  # one recorded version, named
         from sciflow.cli.prov_tools import lineage_of
 
-        table, _, rel = lineage_of(p, path)
-        return table, rel
+        table, params, _, rel = lineage_of(p, path)
+        return table, params, rel
     res = resolve(p, path)
     if res.generated and res.entity:
         if res.how != "checksum" or res.path != p.relpath(path):
             print(f"{path}: recorded as {res.path} (found by {res.how})", file=sys.stderr)
-        return p.lineage_table(res.path, entity=res.entity), res.path
+        return (*p.lineage_with_params(res.path, entity=res.entity), res.path)
     rel = p.relpath(path)
     if res.status == "missing":
-        return p.lineage_table(path), rel
+        return (*p.lineage_with_params(path), rel)
     why = "; ".join(res.notes)
     if res.status == "raw":
         raise ProvenanceError(f"no recorded job generated {rel}: it is a raw input (sha256 "
@@ -207,14 +204,23 @@ def _parents(row) -> list[str]:
 
 def lineage_tree(lin, params) -> str:
     """An indented tree from the target down to the raw inputs, params under each job; each
-    file version ends with its short identifier (``prov view``/``lineage`` take it)."""
+    file version ends with its short identifier (``prov view``/``lineage`` take it).
+
+    Works on the rows as tuples (a 10,000-job chain is 10,000 rows and 20,000 parameters)."""
     from sciflow.provenance.lookup import short_id
 
-    rows = _by_file(lin)
-    by_job: dict[str, list[str]] = {}
-    for r in params.records():
-        by_job.setdefault(r["job"], []).append(f"{r['name']}={r['value']}")
-    children = {parent for r in rows.values() for parent in _parents(r)}
+    c = {name: i for i, name in enumerate(lin.columns)}
+    i_path, i_sha, i_job, i_rule, i_run, i_raw, i_from = (
+        c[k] for k in ("path", "sha256", "job", "rule", "run_id", "raw", "derived_from"))
+    rows = {r[c["file"]]: r for r in lin.rows}
+    parents_of = {f: (r[i_from].split() if isinstance(r[i_from], str) and r[i_from] else [])
+                  for f, r in rows.items()}
+    pc = {name: i for i, name in enumerate(params.columns)}
+    i_pjob, i_name, i_value = pc["job"], pc["name"], pc["value"]
+    by_job: dict[str, set[str]] = {}
+    for r in params.rows:
+        by_job.setdefault(r[i_pjob], set()).add(f"{r[i_name]}={r[i_value]}")
+    children = {parent for ps in parents_of.values() for parent in ps}
     roots = [f for f in rows if f not in children] or list(rows)[:1]
     lines: list[str] = []
     seen: set[str] = set()
@@ -226,21 +232,21 @@ def lineage_tree(lin, params) -> str:
         file, prefix, last, top, depth = stack.pop()
         r = rows[file]
         branch = "" if top else ("└─ " if last else "├─ ")
-        sha = str(r.get("sha256") or "?")[:12]
-        if r.get("raw"):
+        sha = str(r[i_sha] or "?")[:12]
+        if r[i_raw]:
             what = "raw input"
         else:
-            what = f"rule {r['rule']}, job {str(r['job']).rsplit(':', 1)[-1]}, run {r['run_id']}"
-        lines.append(f"{prefix}{branch}{r['path']}  sha256:{sha}…  ({what})  {short_id(file)}")
+            what = f"rule {r[i_rule]}, job {str(r[i_job]).rsplit(':', 1)[-1]}, run {r[i_run]}"
+        lines.append(f"{prefix}{branch}{r[i_path]}  sha256:{sha}…  ({what})  {short_id(file)}")
         inner = prefix if depth >= MAX_INDENT else prefix + ("" if top else ("   " if last else "│  "))
         if file in seen:
-            if _parents(r):
+            if parents_of[file]:
                 lines.append(f"{inner}   (inputs shown above)")
             continue
         seen.add(file)
-        if not r.get("raw") and by_job.get(r["job"]):
-            lines.append(f"{inner}   params: {', '.join(sorted(set(by_job[r['job']])))}")
-        parents = [x for x in _parents(r) if x in rows]
+        if not r[i_raw] and by_job.get(r[i_job]):
+            lines.append(f"{inner}   params: {', '.join(sorted(by_job[r[i_job]]))}")
+        parents = [x for x in parents_of[file] if x in rows]
         for i in reversed(range(len(parents))):
             stack.append((parents[i], inner, i == len(parents) - 1, False, depth + 1))
     return "\n".join(lines)

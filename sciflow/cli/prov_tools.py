@@ -60,37 +60,31 @@ def cmd_find(args) -> int:
 
 
 def lineage_of(p, ref: str):
-    """(lineage table, target IRI, path) of a path, or of the version an sf: id or IRI names."""
+    """(lineage table, its parameters, target IRI, path) of a path, or of the version an sf:
+    id or IRI names (``Provenance.lineage_with_params``)."""
     from sciflow.provenance.lookup import is_short_id, resolve, version_on_disk
 
     named = is_short_id(ref) or ref.startswith("urn:")
     iri = resolve(p, ref) if named else version_on_disk(p, ref)  # a file: the version it is
     if iri:
-        table = p.lineage_table("", entity=iri)
+        table, params = p.lineage_with_params("", entity=iri)
         if table.empty:
             raise ProvenanceError(f"{ref} ({iri}) is not a file version")
         row = next(r for r in table.records() if r["file"] == iri)
-        return table, iri, row["path"]
-    table = p.lineage_table(ref)
+        return table, params, iri, row["path"]
+    table, params = p.lineage_with_params(ref)
     target = next((r["file"] for r in table.records() if r["path"] == p.relpath(ref)), None)
-    return table, target, p.relpath(ref)
-
-
-def params_of_jobs(p, lineage):
-    """The parameter values of the jobs in a lineage table (the columns of params-of.rq)."""
-    from sciflow.provenance.lookup import params_of_jobs as of_jobs
-
-    return of_jobs(p, [job for job in lineage.column("job") if job])
+    return table, params, target, p.relpath(ref)
 
 
 def cmd_render(args) -> int:
     from sciflow.provenance.render import graph_of, render_html
 
     p = _open(args, args.path)
-    table, target, rel = lineage_of(p, args.path)
+    table, params, target, rel = lineage_of(p, args.path)
     if table.empty:
         raise ProvenanceError(f"no recorded job generated {rel}")
-    page = render_html(graph_of(table, params_of_jobs(p, table)), target, f"lineage of {rel}")
+    page = render_html(graph_of(table, params), target, f"lineage of {rel}")
     out = Path(args.output)
     try:
         out.write_text(page, encoding="utf-8")

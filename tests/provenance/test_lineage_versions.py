@@ -82,16 +82,26 @@ def test_both_plans_agree_with_the_named_query(regenerated):
                     for r in table} == facts
 
 
-def test_parameters_of_many_jobs_are_those_of_few(regenerated, monkeypatch):
+@pytest.mark.parametrize("plan", [True, False])
+def test_parameters_come_with_the_lineage_as_params_of_names_them(regenerated, plan):
     p = sp.open(regenerated)
-    jobs = [r["job"] for r in p.lineage_table("results/cube.h5").records() if r["job"]]
-    few = lookup.params_of_jobs(p, jobs).rows
-    monkeypatch.setattr(lookup, "HASH_JOBS_MIN", 1)  # the one-query plan of long lineages
-    many = lookup.params_of_jobs(p, jobs).rows
-    assert many == few
-    assert {(r[0], r[1], r[2]) for r in few} == {
+    p._hash_ok = plan
+    for path in ("results/cube.h5", "results/summary.txt"):
+        table, params = p.lineage_with_params(path)
+        assert table.rows == p.lineage_table(path).rows  # the same lineage, with or without
+        named = {(r["rule"], r["name"], r["value"], r["datatype"], r["job"])
+                 for r in p.named("params-of", {"path": path}).records()}
+        assert set(params.rows) == named
+        assert len(params.rows) == len(named)  # each job's value once
+        assert params.rows == sorted(params.rows, key=lambda r: (r[0], r[1], r[4]))
+    _, params = p.lineage_with_params("results/cube.h5")
+    assert {(r[0], r[1], r[2]) for r in params.rows} == {
         ("count", "factor", 2), ("count", "label", "n"), ("summary", "title", "t"),
         ("summary", "cols", "[1,2]"), ("cube", "scale", 0.5)}
+    # a named older version: its own jobs' parameters, not the latest ones'
+    old = next(r for r in p.lineage_table("results/cube.h5").records() if r["path"] == "counts/a.txt")
+    table, params = p.lineage_with_params("", entity=old["file"])
+    assert {r[4] for r in params.rows} == {old["job"]}
 
 
 def test_lineage_json_lists_the_regenerated_versions(regenerated, capsys):
