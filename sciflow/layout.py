@@ -12,6 +12,7 @@ missing directory is an error or is made on first use is the caller's decision.
       content-fp.sqlite    HDF5/NetCDF content fingerprints per version/sha256 (provenance/fingerprint.py)
       sources/             workflow, config and script files of each run, by sha256 (provenance/sources.py)
       prov-want/           runs waiting for the store's hand-over             (provenance/store.py)
+      prov-journal/        finished jobs' quads (N-Quads) not yet in prov/    (provenance/journal.py)
       lock/                one lock file per live run; dead/ for the dead ones (lock.py)
       logs/<run>.log       the run's log; logs/<rule>/<jobid>.log per job      (engine.py, runner.py)
       procs/<run>/         one record per job attempt (process groups)        (execute/procguard.py)
@@ -73,6 +74,12 @@ def sources_dir(workdir: str | os.PathLike) -> Path:
 
 def prov_want_dir(workdir: str | os.PathLike) -> Path:
     return state_dir(workdir) / "prov-want"
+
+
+def prov_journal_dir(workdir: str | os.PathLike) -> Path:
+    """Each recording run's journal: ``<writer>.lock`` (held while the run lives) and
+    ``<writer>.<seq>.nq`` segments of finished jobs' quads waiting to be loaded into ``prov/``."""
+    return state_dir(workdir) / "prov-journal"
 
 
 def lock_dir(workdir: str | os.PathLike) -> Path:

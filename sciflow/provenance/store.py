@@ -1,21 +1,24 @@
 """The embedded provenance store: Oxigraph (RocksDB) at ``.sciflow/prov/``.
 
-Writes go through pyoxigraph directly: one ``Store.extend`` per job is one atomic, durable
-transaction (RocksDB write-ahead log), so a SIGKILLed run leaves every finished job in the
-store and the store opens again (the OS releases the RocksDB lock with the process). Readers
-open the store read-only, which works even while a run holds the write lock, and see a
-snapshot taken when they opened it. rdflib users get the same data through oxrdflib.
+Writes come from the recorder's journal (journal.py): finished jobs' quads are appended to it
+as N-Quads text — the durability point — and the writer thread (``JournalWriter``) loads it
+into the store with ``Store.bulk_load`` every ~25,000 quads or 5 s and at the run's end. A
+SIGKILLed run leaves its unloaded segments behind; the next run, a live run's writer thread,
+or a reader that can take the write lock (``open_readonly``) loads them, so every finished
+job of a crashed run is in the store before anyone reads it, and the store opens again (the
+OS releases the RocksDB lock with the process). Readers open the store read-only, which works
+even while a run holds the write lock, and see a snapshot taken when they opened it (a live
+run's last few seconds of jobs may still be in its journal). rdflib users get the same data
+through oxrdflib.
 
 RocksDB admits one writer process. Runs on disjoint outputs may share a directory, so the
 write side is a ``SharedStore``: a run keeps the store open while nobody else asks for it (no
 cost for the usual single run), and a run that finds it locked leaves a *want* file in
-``.sciflow/prov-want/`` and retries; the holder sees the file after its current transaction
-(or within ``POLL_S`` when idle), closes the store, and reopens it (waiting its turn) for its
-next transaction. Measured: opening the store costs 70-110 ms (a 200k-quad store), a 64-quad
-transaction 0.6 ms, so opening per transaction would cost a fast workflow ~100x its recording
-time; a store file per run merged at the end would leave a crashed run's jobs outside the
-store that ``sciflow prov`` reads until some later merge. Hand-over keeps every job's triples
-in one transaction in the one store.
+``.sciflow/prov-want/`` and retries; the holder sees the file after its current load (or
+within ``POLL_S`` when idle), closes the store, and reopens it (waiting its turn) for its next
+load. Opening the store costs 70-110 ms (a 200k-quad store), so it is not opened per load.
+Each run's journal is its own (a lock file per writer), so waiting for the store never holds
+up the jobs: only the loading waits.
 """
 from __future__ import annotations
 
@@ -23,11 +26,16 @@ import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
 from sciflow import layout
+from sciflow.provenance import journal as J
 from sciflow.errors import ProvenanceError
+
+if TYPE_CHECKING:
+    from sciflow.provenance.journal import Journal
 
 
 def store_path(workdir: str | os.PathLike) -> Path:
@@ -56,8 +64,13 @@ def has_store(workdir: str | os.PathLike) -> bool:
 
 
 def open_readonly(workdir: str | os.PathLike) -> ox.Store:
-    """A read-only snapshot of the store; error if nothing was ever recorded."""
+    """A read-only snapshot of the store; error if nothing was ever recorded.
+
+    Finished jobs of a run that died before loading its journal are loaded first when the
+    store's write lock is free (journal.py): readers see every job a crashed run finished. If
+    a live run holds the lock, its writer thread loads them within ``RECOVER_EVERY_S``."""
     path = store_path(workdir)
+    _recover_dead_journals(workdir)
     if not has_store(workdir):
         raise ProvenanceError(f"no provenance recorded in {Path(workdir).resolve()} "
                               f"(no store at {path})",
@@ -71,6 +84,22 @@ def open_readonly(workdir: str | os.PathLike) -> ox.Store:
             last = exc
             time.sleep(0.1 * (attempt + 1))
     raise ProvenanceError(f"cannot open the provenance store {path}: {last}") from last
+
+
+def _recover_dead_journals(workdir: str | os.PathLike) -> None:
+    try:
+        if not J.has_dead(workdir):
+            return
+        store = ox.Store(str(store_path(workdir)))  # fails at once if a run holds it
+    except (OSError, RuntimeError):  # a live writer, a read-only directory: read what is there
+        return
+    try:
+        J.recover(store, workdir)
+        store.flush()
+    except Exception:  # noqa: BLE001 - a reader shows what the store holds, whatever happens
+        pass
+    finally:
+        del store
 
 
 def rdflib_dataset(store: ox.Store):
@@ -130,11 +159,6 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-MAX_QUEUED_BATCHES = 256   # finished jobs' provenance waiting to be written, at most
-FLUSH_EVERY_QUADS = 10_000  # ~200 jobs' provenance between flushes of the write buffers
-BULK_QUADS = 10_000  # a transaction this large is written as ingested files (see extend)
-
-
 def release_native_memory() -> None:
     """Give the memory RocksDB freed back to the OS (glibc's ``malloc_trim``).
 
@@ -177,7 +201,6 @@ class SharedStore:
         self.want_file = self.want_dir / str(os.getpid())
         self._store: ox.Store | None = None
         self.opens = 0     # how many times the store was opened (measured in the tests)
-        self._unflushed = 0  # quads written since the last flush (see extend)
         import threading
 
         self._mutex = threading.RLock()  # the writer thread and the run's thread share it
@@ -236,36 +259,32 @@ class SharedStore:
                 self.release()
 
     # ----------------------------------------------------------------- writing
-    def extend(self, quads: list) -> None:
-        """One transaction; the store is handed over afterwards if another run waits.
-
-        Every FLUSH_EVERY_QUADS the store's write buffers are flushed to disk: RocksDB keeps
-        them in memory until then, and a long run grew the driver by ~60 KB per recorded job
-        (1.4 GB at 20,000 jobs); flushed every ~1,000 jobs it stays near 100 MB, and writing
-        is faster too (measured 35 s against 82 s for 20,000 jobs of 57 quads). After each flush
-        the freed buffers are handed back to the OS (``release_native_memory``); flushing every
-        ~200 jobs (10,000 quads) cut the saw-tooth of the buffers from ~30 MB to ~6 MB at no
-        measurable cost in writing time.
-
-        A batch of BULK_QUADS or more (a job reading thousands of files, such as an ``all``
-        rule over 20,000 outputs: ~150,000 quads) goes through ``bulk_extend``: written as
-        sorted files and ingested in one step, which pyoxigraph (>= 0.5.9) commits atomically
-        as ``extend`` does, without RocksDB's indexed in-memory write batch (measured for
-        140,000 quads: +50 MB and 2.3 s against +124 MB and 13 s; that one transaction was the
-        driver's peak of a 20,000-job run)."""
+    def load_ready(self, journal: "Journal") -> int:
+        """Load the journal's closed segments (journal.py), then hand the store over if another
+        run waits. Taking the segments under the mutex makes ``drain`` wait for a load the
+        writer thread has started. Returns how many were loaded."""
         with self._mutex:
+            ready = journal.take_ready()
+            if not ready:
+                return 0
             store = self._open()
-            if len(quads) >= BULK_QUADS:
-                store.bulk_extend(quads)
-                self._unflushed += FLUSH_EVERY_QUADS  # trim now: the batch's buffers are freed
-            else:
-                store.extend(quads)
-                self._unflushed += len(quads)
-            if self._unflushed >= FLUSH_EVERY_QUADS:
-                store.flush()
-                self._unflushed = 0
-                release_native_memory()
+            loaded = 0
+            try:
+                while ready:
+                    J.load(store, ready[0], after_piece=release_native_memory)
+                    ready.pop(0).unlink(missing_ok=True)
+                    loaded += 1
+            finally:
+                journal.give_back(ready)  # a failed load is retried by the next one
             self.yield_if_wanted()
+            return loaded
+
+    def recover(self) -> int:
+        """Load what runs that died left in the journal (journal.recover)."""
+        if not J.has_dead(self.workdir):
+            return 0
+        with self._mutex:
+            return J.recover(self._open(), self.workdir, after_piece=release_native_memory)
 
     def select(self, sparql: str) -> list[tuple]:
         """A SELECT over the union of every run's graph, as tuples of term values (the
@@ -284,58 +303,57 @@ class SharedStore:
         self.want_file.unlink(missing_ok=True)
 
 
-class BackgroundWriter:
-    """Commits quad batches in a thread, in order, ONE transaction per batch.
+class JournalWriter:
+    """Loads the journal's segments into the store from a thread (journal.py).
 
-    pyoxigraph releases the GIL while it writes, so the scheduler thread goes on submitting
-    jobs while a finished job's triples are indexed (measured: recording per job drops off the
-    scheduler's critical path). ``drain()`` waits until everything queued is committed."""
+    pyoxigraph releases the GIL while it loads, so the scheduler thread goes on while
+    finished jobs' quads are indexed. Every POLL_S the thread closes a segment older than
+    LOAD_AFTER_S, loads closed ones, hands the store over if another run waits for it and, now
+    and then, loads what dead runs left. ``drain()`` returns when everything appended so far
+    is in the store."""
 
-    def __init__(self, store: "ox.Store | SharedStore") -> None:
-        import queue
+    RECOVER_EVERY_S = 10.0
+
+    def __init__(self, store: SharedStore, journal: "Journal") -> None:
         import threading
 
         self.store = store
+        self.journal = journal
         self.error: BaseException | None = None
-        # Bounded: when recording lags behind the jobs (a loaded disk, thousands of trivial
-        # jobs), the scheduler waits here instead of the driver holding every finished job's
-        # quads in memory (~17 KB per job of pyoxigraph terms).
-        self._queue: "queue.Queue[list | None]" = queue.Queue(maxsize=MAX_QUEUED_BATCHES)
+        self._wake = threading.Event()
+        self._stop = False
+        self._next_recover = time.monotonic() + self.RECOVER_EVERY_S
         self._thread = threading.Thread(target=self._loop, name="sciflow-provenance-writer", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        import queue
-
-        while True:
+        while not self._stop:
+            self._wake.wait(POLL_S)
+            self._wake.clear()
             try:
-                batch = self._queue.get(timeout=POLL_S)
-            except queue.Empty:  # idle: hand the store over if another run waits for it
-                if isinstance(self.store, SharedStore):
-                    try:
-                        self.store.yield_if_wanted()
-                    except Exception:  # noqa: BLE001 - a flush error shows on the next write
-                        pass
-                continue
-            try:
-                if batch is None:
-                    return
-                if self.error is None:
-                    self.store.extend(batch)
+                self.journal.rotate(J.LOAD_AFTER_S)
+                self.store.load_ready(self.journal)
+                if time.monotonic() > self._next_recover:
+                    self._next_recover = time.monotonic() + self.RECOVER_EVERY_S
+                    self.store.recover()
+                self.store.yield_if_wanted()
             except BaseException as exc:  # kept and reported by drain(); never kills the run
                 self.error = exc
-            finally:
-                self._queue.task_done()
 
-    def submit(self, quads: list) -> None:
-        self._queue.put(quads)
+    def wake(self) -> None:
+        self._wake.set()
 
     def drain(self) -> None:
-        self._queue.join()
+        self.journal.rotate()
+        try:
+            self.store.load_ready(self.journal)
+        except Exception as exc:  # noqa: BLE001 - reported as the recorder's error
+            self.error = self.error or exc
         if self.error is not None:
             err, self.error = self.error, None
             raise ProvenanceError(f"recording provenance failed: {err}") from err
 
     def close(self) -> None:
-        self._queue.put(None)
+        self._stop = True
+        self._wake.set()
         self._thread.join()

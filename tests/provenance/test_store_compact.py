@@ -14,18 +14,20 @@ def _ssts(workdir) -> int:
     return sum(1 for name in os.listdir(store_path(workdir)) if name.endswith(".sst"))
 
 
-def _fragmented(workdir, flushes: int = 6) -> int:
-    """A store written in ``flushes`` transactions, each flushed to its own files; its quads."""
-    shared = SharedStore(workdir)
+def _fragmented(workdir, flushes: int = 3) -> int:
+    """A store written in ``flushes`` transactions, each flushed to its own files; its quads.
+    Fewer than RocksDB's level-0 trigger (4 files), so no background compaction merges them first."""
+    store_path(workdir).parent.mkdir(parents=True, exist_ok=True)
+    store = ox.Store(str(store_path(workdir)))
     g = ox.NamedNode("urn:test:g")
     n = 0
     for batch in range(flushes):
         quads = [ox.Quad(ox.NamedNode(f"urn:test:s{batch}:{i}"), ox.NamedNode("urn:test:p"),
                          ox.Literal(str(i)), g) for i in range(200)]
-        shared.extend(quads)
-        shared.flush()
+        store.extend(quads)
+        store.flush()
         n += len(quads)
-    shared.close()
+    del store
     return n
 
 
@@ -62,7 +64,9 @@ def test_the_recorder_compacts_at_the_end_of_a_run(tmp_path, monkeypatch):
     from sciflow.model import Action, NamedList, SourceLoc, Wildcards, Workflow, WorkflowBuilder
     from sciflow.provenance.record import ProvenanceRecorder
 
-    monkeypatch.setattr(st, "FLUSH_EVERY_QUADS", 50)  # many flushes: many small files
+    from sciflow.provenance import journal
+
+    monkeypatch.setattr(journal, "SEGMENT_BYTES", 4000)  # many small loads: many small files
     (tmp_path / "Sciflowfile").write_text("rule step: ...\n")
     wf = Workflow(path="Sciflowfile")
     rule = WorkflowBuilder(wf).add_rule(
