@@ -52,15 +52,32 @@ def json_value(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(default=json_value, ensure_ascii=False)
 
 
+def _item_encoder():
+    """``_ENCODER.encode`` without its per-call set-up: ``JSONEncoder.encode`` builds a new C
+    encoder for every item, which was half the time of 30,000 lineage items (0.08-0.11 ->
+    0.05 s); the C encoder is built once here with the same settings."""
+    from json.encoder import encode_basestring
+
+    try:
+        from json.encoder import c_make_encoder
+    except ImportError:  # pragma: no cover - an interpreter without the C accelerator
+        c_make_encoder = None
+    if c_make_encoder is None:  # pragma: no cover
+        return _ENCODER.encode
+    enc = c_make_encoder({}, json_value, encode_basestring, None, ": ", ", ", False, False, True)
+    return lambda item: "".join(enc(item, 0))
+
+
 def dumps(doc: Any) -> str:
     """JSON of ``doc`` with one line per item of its top-level lists (each item compact).
 
     ``json.dumps(indent=...)`` runs the pure-Python encoder: 10,001 lineage rows took ~0.6 s
     to print. Compact items use the C encoder (~30 ms) and the result still reads, greps and
     diffs line by line."""
-    encode = _ENCODER.encode
     if isinstance(doc, list):
+        encode = _item_encoder()
         return "[\n" + ",\n".join(" " + encode(item) for item in doc) + "\n]" if doc else "[]"
+    encode = _ENCODER.encode
     if isinstance(doc, dict):
         parts = []
         for key, value in doc.items():

@@ -108,7 +108,7 @@ _TARGET = """{ SELECT ?target WHERE {
 # the 10,000 jobs, decoded every job IRI again (10,000-job chain: lineage and parameters
 # 0.37-0.43 s of CPU as two queries, 0.24-0.30 s as one).
 _LINEAGE = """
-SELECT ?file ?job ?rule ?parent PARAMS_OUT WHERE {
+SELECT ?file ?rule ?parent PARAMS_OUT WHERE {
   TARGET
   ?target prov:wasDerivedFrom* ?file .
   GENERATION
@@ -229,22 +229,27 @@ def literal_value(lexical: str, datatype: str) -> Any:
 
 def _param_rows(used: dict[str, str], rules: dict[str, str | None]) -> list[tuple]:
     """(rule, name, value, datatype, job) rows from each job's concatenated parameters (see
-    ``_PARAM_ITEM``), sorted by rule, name and job; jobs sharing a parameter string (most of a
-    rule's jobs) share its parsing."""
+    ``_PARAM_ITEM``), sorted by rule, name and job: jobs are taken in order into one list per
+    (rule, name), so 20,000 rows need no sort of their own; jobs sharing a parameter string
+    (most of a rule's jobs) share its parsing."""
     parsed: dict[str, list[tuple]] = {}
-    rows = []
-    for job, text in used.items():
+    lists: dict[tuple, list] = {}
+    for job in sorted(used):
+        text = used[job]
         items = parsed.get(text)
         if items is None:
-            items = []
+            items = parsed[text] = []
             for item in dict.fromkeys(text.split(" ")):
                 name, value, datatype = item.split(",", 2)
                 items.append((unquote(name), literal_value(unquote(value), datatype), datatype))
-            parsed[text] = items
         rule = rules.get(job)
-        rows.extend((rule, name, value, datatype, job) for name, value, datatype in items)
-    rows.sort(key=lambda r: (r[0] or "", r[1], r[4]))
-    return rows
+        for name, value, datatype in items:
+            key = (rule or "", name)
+            rows = lists.get(key)
+            if rows is None:
+                rows = lists[key] = []
+            rows.append((rule, name, value, datatype, job))
+    return [row for key in sorted(lists) for row in lists[key]]
 
 
 class Provenance:
@@ -359,16 +364,23 @@ class Provenance:
         result = self.store.query(query, use_default_graph_as_union=True, prefixes=V.PREFIXES)
         facts: dict[str, tuple] = {}  # file -> (job, rule, parents): one entry per file version
         used: dict[str, str] = {}  # job -> its parameters as the query concatenated them
-        for file_t, job, rule, parent, *more in result:
+        odd: list[str] = []  # generated files whose IRI does not name their job
+        job_of = V.job_of_file_iri
+        for file_t, rule, parent, *more in result:
             file = file_t.value
             fact = facts.get(file)
             if fact is None:
-                fact = facts[file] = (None if job is None else job.value,
-                                      None if rule is None else rule.value, [])
+                job = None if rule is None else job_of(file)
+                if rule is not None and job is None:
+                    odd.append(file)
+                fact = facts[file] = (job, None if rule is None else rule.value, [])
                 if more and more[0] is not None and more[0].value:
-                    used[fact[0]] = more[0].value
+                    used[file] = more[0].value
             if parent is not None:
                 fact[2].append(parent.value)
+        for file, job in self._generations(odd):
+            facts[file] = (job, *facts[file][1:])
+        used = {facts[file][0]: text for file, text in used.items()}
         table = Table(cols, self._lineage_rows(facts))
         if not params:
             return table, Table([], [])
@@ -406,6 +418,17 @@ class Provenance:
                                            prefixes=V.PREFIXES)))[0]
             self._hash_ok = int(n.value) <= HASH_JOIN_MAX
         return self._hash_ok
+
+    def _generations(self, files: list[str]) -> list[tuple[str, str]]:
+        """(file, job) of generated files whose IRI is not sciflow's ``…:gen:<run>:<job>``
+        form: the lineage query reads the job from the IRI instead of decoding one more IRI
+        per file (10,000-job chain: ~0.04 s CPU)."""
+        if not files:
+            return []
+        values = " ".join(f"<{f}>" for f in files)
+        table = self.select(f"SELECT ?f ?job WHERE {{ VALUES ?f {{ {values} }} "
+                            "?f prov:wasGeneratedBy ?job . ?job sf:ruleName ?rule }")
+        return list(dict(table.rows).items())
 
     def _file_facts(self, iris: list[str]) -> list[tuple[str, str | None, str | None]]:
         """(iri, path, sha256) of entities whose IRI is not sciflow's file-version form."""

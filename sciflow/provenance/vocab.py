@@ -74,6 +74,14 @@ def run_of_file_iri(iri: str) -> str | None:
     return unquote(run) if sep and sep2 else None
 
 
+def job_of_file_iri(iri: str) -> str | None:
+    """The job that generated a file version (``job_iri`` of ``generated_file_iri``'s run and
+    job id), else None (raw data, or an IRI of another form)."""
+    _, sep, generation = iri.partition(":gen:")
+    run, sep2, jobid = generation.rpartition(":")
+    return f"urn:sciflow:run:{run}:job:{jobid}" if sep and sep2 and jobid.isdigit() else None
+
+
 FILE_PREFIX = "urn:sciflow:file:"
 
 

@@ -62,3 +62,41 @@ def test_the_tree_prints_each_jobs_values(chain, capsys):
     out = capsys.readouterr().out
     assert out.count("params: ") == 2
     assert "text=a, b %20 c" in out and "word=ünïcode ✓" in out and "i=2" in out
+
+
+@pytest.mark.parametrize("hash_joins", [True, False])
+def test_a_job_is_found_for_files_whose_iri_does_not_name_it(tmp_path, hash_joins):
+    """Lineage reads the generating job from sciflow's file-version IRI; an entity of another
+    form (imported provenance) gets its job from the store."""
+    import pyoxigraph as ox
+
+    from sciflow.provenance import vocab as V
+    from sciflow.provenance.store import store_path
+
+    def n(iri):
+        return ox.NamedNode(iri)
+
+    raw = V.file_iri("a" * 64, "in.txt")
+    made = V.generated_file_iri("b" * 64, "mid.txt", "r1", 1)
+    other = "https://example.org/data/out.txt"
+    g = n(V.graph_iri("r1"))
+    job1, job2 = V.job_iri("r1", 1), "https://example.org/activity/7"
+    store_path(tmp_path).parent.mkdir(parents=True)
+    store = ox.Store(str(store_path(tmp_path)))
+    triples = [
+        (made, V.PROV + "wasGeneratedBy", n(job1)), (made, V.PROV + "wasDerivedFrom", n(raw)),
+        (job1, V.SF + "ruleName", ox.Literal("first")),
+        (other, V.PROV + "wasGeneratedBy", n(job2)), (other, V.PROV + "wasDerivedFrom", n(made)),
+        (job2, V.SF + "ruleName", ox.Literal("second")),
+        (other, V.SF + "path", ox.Literal("out.txt")), (other, V.SF + "sha256", ox.Literal("c" * 64)),
+    ]
+    store.extend([ox.Quad(n(s), n(p), o, g) for s, p, o in triples])
+    store.flush()
+    del store
+    p = sp.open(tmp_path)
+    p._hash_ok = hash_joins
+    rows = {r["file"]: r for r in p.lineage_table("", entity=other).records()}
+    assert {f: (r["job"], r["rule"], r["raw"], r["path"]) for f, r in rows.items()} == {
+        other: (job2, "second", False, "out.txt"), made: (job1, "first", False, "mid.txt"),
+        raw: (None, None, True, "in.txt")}
+    assert rows[made]["run_id"] == "r1"
