@@ -106,7 +106,9 @@ _TARGET = """{ SELECT ?target WHERE {
 # keeps short names and values inside its term encoding, so they are concatenated without a
 # dictionary lookup, where returning one row per job and parameter, or a second query naming
 # the 10,000 jobs, decoded every job IRI again (10,000-job chain: lineage and parameters
-# 0.37-0.43 s of CPU as two queries, 0.24-0.30 s as one).
+# 0.37-0.43 s of CPU as two queries, 0.24-0.30 s as one). ``?job`` itself is not selected:
+# decoding an IRI is a RocksDB read (~3 µs), and a file-version IRI names its job
+# (``vocab.job_of_file_iri``); only entities of another form ask the store (``_generations``).
 _LINEAGE = """
 SELECT ?file ?rule ?parent PARAMS_OUT WHERE {
   TARGET
@@ -342,8 +344,8 @@ class Provenance:
         ``derived_from``: the space-separated IRIs of the files it was derived from.
 
         Same answer as the named query ``lineage.rq``, computed with fewer lookups per hop:
-        the path and checksum are read from the file-version IRI (``urn:sciflow:file:<sha256>:
-        <path>[:gen:<run>:<job>]``), the run id from the job IRI, and generations, rules and
+        the path, checksum and generating job are read from the file-version IRI
+        (``urn:sciflow:file:<sha256>:<path>[:gen:<run>:<job>]``), and generations, rules and
         parents are hash-joined (see ``_LINEAGE``), which keeps a 10,000-hop lineage near
         0.2 s. Parents are listed by path, rows generated first, then by path."""
         return self._lineage(path, entity, params=False)[0]
