@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import gen  # noqa: E402
 
 BIN = Path(sys.executable).parent
+TRACE_S = float(os.environ.get("LOAD_TRACE_S", "0"))  # > 0: the driver's RSS every so often
 COMMANDS = {"snakemake": [str(BIN / "snakemake"), "-c2", "-q"],
             "sciflow": [str(BIN / "sciflow"), "run", "-c2"],
             "sciflow-noprov": [str(BIN / "sciflow"), "run", "-c2", "--no-provenance"]}
@@ -62,6 +63,7 @@ def run_load(cmd: list[str], cwd: Path, jobs: int, timeout: float) -> Load:
     driver = psutil.Process(proc.pid)
     driver_peak = tree_peak = 0.0
     timed_out = False
+    next_trace = 0.0
     while proc.poll() is None:
         if time.monotonic() - start > timeout:
             os.killpg(proc.pid, 9)
@@ -79,6 +81,11 @@ def run_load(cmd: list[str], cwd: Path, jobs: int, timeout: float) -> Load:
         except psutil.Error:
             own = tree = 0
         driver_peak, tree_peak = max(driver_peak, own), max(tree_peak, tree)
+        if TRACE_S and time.monotonic() >= next_trace:  # where in the run the driver grows
+            next_trace = time.monotonic() + TRACE_S
+            print(f"# {time.monotonic() - start:6.1f} s: driver {own / 2**20:.0f} MB, "
+                  f"{len(list((cwd / 'out').glob('*.txt'))) if (cwd / 'out').exists() else 0} made",
+                  file=sys.stderr, flush=True)
         time.sleep(0.1)
     wall = time.monotonic() - start
     made = len(list((cwd / "out").glob("*.txt"))) if (cwd / "out").exists() else 0

@@ -90,6 +90,11 @@ def sf(local: str) -> str:
 
 def lit(value: Any) -> Lit:
     """A typed literal: ints, floats, bools keep their XSD type; lists/dicts become rdf:JSON."""
+    kind = type(value)
+    if kind is int:  # the usual cases first, by exact type
+        return Lit(f'"{value}"^^{XSD_INT}')
+    if kind is datetime:
+        return Lit(f'"{_utc(value).isoformat()}"^^{XSD_DT}')
     if isinstance(value, Lit):
         return value
     if isinstance(value, bool):
@@ -160,26 +165,26 @@ class Quads:
         self.described.add(iri)
         return True
 
-    def _ref(self, iri: str) -> str:
-        text = self._refs.get(iri)
-        if text is None:
-            text = self._refs[iri] = ref(iri)
-        return text
-
     def add(self, s: str, p: str, o: Any) -> None:
         """A quad whose object is a literal (a Python value, or ``lit(...)``)."""
+        rs = self._refs.get(s) or self._ref(s)
         o = _quoted(o) if type(o) is str else lit(o)
-        self.lines.append(f"{self._ref(s)} {p} {o}{self.tail}")
+        self.lines.append(f"{rs} {p} {o}{self.tail}")
         self.count += 1
         if self._spill is not None and len(self.lines) >= SPILL_LINES:
             self._spill(self.take())
 
     def iri(self, s: str, p: str, o: str) -> None:
         """A quad whose object is an IRI."""
-        self.lines.append(f"{self._ref(s)} {p} {self._ref(o)}{self.tail}")
+        refs = self._refs
+        self.lines.append(f"{refs.get(s) or self._ref(s)} {p} {refs.get(o) or self._ref(o)}{self.tail}")
         self.count += 1
         if self._spill is not None and len(self.lines) >= SPILL_LINES:
             self._spill(self.take())
+
+    def _ref(self, iri: str) -> str:
+        text = self._refs[iri] = ref(iri)
+        return text
 
     def take(self) -> str:
         """The lines held (as one text), forgotten here."""

@@ -675,7 +675,11 @@ class ProvenanceRecorder(Listener):
         q.iri(usage, P.hadRole, self._role(q, rule or scope, kind, role))
 
     def _role(self, q: Quads, scope: str, kind: str, name: str) -> str:
-        iri = f"urn:sciflow:role:{V.quote(scope, safe='')}:{kind}:{V.quote(name, safe='')}"
+        iri = _ROLES.get((scope, kind, name))
+        if iri is None:  # ~10 roles per job, the same ones each time: quoted once
+            iri = f"urn:sciflow:role:{V.quote(scope, safe='')}:{kind}:{V.quote(name, safe='')}"
+            if len(_ROLES) < 4096:
+                _ROLES[(scope, kind, name)] = iri
         if not q.first_time(iri):
             return iri
         q.iri(iri, RDF_TYPE, V.PROV + "Role")
@@ -774,6 +778,7 @@ class ProvenanceRecorder(Listener):
         return iri
 
 
+_ROLES: dict[tuple[str, str, str], str] = {}  # role IRIs by (scope, kind, name)
 MAX_MEMBERS = 10_000  # files of one directory() output recorded one by one
 LOG_TAIL_MAX = 8_000  # characters of a failed job's log tail kept in provenance
 CAPTION_MAX = 20_000  # characters of a report() caption

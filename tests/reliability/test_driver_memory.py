@@ -34,8 +34,10 @@ def slope_kb_per_job(tmp_path: Path, small: int, large: int) -> float:
 
 
 def test_recording_memory_grows_a_few_kb_per_job(tmp_path):
-    # measured on 2 cores (load ~10): 10 KB/job now (mostly the all job's ~5 KB per input
-    # it read, while its one transaction is written), 39 KB/job before
+    # measured on 2 cores: 39 KB/job with one store transaction per job; 10 KB/job once big
+    # transactions were bulk-loaded (load ~10); 14 KB/job with the journal (load ~1), as its
+    # bulk loads only reach their 4 MB pieces within this range: from 2,000 to 10,000 jobs
+    # the slope is 4.7 KB/job (the slow test below), ~1.2 KB/job while jobs run
     slope = slope_kb_per_job(tmp_path, 250, 1750)
     assert slope < 20, f"driver peak grows {slope:.1f} KB per recorded job"
 
