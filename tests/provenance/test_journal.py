@@ -132,3 +132,52 @@ def test_values_survive_the_text_form(tmp_path):
         [want] = [x.object for x in reference.quads_for_pattern(s, None, None, None)]
         assert got == want, name
     assert list(store.quads_for_pattern(ox.NamedNode("urn:odd%20iri"), None, None, None))
+
+
+def _dead_journal(wd: Path, subject: str) -> None:
+    """A journal whose writer is gone without loading it (its lock released, as at a crash)."""
+    journal = J.Journal(wd)
+    q = Quads(V.graph_iri("dead"))
+    q.add(subject, sf("status"), "done")
+    journal.append(q.take(), end=True)
+    journal.close()
+
+
+def _has(store: ox.Store, subject: str) -> bool:
+    return bool(list(store.quads_for_pattern(ox.NamedNode(subject), None, None, None)))
+
+
+def test_a_reader_leaves_a_dead_journal_to_the_run_holding_the_store(tmp_path):
+    from sciflow.provenance.store import open_readonly
+
+    store_path(tmp_path).parent.mkdir(parents=True)
+    holder = ox.Store(str(store_path(tmp_path)))  # a live run holds the write lock
+    _dead_journal(tmp_path, "urn:dead:1")
+    assert not _has(open_readonly(tmp_path), "urn:dead:1")  # reads what is there, no error
+    assert J.has_dead(tmp_path)
+    del holder
+    assert _has(open_readonly(tmp_path), "urn:dead:1")  # the lock is free: loaded first
+    assert not J.has_dead(tmp_path)
+
+
+def test_a_live_runs_writer_thread_loads_a_dead_journal(tmp_path, monkeypatch):
+    import time
+
+    from sciflow.provenance.store import JournalWriter, SharedStore
+
+    monkeypatch.setattr(JournalWriter, "RECOVER_EVERY_S", 0.1)
+    shared = SharedStore(tmp_path)
+    journal = J.Journal(tmp_path)
+    writer = JournalWriter(shared, journal)
+    try:
+        _dead_journal(tmp_path, "urn:dead:2")
+        deadline = time.monotonic() + 30
+        while J.has_dead(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        writer.drain()
+        assert not J.has_dead(tmp_path)
+    finally:
+        writer.close()
+        journal.close()
+        shared.close()
+    assert _has(ox.Store.read_only(str(store_path(tmp_path))), "urn:dead:2")
