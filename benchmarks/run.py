@@ -260,10 +260,12 @@ def bench_trivial(root: Path, n: int, n_run: int, report: Report, timeout: float
 
 
 def bench_provenance_cost(root: Path, n: int, report: Report, timeout: float,
-                          repeats: int = 3) -> None:
+                          repeats: int = 6) -> None:
     """After one discarded warm-up of each, alternate runs with and without provenance (fresh
     directories each time) and compare medians: one pair is meaningless on a shared machine.
-    CPU includes the worker processes."""
+    Six of each, not three: on this 2-core VM the same `--no-provenance` run took 7.4-10.1 s
+    within ten minutes, and medians of three swung from +5% to +27% (3 December, see
+    benchmarks/README.md). CPU includes the worker processes."""
     import statistics
 
     runs: dict[str, list[Measurement]] = {"on": [], "off": []}
