@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "provenance"))
 import prov_golden as golden  # noqa: E402
+from helpers import record_chain  # noqa: E402
 
 HEAVY = ("pandas", "rdflib", "lark", "sciflow.parse", "sciflow.engine", "dask", "numpy")
 PROBE = """
@@ -69,33 +70,10 @@ def test_answers_are_the_same_without_pandas(store):
 
 def test_lineage_of_a_long_chain_prints_in_every_format(tmp_path, capsys):
     """1,500 hops: deeper than Python's recursion limit; the tree stays linear in size."""
-    from datetime import datetime, timezone
-
     from sciflow.cli import main
-    from sciflow.events import JobResult, RunInfo
-    from sciflow.jobs import Job
-    from sciflow.model import Action, NamedList, SourceLoc, Wildcards, Workflow, WorkflowBuilder
-    from sciflow.provenance.record import ProvenanceRecorder
 
     n = 1500
-    (tmp_path / "Sciflowfile").write_text("rule step: ...\n")
-    wf = Workflow(path="Sciflowfile")
-    rule = WorkflowBuilder(wf).add_rule(
-        "step", SourceLoc("Sciflowfile", 1, 1), input=(("f{i}.txt",), {}), output=(("f{j}.txt",), {}),
-        action=Action("shell", "cp {input} {output}", SourceLoc("Sciflowfile", 2, 5)))
-    (tmp_path / "f0.txt").write_text("raw\n")
-    jobs = [Job(i, rule, Wildcards({"i": str(i - 1)}), NamedList([f"f{i - 1}.txt"]),
-                NamedList([f"f{i}.txt"]), params=NamedList((), {"k": i % 7})) for i in range(1, n + 1)]
-    run = RunInfo("chain", str(tmp_path), "Sciflowfile", datetime.now(timezone.utc), workflow=wf,
-                  command_line=["test"], user="u", host="h")
-    rec = ProvenanceRecorder(tmp_path)
-    rec.run_started(run, jobs)
-    for job in jobs:
-        rec.job_started(run, job)
-        start = datetime.now(timezone.utc)
-        (tmp_path / job.output[0]).write_text(f"{job.jobid}\n")
-        rec.job_finished(run, job, JobResult(job.jobid, True, start, datetime.now(timezone.utc)))
-    rec.run_finished(run, True)
+    record_chain(tmp_path, n, lambda i: {"k": i % 7})
     for fmt in ("table", "json", "dot"):
         code = main(["prov", "lineage", f"f{n}.txt", "--format", fmt, "-d", str(tmp_path)])
         out = capsys.readouterr().out

@@ -2,12 +2,12 @@
 concatenates each job's values percent-encoded, so values with commas, spaces, percent signs,
 non-ASCII text, long strings, JSON, floats and booleans must come back exactly as the named
 query params-of.rq returns them, whichever plan (hash joins or lookups) answers."""
-from datetime import datetime, timezone
 
 import pytest
 
 import sciflow.provenance as sp
 from sciflow.cli import main
+from helpers import record_chain
 
 ODD = {"text": "a, b %20 c", "word": "ünïcode ✓", "long": "x" * 100, "doc": {"k": [1, "a b"]},
        "ratio": 0.25, "flag": True, "n": -3}
@@ -15,32 +15,8 @@ ODD = {"text": "a, b %20 c", "word": "ünïcode ✓", "long": "x" * 100, "doc": 
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
-    from sciflow.events import JobResult, RunInfo
-    from sciflow.jobs import Job
-    from sciflow.model import Action, NamedList, SourceLoc, Wildcards, Workflow, WorkflowBuilder
-    from sciflow.provenance.record import ProvenanceRecorder
-
-    d = tmp_path_factory.mktemp("params")
-    (d / "Sciflowfile").write_text("rule step: ...\n")
-    wf = Workflow(path="Sciflowfile")
-    rule = WorkflowBuilder(wf).add_rule(
-        "step", SourceLoc("Sciflowfile", 1, 1), input=(("f{i}.txt",), {}), output=(("f{j}.txt",), {}),
-        action=Action("shell", "cp {input} {output}", SourceLoc("Sciflowfile", 2, 5)))
-    (d / "f0.txt").write_text("raw\n")
-    jobs = [Job(i, rule, Wildcards({"i": str(i - 1)}), NamedList([f"f{i - 1}.txt"]),
-                NamedList([f"f{i}.txt"]), params=NamedList((), {**ODD, "i": i}))
-            for i in range(1, 6)]
-    run = RunInfo("r1", str(d), "Sciflowfile", datetime.now(timezone.utc), workflow=wf,
-                  command_line=["test"], user="u", host="h")
-    rec = ProvenanceRecorder(d, background=False)
-    rec.run_started(run, jobs)
-    for job in jobs:
-        rec.job_started(run, job)
-        t = datetime.now(timezone.utc)
-        (d / job.output[0]).write_text(f"{job.jobid}\n")
-        rec.job_finished(run, job, JobResult(job.jobid, True, t, datetime.now(timezone.utc)))
-    rec.run_finished(run, True)
-    return d
+    return record_chain(tmp_path_factory.mktemp("params"), 5, lambda i: {**ODD, "i": i},
+                        run_id="r1", background=False)
 
 
 @pytest.mark.parametrize("hash_joins", [True, False])

@@ -8,6 +8,7 @@ import pyoxigraph as ox
 
 from sciflow.provenance import store as st
 from sciflow.provenance.store import SharedStore, compact_after_run, store_path
+from helpers import record_chain
 
 
 def _ssts(workdir) -> int:
@@ -59,34 +60,12 @@ def test_a_run_too_short_for_the_store_leaves_it(tmp_path, monkeypatch):
 
 
 def test_the_recorder_compacts_at_the_end_of_a_run(tmp_path, monkeypatch):
-    from sciflow.events import JobResult, RunInfo
-    from sciflow.jobs import Job
-    from sciflow.model import Action, NamedList, SourceLoc, Wildcards, Workflow, WorkflowBuilder
-    from sciflow.provenance.record import ProvenanceRecorder
-
     from sciflow.provenance import journal
 
     monkeypatch.setattr(journal, "SEGMENT_BYTES", 4000)  # many small loads: many small files
-    (tmp_path / "Sciflowfile").write_text("rule step: ...\n")
-    wf = Workflow(path="Sciflowfile")
-    rule = WorkflowBuilder(wf).add_rule(
-        "step", SourceLoc("Sciflowfile", 1, 1), input=(("f{i}.txt",), {}), output=(("f{j}.txt",), {}),
-        action=Action("shell", "cp {input} {output}", SourceLoc("Sciflowfile", 2, 5)))
-    (tmp_path / "f0.txt").write_text("raw\n")
-    jobs = [Job(i, rule, Wildcards({"i": str(i - 1)}), NamedList([f"f{i - 1}.txt"]),
-                NamedList([f"f{i}.txt"]), params=NamedList((), {"k": i})) for i in range(1, 41)]
 
     def record(run_id: str, started: datetime) -> None:
-        run = RunInfo(run_id, str(tmp_path), "Sciflowfile", started, workflow=wf,
-                      command_line=["test"], user="u", host="h")
-        rec = ProvenanceRecorder(tmp_path, background=False)
-        rec.run_started(run, jobs)
-        for job in jobs:
-            rec.job_started(run, job)
-            t = datetime.now(timezone.utc)
-            (tmp_path / job.output[0]).write_text(f"{run_id} {job.jobid}\n")
-            rec.job_finished(run, job, JobResult(job.jobid, True, t, datetime.now(timezone.utc)))
-        rec.run_finished(run, True)
+        record_chain(tmp_path, 40, run_id=run_id, started=started, background=False)
 
     import sciflow.provenance.record as rec_module
 
