@@ -40,6 +40,7 @@ from typing import Callable
 import pyoxigraph as ox
 
 from sciflow import layout
+from sciflow.provenance import vocab as V
 
 END = b"# end\n"          # after each job's lines: the job is complete
 SEGMENT_BYTES = 4 << 20   # ~25,000 quads (~280 trivial jobs) per segment
@@ -65,7 +66,9 @@ class Journal:
     """One recording run's journal (module docstring). ``append`` is called by the recorder,
     ``rotate_if_due``/``take_ready`` by the writer thread: a mutex keeps them apart."""
 
-    def __init__(self, workdir: str | os.PathLike) -> None:
+    def __init__(self, workdir: str | os.PathLike, run: tuple[str, str] | None = None) -> None:
+        """``run``: (run IRI, its graph IRI), written into the lock file so that whoever
+        recovers this journal after a crash can say the run died (``recover``)."""
         self.dir = layout.prov_journal_dir(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.token = f"{os.getpid()}-{secrets.token_hex(4)}"
@@ -73,6 +76,8 @@ class Journal:
         tmp = self.dir / f".{self.token}.lock.tmp"
         self._lock_fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        if run is not None:
+            os.write(self._lock_fd, f"{run[0]} {run[1]}\n".encode("utf-8", "replace"))
         self.lock_path = self.dir / f"{self.token}.lock"
         os.rename(tmp, self.lock_path)
         self._seq = 0
@@ -241,6 +246,30 @@ def has_dead(workdir: str | os.PathLike) -> bool:
     return any(segs for _, _, segs in found) or any(lock for _, lock, _ in found)
 
 
+DIED = "died"
+"""The status of a run whose process ended without closing it (SIGKILL, a crash, a power
+cut), given by whoever loads what it left: its finished jobs are all there, its end time is
+not known."""
+
+
+def _mark_died(store: ox.Store, lock: Path) -> None:
+    """A dead writer's run gets ``sf:status "died"`` unless it was closed (its lock file names
+    the run, see ``Journal``; an older lock file names nothing)."""
+    try:
+        words = lock.read_text(encoding="utf-8", errors="replace").split()
+    except OSError:
+        return
+    if len(words) != 2 or not all(w.startswith(("urn:", "http")) for w in words):
+        return
+    run, graph = (ox.NamedNode(w) for w in words)
+    status = ox.NamedNode(V.SF + "status")
+    for _ in store.quads_for_pattern(run, status, None, None):
+        return  # closed: succeeded, failed or interrupted
+    if next(iter(store.quads_for_pattern(run, None, None, None)), None) is None:
+        return  # the run recorded nothing (died before its first write)
+    store.add(ox.Quad(run, status, ox.Literal(DIED), graph))
+
+
 def recover(store: ox.Store, workdir: str | os.PathLike,
             after_piece: Callable[[], None] | None = None) -> int:
     """Load every dead writer's segments into ``store`` (held writable), oldest first, and
@@ -259,6 +288,7 @@ def recover(store: ox.Store, workdir: str | os.PathLike,
                 path.unlink(missing_ok=True)
                 loaded += 1
             if lock is not None:
+                _mark_died(store, lock)
                 lock.unlink(missing_ok=True)
         finally:
             if fd is not None:

@@ -88,7 +88,7 @@ class ProvenanceRecorder(Listener):
     def run_started(self, run: RunInfo, jobs: Sequence[Any]) -> None:
         self._store = SharedStore(self.workdir)  # opened on first use, shared (see store.py)
         self._store.recover()  # jobs of a run that died, before the latest versions are read
-        self._journal = Journal(self.workdir)
+        self._journal = Journal(self.workdir, (V.run_iri(run.run_id), V.graph_iri(run.run_id)))
         self._writer = JournalWriter(self._store, self._journal) if self.background else None
         atexit.register(self._drain_at_exit)  # an interpreter exiting mid-run still loads it
         self._hashes = HashCache(hash_db_path(self.workdir))

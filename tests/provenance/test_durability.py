@@ -31,10 +31,12 @@ def test_sigkill_mid_run_keeps_finished_jobs(tmp_path):
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
     p = sp.open(tmp_path)  # read-only open after the crash
     runs = p.runs()
     assert list(runs.run_id) == ["killed-run"] and runs.ended.isna().all()
+    assert list(runs.status) == ["died"]  # no end time known, but not "still running"
     assert runs.jobs.iloc[0] == 2
     for jobid, s in enumerate("ab"):
         path = f"counts/{s}.txt"

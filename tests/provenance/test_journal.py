@@ -68,6 +68,7 @@ def test_reader_loads_a_killed_runs_journal_and_drops_the_cut_off_job(tmp_path):
     p = sp.open(tmp_path)  # finds the dead run's journal and loads it first
     runs = p.runs()
     assert list(runs.run_id) == ["killed-run"] and runs.jobs.iloc[0] == 2
+    assert list(runs.status) == [J.DIED]  # said by the reader that loaded what it left
     for jobid, s in enumerate("ab"):
         ent = generated(tmp_path, f"counts/{s}.txt", "killed-run", jobid)
         assert p.query(f"ASK {{ <{ent}> prov:wasGeneratedBy <{V.job_iri('killed-run', jobid)}> }}")
@@ -79,7 +80,9 @@ def test_next_run_loads_a_dead_runs_journal_before_reading_the_latest_versions(t
     killed_run(tmp_path)
     golden.run_golden(tmp_path, "after-crash")  # no reader in between
     p = sp.open(tmp_path)
-    assert list(p.runs().run_id) == ["killed-run", "after-crash"]
+    runs = p.runs()
+    assert list(runs.run_id) == ["killed-run", "after-crash"]
+    assert list(runs.status) == [J.DIED, "succeeded"]
     old = generated(tmp_path, "counts/a.txt", "killed-run", 0)
     new = generated(tmp_path, "counts/a.txt", "after-crash", 0)
     # the new run knew the killed run's version of counts/a.txt: it revises it
