@@ -10,10 +10,14 @@ the engine's order with Job/RunInfo/JobResult objects built from the model class
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from sciflow.events import JobResult, RunInfo
 from sciflow.jobs import Job
@@ -126,6 +130,26 @@ def run_golden(workdir: Path, run_id: str, factor: int = 2, only: set[int] | Non
     run.ended = datetime.now(timezone.utc)
     rec.run_finished(run, True)
     return run
+
+
+@contextlib.contextmanager
+def killed_after_two_jobs(argv: list[str]) -> Iterator[None]:
+    """Start ``argv`` (a process recording two jobs of the golden workflow, then printing
+    "waiting" and sleeping), wait until it has said so, run the body, then SIGKILL it."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line.strip())
+            if line.startswith("waiting"):
+                break
+        assert lines == ["recorded 0", "recorded 1", "waiting"]
+        yield
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
 
 
 if __name__ == "__main__":  # a process the kill test SIGKILLs mid-run

@@ -1,7 +1,4 @@
 """Crash safety, ordering constraints and HDF5/NetCDF stamping, on real files and stores."""
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,20 +16,8 @@ HERE = Path(__file__).parent
 
 
 def test_sigkill_mid_run_keeps_finished_jobs(tmp_path):
-    proc = subprocess.Popen([sys.executable, str(HERE / "prov_golden.py"), str(tmp_path), "2"],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        lines = []
-        for line in proc.stdout:
-            lines.append(line.strip())
-            if line.startswith("waiting"):
-                break
-        assert lines == ["recorded 0", "recorded 1", "waiting"]
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
-    assert proc.returncode == -signal.SIGKILL
+    with golden.killed_after_two_jobs([sys.executable, str(HERE / "prov_golden.py"), str(tmp_path), "2"]):
+        pass
     p = sp.open(tmp_path)  # read-only open after the crash
     runs = p.runs()
     assert list(runs.run_id) == ["killed-run"] and runs.ended.isna().all()

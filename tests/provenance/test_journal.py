@@ -1,8 +1,5 @@
 """The provenance journal (journal.py): finished jobs survive a SIGKILL before being loaded,
 a job cut off mid-write is dropped whole, and the next run or reader loads what a dead run left."""
-import os
-import signal
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,25 +35,12 @@ time.sleep(600)
 
 
 def killed_run(wd: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", CHILD.format(here=str(HERE), wd=str(wd))],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        lines = []
-        for line in proc.stdout:
-            lines.append(line.strip())
-            if line.startswith("waiting"):
-                break
-        assert lines == ["recorded 0", "recorded 1", "waiting"]
+    with golden.killed_after_two_jobs([sys.executable, "-c", CHILD.format(here=str(HERE), wd=str(wd))]):
         # finished jobs are in the journal only: the store has not seen them
         assert list(layout.prov_journal_dir(wd).glob("*.nq"))
         store = ox.Store.read_only(str(store_path(wd)))
         assert not list(store.quads_for_pattern(None, ox.NamedNode(V.SF + "jobId"), None, None))
         del store
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
-    assert proc.returncode == -signal.SIGKILL
 
 
 def generated(wd: Path, path: str, run: str, jobid: int) -> str:
