@@ -15,7 +15,6 @@ import pytest
 import prov_golden as golden
 import sciflow.provenance as sp
 from sciflow.cli import main
-from sciflow.provenance import lookup
 
 
 @pytest.fixture(scope="module")
